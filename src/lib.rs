@@ -1,0 +1,10 @@
+//! scanpay: a terminal point-of-sale for WeChat Pay payment-code (付款码) payments.
+//!
+//! The library holds everything; `src/main.rs` is the command line around it. See
+//! `README.md` for use and `docs/` for the design of each part.
+
+#![deny(missing_docs)]
+
+pub mod auth_code;
+pub mod config;
+pub mod money;

@@ -1,0 +1,70 @@
+//! The real binary: configuration lookup and exit status 2 on a bad configuration.
+
+use std::process::Command;
+
+fn scanpay(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_scanpay"));
+    c.current_dir(dir)
+        .env_remove("SCANPAY_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env("HOME", dir);
+    c
+}
+
+#[test]
+fn no_config_uses_the_embedded_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scanpay(dir.path()).arg("config").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("<embedded demo config>"), "{text}");
+    assert!(text.contains("simulator"), "{text}");
+}
+
+#[test]
+fn global_config_flag_before_the_subcommand_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "language = \"fr\"\n").unwrap();
+    let out = scanpay(dir.path())
+        .args(["--config", "bad.toml", "config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("scanpay: config file bad.toml:"), "{err}");
+    assert!(err.contains("unknown variant `fr`"), "{err}");
+}
+
+#[test]
+fn env_and_working_dir_files_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("scanpay.toml"),
+        demo.replace("POS01", "TILL7"),
+    )
+    .unwrap();
+    let out = scanpay(dir.path()).arg("config").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("TILL7") && text.contains("from ./scanpay.toml"),
+        "{text}"
+    );
+
+    std::fs::write(
+        dir.path().join("other.toml"),
+        demo.replace("POS01", "TILL8"),
+    )
+    .unwrap();
+    let out = scanpay(dir.path())
+        .arg("config")
+        .env("SCANPAY_CONFIG", "other.toml")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("TILL8") && text.contains("from SCANPAY_CONFIG"),
+        "{text}"
+    );
+}

@@ -1,0 +1,337 @@
+//! Configuration: lookup order, relative paths, and every error message.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use scanpay::config::{Config, ConfigError, FoundBy, Language, LookupEnv, Mode, Source, locate};
+use scanpay::money::Fen;
+
+const GOOD_LIVE: &str = r#"
+language = "en"
+data_dir = "data"
+[merchant]
+mchid = "1900000001"
+appid = "wxd678efh567hg6787"
+store_id = "SZ-001"
+store_name = "示例便利店"
+terminal_id = "POS01"
+device_ip = "10.0.0.8"
+[wechatpay]
+mode = "live"
+base_url = "https://api.mch.weixin.qq.com"
+backup_base_url = "https://api2.mch.weixin.qq.com"
+merchant_serial_no = "408b07e79b8269fec3d5d3e6ab8ed163a6a380db"
+merchant_private_key = "keys/apiclient_key.pem"
+wechatpay_public_key_id = "PUB_KEY_ID_0000000000000024101100397200000006"
+wechatpay_public_key = "keys/pub_key.pem"
+[payment]
+query_interval_secs = 5
+user_paying_timeout_secs = 45
+max_amount = "5000.00"
+[scanner]
+kind = "serial"
+device = "/dev/ttyACM0"
+baud = 9600
+"#;
+
+/// A folder with a live config and its key files (private key 0600).
+fn live_dir(config: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    let key = dir.path().join("keys/apiclient_key.pem");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(
+        dir.path().join("keys/pub_key.pem"),
+        "-----BEGIN PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    let path = dir.path().join("scanpay.toml");
+    std::fs::write(&path, config).unwrap();
+    (dir, path)
+}
+
+fn load(path: &Path) -> Result<Config, ConfigError> {
+    Config::load_from(Source::File {
+        path: path.to_path_buf(),
+        found_by: FoundBy::Flag,
+    })
+}
+
+/// Loads `GOOD_LIVE` with one line replaced and returns the error text.
+fn error_with(from: &str, to: &str) -> String {
+    assert!(
+        GOOD_LIVE.contains(from),
+        "test bug: {from:?} not in the config"
+    );
+    let (_dir, path) = live_dir(&GOOD_LIVE.replacen(from, to, 1));
+    match load(&path) {
+        Ok(_) => panic!("config with {to:?} was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn embedded_demo_loads() {
+    let c = Config::load_from(Source::EmbeddedDemo).unwrap();
+    assert_eq!(c.wechatpay.mode, Mode::Simulator);
+    assert_eq!(c.language, Language::Zh);
+    assert_eq!(c.data_dir, PathBuf::from("scanpay-data"));
+    assert_eq!(c.merchant.terminal_id, "POS01");
+    assert_eq!(c.payment.max_amount, Fen(500_000));
+    assert!(c.describe().contains("<embedded demo config>"));
+}
+
+#[test]
+fn example_file_is_valid_apart_from_its_key_files() {
+    let text = std::fs::read_to_string("config/scanpay.example.toml").unwrap();
+    let (_dir, path) = live_dir(&text);
+    let c = load(&path).unwrap();
+    assert_eq!(c.wechatpay.mode, Mode::Live);
+    assert_eq!(c.scanner.baud, 9600);
+}
+
+#[test]
+fn live_config_resolves_paths_against_its_folder() {
+    let (dir, path) = live_dir(GOOD_LIVE);
+    let c = load(&path).unwrap();
+    assert_eq!(c.data_dir, dir.path().join("data"));
+    assert_eq!(
+        c.wechatpay.merchant_private_key.unwrap(),
+        dir.path().join("keys/apiclient_key.pem")
+    );
+    assert_eq!(
+        c.wechatpay.merchant_serial_no.unwrap(),
+        "408B07E79B8269FEC3D5D3E6AB8ED163A6A380DB"
+    );
+    assert_eq!(c.language, Language::En);
+}
+
+#[test]
+fn lookup_order() {
+    let mut env = LookupEnv {
+        flag: Some("flag.toml".into()),
+        env_config: Some("env.toml".into()),
+        cwd: "/work".into(),
+        xdg_config_home: Some("/xdg".into()),
+        home: Some("/home/me".into()),
+    };
+    let all = |_: &Path| true;
+    let none = |_: &Path| false;
+    assert_eq!(
+        locate(&env, none),
+        Source::File {
+            path: "flag.toml".into(),
+            found_by: FoundBy::Flag
+        }
+    );
+    env.flag = None;
+    assert_eq!(
+        locate(&env, none),
+        Source::File {
+            path: "env.toml".into(),
+            found_by: FoundBy::Env
+        }
+    );
+    env.env_config = None;
+    assert_eq!(
+        locate(&env, all),
+        Source::File {
+            path: "/work/scanpay.toml".into(),
+            found_by: FoundBy::WorkingDir
+        }
+    );
+    let only_xdg = |p: &Path| p.starts_with("/xdg");
+    assert_eq!(
+        locate(&env, only_xdg),
+        Source::File {
+            path: "/xdg/scanpay/config.toml".into(),
+            found_by: FoundBy::Xdg
+        }
+    );
+    env.xdg_config_home = None;
+    let only_home = |p: &Path| p.starts_with("/home/me/.config");
+    assert_eq!(
+        locate(&env, only_home),
+        Source::File {
+            path: "/home/me/.config/scanpay/config.toml".into(),
+            found_by: FoundBy::Xdg
+        }
+    );
+    assert_eq!(locate(&env, none), Source::EmbeddedDemo);
+}
+
+#[test]
+fn missing_explicit_file_is_an_error_not_a_fallback() {
+    let err = load(Path::new("/nonexistent/scanpay.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("config file /nonexistent/scanpay.toml: cannot read it"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_field_is_named() {
+    let err = error_with(
+        "store_id = \"SZ-001\"",
+        "store_id = \"SZ-001\"\nstore_idd = 1",
+    );
+    assert!(err.contains("scanpay.toml"), "{err}");
+    assert!(err.contains("unknown field `store_idd`"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_named() {
+    let err = error_with("baud = 9600", "baud = \"fast\"");
+    assert!(
+        err.contains("baud") && err.contains("invalid type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_mode_is_named() {
+    let err = error_with("mode = \"live\"", "mode = \"sandbox\"");
+    assert!(err.contains("unknown variant `sandbox`"), "{err}");
+}
+
+#[test]
+fn missing_key_file() {
+    let err = error_with("keys/apiclient_key.pem", "keys/missing.pem");
+    assert!(
+        err.contains("field `wechatpay.merchant_private_key`"),
+        "{err}"
+    );
+    assert!(err.contains("missing.pem cannot be opened"), "{err}");
+}
+
+#[test]
+fn key_file_readable_by_others_is_refused() {
+    let (dir, path) = live_dir(GOOD_LIVE);
+    let key = dir.path().join("keys/apiclient_key.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("field `wechatpay.merchant_private_key`"),
+        "{err}"
+    );
+    assert!(err.contains("readable by group/others (mode 644)"), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn http_base_url_only_for_loopback() {
+    let err = error_with(
+        "https://api.mch.weixin.qq.com\"",
+        "http://api.mch.weixin.qq.com\"",
+    );
+    assert!(err.contains("field `wechatpay.base_url`"), "{err}");
+    assert!(err.contains("not loopback"), "{err}");
+    for ok in [
+        "http://127.0.0.1:8080",
+        "http://localhost:9",
+        "http://[::1]:9",
+        "http://127.8.0.1",
+    ] {
+        let text = GOOD_LIVE.replacen("https://api.mch.weixin.qq.com\"", &format!("{ok}\""), 1);
+        let (_dir, path) = live_dir(&text);
+        assert!(load(&path).is_ok(), "{ok} refused");
+    }
+    let err = error_with("https://api2.mch.weixin.qq.com", "http://10.0.0.1");
+    assert!(err.contains("field `wechatpay.backup_base_url`"), "{err}");
+    let err = error_with("https://api.mch.weixin.qq.com\"", "ftp://x\"");
+    assert!(err.contains("use https://"), "{err}");
+}
+
+#[test]
+fn amount_limit_not_a_number() {
+    let err = error_with("max_amount = \"5000.00\"", "max_amount = \"lots\"");
+    assert!(err.contains("field `payment.max_amount`"), "{err}");
+    assert!(err.contains("\"lots\" is not an amount"), "{err}");
+    let err = error_with("max_amount = \"5000.00\"", "max_amount = 12.5");
+    assert!(err.contains("as a string"), "{err}");
+    let err = error_with("max_amount = \"5000.00\"", "max_amount = \"-3\"");
+    assert!(err.contains("negative"), "{err}");
+}
+
+#[test]
+fn timing_limits() {
+    let err = error_with(
+        "user_paying_timeout_secs = 45",
+        "user_paying_timeout_secs = 10",
+    );
+    assert!(
+        err.contains("field `payment.user_paying_timeout_secs`") && err.contains("15 s"),
+        "{err}"
+    );
+    let err = error_with("query_interval_secs = 5", "query_interval_secs = 1");
+    assert!(err.contains("field `payment.query_interval_secs`"), "{err}");
+    let err = error_with("[wechatpay]", "[wechatpay]\nconnect_timeout_ms = 5");
+    assert!(
+        err.contains("field `wechatpay.connect_timeout_ms`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn merchant_fields() {
+    let err = error_with("mchid = \"1900000001\"", "mchid = \"19000x\"");
+    assert!(
+        err.contains("field `merchant.mchid`") && err.contains("digits"),
+        "{err}"
+    );
+    let err = error_with("terminal_id = \"POS01\"", "terminal_id = \"POS-01\"");
+    assert!(err.contains("field `merchant.terminal_id`"), "{err}");
+    let err = error_with("device_ip = \"10.0.0.8\"", "device_ip = \"till-1\"");
+    assert!(
+        err.contains("field `merchant.device_ip`") && err.contains("not an IPv4"),
+        "{err}"
+    );
+    let err = error_with("mchid = \"1900000001\"\n", "");
+    assert!(err.contains("missing field `mchid`"), "{err}");
+}
+
+#[test]
+fn live_mode_needs_trust_material() {
+    let text = GOOD_LIVE
+        .replace(
+            "wechatpay_public_key_id = \"PUB_KEY_ID_0000000000000024101100397200000006\"\n",
+            "",
+        )
+        .replace("wechatpay_public_key = \"keys/pub_key.pem\"\n", "");
+    let (_dir, path) = live_dir(&text);
+    let err = load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("field `wechatpay.wechatpay_public_key`")
+            && err.contains("platform_certificates"),
+        "{err}"
+    );
+    let err = error_with("PUB_KEY_ID_0000000000000024101100397200000006", "KEY_0001");
+    assert!(err.contains("PUB_KEY_ID_"), "{err}");
+    let err = error_with(
+        "merchant_serial_no = \"408b07e79b8269fec3d5d3e6ab8ed163a6a380db\"",
+        "merchant_serial_no = \"xyz\"",
+    );
+    assert!(
+        err.contains("field `wechatpay.merchant_serial_no`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scanner_fields() {
+    let err = error_with("baud = 9600", "baud = 9601");
+    assert!(err.contains("field `scanner.baud`"), "{err}");
+}
+
+#[test]
+fn bad_toml_syntax_names_the_file() {
+    let (_dir, path) = live_dir("language = \"zh\"\n[merchant\n");
+    let err = load(&path).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("config file {}", path.display())),
+        "{err}"
+    );
+}
