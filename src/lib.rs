@@ -6,5 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod auth_code;
+pub mod clock;
 pub mod config;
 pub mod money;
+pub mod wechat;

@@ -1,0 +1,672 @@
+//! The APIv3 client: typed calls over reqwest + rustls, every request signed, every signed
+//! answer verified before it is believed.
+//!
+//! Rules this file keeps (protocol reference §1, §2, §8):
+//! - the exact body bytes that are signed are the bytes sent;
+//! - `User-Agent` and `Accept` on every request, `Wechatpay-Serial` naming the key we trust;
+//! - no automatic retry of a POST: the caller (the payment engine) decides;
+//! - idempotent calls (query, reverse, refund query, bill) may fail over to the backup host;
+//! - an answer that fails verification is never a result: it is [`ApiError::Unverified`];
+//! - answer bodies are capped; a larger answer is [`ApiError::TooLarge`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use super::bill::BillType;
+use super::keys::{KeyError, PrivateKey, TrustStore};
+use super::model::*;
+use super::sign::{AnswerSignature, Signer, VerifyError, headers, new_nonce};
+use crate::clock::SharedClock;
+use crate::config::{self, Config};
+
+/// The `User-Agent` scanpay sends (the service refuses requests without one).
+pub const USER_AGENT: &str = concat!(
+    "scanpay/",
+    env!("CARGO_PKG_VERSION"),
+    " (WeChatPay APIv3 POS)"
+);
+/// Default cap on an API answer body.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// Cap on a downloaded bill.
+pub const MAX_BILL_BYTES: usize = 256 << 20;
+
+/// What the client needs besides keys.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Main host.
+    pub base_url: Url,
+    /// Backup host for idempotent calls.
+    pub backup_base_url: Option<Url>,
+    /// Merchant id.
+    pub mchid: String,
+    /// AppID.
+    pub appid: String,
+    /// TCP+TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Cap on an answer body.
+    pub max_body_bytes: usize,
+}
+
+/// How a request failed to get an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    /// No answer within the timeout.
+    Timeout,
+    /// Could not connect.
+    Connect,
+    /// The connection broke while the answer was arriving.
+    Interrupted,
+    /// Anything else below HTTP.
+    Other,
+}
+
+/// Why a call did not produce a trusted result.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No (complete) answer. For a POST the outcome is unknown.
+    #[error("no answer from WeChat Pay ({kind:?}): {detail}")]
+    Transport {
+        /// What went wrong.
+        kind: TransportKind,
+        /// The transport's message.
+        detail: String,
+    },
+    /// The answer's signature was missing, forged, a probe, for an unknown key or stale.
+    #[error("answer not trusted: {0}")]
+    Unverified(#[from] VerifyError),
+    /// The service answered with an error code.
+    #[error("WeChat Pay answered HTTP {status} {}: {message}", code.as_str())]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The code.
+        code: ErrorCode,
+        /// WeChat's message text.
+        message: String,
+        /// Field-level detail.
+        detail: Option<serde_json::Value>,
+        /// Whether the answer carried a valid signature. An unverified error is a hint only:
+        /// it must never decide that money was or was not taken.
+        verified: bool,
+        /// `Request-ID`, for support cases.
+        request_id: Option<String>,
+    },
+    /// A trusted (or, for errors, unsigned) answer we could not read.
+    #[error("unreadable answer (HTTP {status}): {detail}")]
+    Malformed {
+        /// HTTP status.
+        status: u16,
+        /// What could not be read.
+        detail: String,
+    },
+    /// The answer was larger than the cap.
+    #[error("answer larger than {limit} bytes refused")]
+    TooLarge {
+        /// The cap.
+        limit: usize,
+    },
+    /// The request could not be signed or built.
+    #[error("could not build the request: {0}")]
+    Request(String),
+    /// A downloaded bill did not match its announced hash.
+    #[error("bill hash mismatch: announced {expected}, downloaded file has {actual}")]
+    BillHash {
+        /// From the trade-bill answer.
+        expected: String,
+        /// Of the bytes received.
+        actual: String,
+    },
+}
+
+impl ApiError {
+    /// What the caller of `call` should do next.
+    pub fn advice(&self, call: Call) -> Advice {
+        let unknown = match call {
+            Call::Pay => Advice::Query,
+            Call::Refund => Advice::Query,
+            _ => Advice::Retry,
+        };
+        match self {
+            ApiError::Transport { .. }
+            | ApiError::Unverified(_)
+            | ApiError::Malformed { .. }
+            | ApiError::TooLarge { .. } => unknown,
+            ApiError::Service {
+                code,
+                verified,
+                status,
+                ..
+            } => {
+                let advice = code.advice(call);
+                // An unsigned "definite failure" is not trusted for money-moving calls.
+                if advice == Advice::Failed && !verified && matches!(call, Call::Pay | Call::Refund)
+                {
+                    unknown
+                } else if *status >= 500 && advice == Advice::Failed {
+                    unknown
+                } else {
+                    advice
+                }
+            }
+            ApiError::Request(_) | ApiError::BillHash { .. } => Advice::Failed,
+        }
+    }
+
+    /// The error code, when the service gave one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            ApiError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// What the codepay call answered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PayAnswer {
+    /// 200 with `trade_state` SUCCESS, verified: paid.
+    Paid(Transaction),
+    /// 202: the customer is confirming on the phone. Query, do not resend.
+    UserPaying,
+    /// 200 with any other `trade_state`: go to the query loop.
+    NotFinal(Transaction),
+}
+
+/// Why a client could not be made from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A key file problem.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A configuration value the client cannot use.
+    #[error("{0}")]
+    Config(String),
+    /// The HTTP stack could not start.
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+/// A signed, verifying APIv3 client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    settings: Arc<Settings>,
+    signer: Arc<Signer>,
+    trust: Arc<TrustStore>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.settings.base_url.as_str())
+            .finish()
+    }
+}
+
+struct RawAnswer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// A client with explicit keys.
+    pub fn new(
+        settings: Settings,
+        signer: Signer,
+        trust: TrustStore,
+        clock: SharedClock,
+    ) -> Result<Client, StartupError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| StartupError::Http(e.to_string()))?;
+        Ok(Client {
+            http,
+            settings: Arc::new(settings),
+            signer: Arc::new(signer),
+            trust: Arc::new(trust),
+            clock,
+        })
+    }
+
+    /// A live-mode client from the configuration: loads the merchant key and the trust store
+    /// once. Every missing, unreadable or malformed key file is a clear error.
+    pub fn from_config(cfg: &Config, clock: SharedClock) -> Result<Client, StartupError> {
+        let w = &cfg.wechatpay;
+        let key_path = w.merchant_private_key.as_deref().ok_or_else(|| {
+            StartupError::Config("wechatpay.merchant_private_key is not set".into())
+        })?;
+        config::check_private_key_file(key_path).map_err(StartupError::Config)?;
+        let key = PrivateKey::load(key_path)?;
+        let serial = w.merchant_serial_no.as_deref().ok_or_else(|| {
+            StartupError::Config("wechatpay.merchant_serial_no is not set".into())
+        })?;
+        let public = match (&w.wechatpay_public_key_id, &w.wechatpay_public_key) {
+            (Some(id), Some(path)) => Some((id.as_str(), path.as_path())),
+            _ => None,
+        };
+        let trust = TrustStore::load(public, &w.platform_certificates)?;
+        if trust.is_empty() {
+            return Err(StartupError::Config(
+                "no WeChat Pay public key or platform certificate configured".into(),
+            ));
+        }
+        Self::new(
+            Self::settings_from(cfg),
+            Signer::new(&cfg.merchant.mchid, serial, key),
+            trust,
+            clock,
+        )
+    }
+
+    /// The transport settings a configuration implies.
+    pub fn settings_from(cfg: &Config) -> Settings {
+        Settings {
+            base_url: cfg.wechatpay.base_url.clone(),
+            backup_base_url: cfg.wechatpay.backup_base_url.clone(),
+            mchid: cfg.merchant.mchid.clone(),
+            appid: cfg.merchant.appid.clone(),
+            connect_timeout: Duration::from_millis(cfg.wechatpay.connect_timeout_ms),
+            request_timeout: Duration::from_millis(cfg.wechatpay.request_timeout_ms),
+            max_body_bytes: DEFAULT_MAX_BODY,
+        }
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// `POST /v3/pay/transactions/codepay`. Never retried here: on any error other than a
+    /// verified definite failure the outcome is unknown and the order must be queried.
+    pub async fn codepay(&self, req: &CodepayRequest) -> Result<PayAnswer, ApiError> {
+        let body = serde_json::to_vec(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        let raw = self
+            .send(
+                Method::POST,
+                "/v3/pay/transactions/codepay",
+                Some(body),
+                false,
+                None,
+            )
+            .await?;
+        if raw.status == StatusCode::ACCEPTED {
+            self.verify(&raw)?;
+            return Ok(PayAnswer::UserPaying);
+        }
+        let t: Transaction = self.decode(raw)?;
+        Ok(if t.trade_state == TradeState::Success {
+            PayAnswer::Paid(t)
+        } else {
+            PayAnswer::NotFinal(t)
+        })
+    }
+
+    /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=…`.
+    pub async fn query_by_out_trade_no(&self, out_trade_no: &str) -> Result<Transaction, ApiError> {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{}?mchid={}",
+            path_segment(out_trade_no)?,
+            path_segment(&self.settings.mchid)?
+        );
+        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        self.decode(raw)
+    }
+
+    /// `GET /v3/pay/transactions/id/{transaction_id}?mchid=…`.
+    pub async fn query_by_transaction_id(
+        &self,
+        transaction_id: &str,
+    ) -> Result<Transaction, ApiError> {
+        let path = format!(
+            "/v3/pay/transactions/id/{}?mchid={}",
+            path_segment(transaction_id)?,
+            path_segment(&self.settings.mchid)?
+        );
+        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        self.decode(raw)
+    }
+
+    /// `POST /v3/pay/transactions/out-trade-no/{no}/reverse`. Idempotent; may use the backup host.
+    pub async fn reverse(&self, out_trade_no: &str) -> Result<ReverseAnswer, ApiError> {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{}/reverse",
+            path_segment(out_trade_no)?
+        );
+        let body = serde_json::to_vec(&ReverseRequest {
+            appid: self.settings.appid.clone(),
+            mchid: self.settings.mchid.clone(),
+        })
+        .map_err(|e| ApiError::Request(e.to_string()))?;
+        let raw = self
+            .send(Method::POST, &path, Some(body), true, None)
+            .await?;
+        if raw.status == StatusCode::NO_CONTENT || (raw.status.is_success() && raw.body.is_empty())
+        {
+            self.verify(&raw)?;
+            return Ok(ReverseAnswer {
+                appid: None,
+                mchid: None,
+                out_trade_no: Some(out_trade_no.to_string()),
+            });
+        }
+        self.decode(raw)
+    }
+
+    /// `POST /v3/refund/domestic/refunds`. Retrying is the caller's choice, always with the
+    /// same `out_refund_no`.
+    pub async fn refund(&self, req: &RefundRequest) -> Result<Refund, ApiError> {
+        let body = serde_json::to_vec(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        let raw = self
+            .send(
+                Method::POST,
+                "/v3/refund/domestic/refunds",
+                Some(body),
+                false,
+                None,
+            )
+            .await?;
+        self.decode(raw)
+    }
+
+    /// `GET /v3/refund/domestic/refunds/{out_refund_no}`.
+    pub async fn query_refund(&self, out_refund_no: &str) -> Result<Refund, ApiError> {
+        let path = format!(
+            "/v3/refund/domestic/refunds/{}",
+            path_segment(out_refund_no)?
+        );
+        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        self.decode(raw)
+    }
+
+    /// `GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&bill_type=…` (plain text, not GZIP).
+    pub async fn trade_bill(
+        &self,
+        bill_date: &str,
+        bill_type: BillType,
+    ) -> Result<TradeBillAnswer, ApiError> {
+        let ok = bill_date.len() == 10
+            && bill_date.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !ok {
+            return Err(ApiError::Request(format!(
+                "bill date {bill_date:?} is not YYYY-MM-DD"
+            )));
+        }
+        let path = format!(
+            "/v3/bill/tradebill?bill_date={bill_date}&bill_type={}",
+            bill_type.as_query()
+        );
+        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        self.decode(raw)
+    }
+
+    /// Downloads the bill a [`TradeBillAnswer`] points at and checks its SHA-1 over the exact
+    /// bytes received. The download is not signed by WeChat; only the hash vouches for it. The
+    /// URL must be on the configured main or backup host (a signed request goes nowhere else).
+    pub async fn download_bill(&self, answer: &TradeBillAnswer) -> Result<Vec<u8>, ApiError> {
+        if !answer.hash_type.eq_ignore_ascii_case("SHA1") {
+            return Err(ApiError::Malformed {
+                status: 200,
+                detail: format!("unknown hash_type {:?}", answer.hash_type),
+            });
+        }
+        let url = Url::parse(&answer.download_url).map_err(|e| ApiError::Malformed {
+            status: 200,
+            detail: format!("download_url: {e}"),
+        })?;
+        let same_origin = |base: &Url| {
+            base.scheme() == url.scheme()
+                && base.host() == url.host()
+                && base.port_or_known_default() == url.port_or_known_default()
+        };
+        let origin = if same_origin(&self.settings.base_url) {
+            self.settings.base_url.clone()
+        } else if let Some(b) = self
+            .settings
+            .backup_base_url
+            .as_ref()
+            .filter(|b| same_origin(b))
+        {
+            b.clone()
+        } else {
+            return Err(ApiError::Malformed {
+                status: 200,
+                detail: format!(
+                    "download_url host {:?} is not the configured API host",
+                    url.host_str()
+                ),
+            });
+        };
+        let mut path = url.path().to_string();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        let raw = self
+            .send(
+                Method::GET,
+                &path,
+                None,
+                false,
+                Some((origin, MAX_BILL_BYTES)),
+            )
+            .await?;
+        if !raw.status.is_success() {
+            return Err(self.decode::<serde_json::Value>(raw).err().unwrap_or(
+                ApiError::Malformed {
+                    status: 0,
+                    detail: "bill download failed".into(),
+                },
+            ));
+        }
+        let actual = super::bill::sha1_hex(&raw.body);
+        if !actual.eq_ignore_ascii_case(answer.hash_value.trim()) {
+            return Err(ApiError::BillHash {
+                expected: answer.hash_value.clone(),
+                actual,
+            });
+        }
+        Ok(raw.body)
+    }
+
+    /// Sends one signed request. `idempotent` allows failover to the backup host; `download`
+    /// overrides the host and the body cap (bill download).
+    async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+        download: Option<(Url, usize)>,
+    ) -> Result<RawAnswer, ApiError> {
+        let (bases, cap) = match download {
+            Some((origin, cap)) => (vec![origin], cap),
+            None => {
+                let mut b = vec![self.settings.base_url.clone()];
+                if idempotent && let Some(backup) = &self.settings.backup_base_url {
+                    b.push(backup.clone());
+                }
+                (b, self.settings.max_body_bytes)
+            }
+        };
+        let mut last_err = None;
+        for base in bases {
+            match self
+                .send_once(&method, &base, path_and_query, body.as_deref(), cap)
+                .await
+            {
+                Ok(raw) => return Ok(raw),
+                Err(e @ ApiError::Transport { .. }) => {
+                    tracing::warn!(host = %base, error = %e, "request failed");
+                    last_err = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or(ApiError::Transport {
+            kind: TransportKind::Other,
+            detail: "no host".into(),
+        }))
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        base: &Url,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+        cap: usize,
+    ) -> Result<RawAnswer, ApiError> {
+        let url_text = format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query);
+        let url =
+            Url::parse(&url_text).map_err(|e| ApiError::Request(format!("{url_text}: {e}")))?;
+        let mut canonical = url.path().to_string();
+        if let Some(q) = url.query() {
+            canonical.push('?');
+            canonical.push_str(q);
+        }
+        let body_bytes = body.unwrap_or_default();
+        let timestamp = self.clock.now_unix();
+        let nonce = new_nonce();
+        let auth = self
+            .signer
+            .authorization(method.as_str(), &canonical, timestamp, &nonce, body_bytes)
+            .map_err(|e| ApiError::Request(e.to_string()))?;
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .header(reqwest::header::AUTHORIZATION, auth)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(serial) = self.trust.preferred_serial() {
+            req = req.header(headers::SERIAL, serial);
+        }
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_vec());
+        }
+        let mut resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(len) = resp.content_length()
+            && len > cap as u64
+        {
+            return Err(ApiError::TooLarge { limit: cap });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > cap {
+                return Err(ApiError::TooLarge { limit: cap });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        tracing::debug!(%status, path = %canonical, request_id = ?headers.get(headers::REQUEST_ID), "answer");
+        Ok(RawAnswer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Verifies a signed answer; `Ok(false)` when an error answer carries no signature at all.
+    fn verify(&self, raw: &RawAnswer) -> Result<bool, ApiError> {
+        let get = |name: &str| {
+            raw.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        match AnswerSignature::from_headers(get)? {
+            Some(sig) => {
+                sig.verify(&self.trust, &raw.body, self.clock.now_unix())?;
+                Ok(true)
+            }
+            None if raw.status.is_success() => {
+                Err(VerifyError::MissingHeader(headers::SIGNATURE).into())
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, raw: RawAnswer) -> Result<T, ApiError> {
+        let verified = self.verify(&raw)?;
+        let status = raw.status.as_u16();
+        if raw.status.is_success() {
+            return serde_json::from_slice(&raw.body).map_err(|e| ApiError::Malformed {
+                status,
+                detail: e.to_string(),
+            });
+        }
+        let request_id = raw
+            .headers
+            .get(headers::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        match serde_json::from_slice::<ErrorBody>(&raw.body) {
+            Ok(e) => Err(ApiError::Service {
+                status,
+                code: ErrorCode::from_wire(&e.code),
+                message: e.message,
+                detail: e.detail,
+                verified,
+                request_id,
+            }),
+            Err(e) => Err(ApiError::Malformed {
+                status,
+                detail: format!("error answer: {e}"),
+            }),
+        }
+    }
+}
+
+fn transport(e: reqwest::Error) -> ApiError {
+    let kind = if e.is_timeout() {
+        TransportKind::Timeout
+    } else if e.is_connect() {
+        TransportKind::Connect
+    } else if e.is_body() || e.is_decode() || e.is_request() {
+        TransportKind::Interrupted
+    } else {
+        TransportKind::Other
+    };
+    // reqwest's Display omits the cause; include the chain for the log.
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        src = s.source();
+    }
+    ApiError::Transport { kind, detail }
+}
+
+/// Identifiers go into paths unescaped, so only the characters WeChat allows in them pass.
+fn path_segment(s: &str) -> Result<&str, ApiError> {
+    if !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-*|@".contains(&b))
+    {
+        Ok(s)
+    } else {
+        Err(ApiError::Request(format!(
+            "{s:?} is not a valid identifier"
+        )))
+    }
+}
