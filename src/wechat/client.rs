@@ -143,11 +143,10 @@ impl ApiError {
                 ..
             } => {
                 let advice = code.advice(call);
-                // An unsigned "definite failure" is not trusted for money-moving calls.
-                if advice == Advice::Failed && !verified && matches!(call, Call::Pay | Call::Refund)
-                {
-                    unknown
-                } else if *status >= 500 && advice == Advice::Failed {
+                // An unsigned "definite failure" is not trusted for money-moving calls, and a
+                // 5xx never proves that nothing happened.
+                let untrusted = !verified && matches!(call, Call::Pay | Call::Refund);
+                if advice == Advice::Failed && (untrusted || *status >= 500) {
                     unknown
                 } else {
                     advice
