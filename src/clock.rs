@@ -116,3 +116,48 @@ mod tests {
         assert_eq!(c.now_ms(), 1_008_000);
     }
 }
+
+/// Beijing time (UTC+8, no daylight saving since 1991): what WeChat Pay's timestamps, bills
+/// and bill dates use.
+pub mod beijing {
+    use jiff::Timestamp;
+    use jiff::tz::{Offset, TimeZone};
+
+    fn zoned(ms: i64) -> jiff::Zoned {
+        let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        ts.to_zoned(TimeZone::fixed(Offset::constant(8)))
+    }
+
+    /// `2026-11-26T14:32:07+08:00` (RFC 3339, as in API answers).
+    pub fn rfc3339(ms: i64) -> String {
+        zoned(ms).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+
+    /// `2026-11-26 14:32:07` (as in bills).
+    pub fn datetime(ms: i64) -> String {
+        zoned(ms).strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    /// `2026-11-26`.
+    pub fn date(ms: i64) -> String {
+        zoned(ms).strftime("%Y-%m-%d").to_string()
+    }
+
+    /// `20261126`.
+    pub fn compact_date(ms: i64) -> String {
+        zoned(ms).strftime("%Y%m%d").to_string()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn formats_in_utc_plus_8() {
+            // 2019-06-11T16:00:00Z is midnight in Beijing.
+            let ms = 1_560_268_800_000;
+            assert_eq!(super::rfc3339(ms), "2019-06-12T00:00:00+08:00");
+            assert_eq!(super::datetime(ms - 1000), "2019-06-11 23:59:59");
+            assert_eq!(super::date(ms), "2019-06-12");
+            assert_eq!(super::compact_date(ms), "20190612");
+        }
+    }
+}

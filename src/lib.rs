@@ -8,5 +8,7 @@
 pub mod auth_code;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod money;
+pub mod sim;
 pub mod wechat;

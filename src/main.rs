@@ -1,13 +1,19 @@
 //! The `scanpay` command: the cashier screen, and sub-commands for headless use.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use scanpay::clock::{SharedClock, SystemClock};
 use scanpay::config::Config;
+use scanpay::sim::{self, SimKeys, Simulator, ledger::Scenario};
 
 /// Exit status for a usage or configuration error.
 const EXIT_USAGE: u8 = 2;
+/// Exit status for "the service said no" / "not found".
+const EXIT_FAILED: u8 = 1;
 
 #[derive(Parser)]
 #[command(
@@ -29,10 +35,51 @@ struct Cli {
 enum Command {
     /// Print the resolved configuration and where it came from.
     Config,
+    /// Ask WeChat Pay for an order's state (verified answer, as JSON).
+    Query {
+        /// The merchant order number.
+        out_trade_no: String,
+    },
+    /// Run the WeChat Pay simulator as a standalone server.
+    Sim {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8585")]
+        listen: String,
+        /// Folder for the key files and the generated client configuration (reused if present).
+        #[arg(long, default_value = "sim-keys")]
+        keys: PathBuf,
+        /// Loopback address for the admin endpoint (faults, ledger).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        admin: SocketAddr,
+        /// Merchant id to serve.
+        #[arg(long, default_value = sim::DEMO_MCHID)]
+        mchid: String,
+        /// AppID to serve.
+        #[arg(long, default_value = sim::DEMO_APPID)]
+        appid: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SCANPAY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // The simulator needs no scanpay configuration of its own.
+    if let Some(Command::Sim {
+        listen,
+        keys,
+        admin,
+        mchid,
+        appid,
+    }) = &cli.command
+    {
+        return run_async(run_sim(listen, keys, *admin, mchid, appid));
+    }
     let config = match Config::load(cli.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -45,6 +92,145 @@ fn main() -> ExitCode {
         None | Some(Command::Config) => {
             print!("{}", config.describe());
             ExitCode::SUCCESS
+        }
+        Some(Command::Query { out_trade_no }) => run_async(query(config, out_trade_no)),
+        Some(Command::Sim { .. }) => ExitCode::SUCCESS,
+    }
+}
+
+fn run_async(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("scanpay: cannot start the async runtime: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+async fn query(config: Config, out_trade_no: String) -> ExitCode {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let conn = match scanpay::connect::connect(&config, clock).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("scanpay: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match conn.client.query_by_out_trade_no(&out_trade_no).await {
+        Ok(t) => {
+            println!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("scanpay: query {out_trade_no}: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+async fn run_sim(
+    listen: &str,
+    keys_dir: &std::path::Path,
+    admin: SocketAddr,
+    mchid: &str,
+    appid: &str,
+) -> ExitCode {
+    let keys = match SimKeys::load_or_create(keys_dir) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("scanpay sim: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let clock: SharedClock = Arc::new(SystemClock);
+    let handle = match Simulator::new(&keys, mchid, appid, clock) {
+        Ok(s) => match s.start(listen).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("scanpay sim: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        Err(e) => {
+            eprintln!("scanpay sim: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let (admin_addr, _admin_task) = match sim::serve_admin(handle.shared(), admin).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("scanpay sim: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let base = handle.base_url.as_str().trim_end_matches('/').to_string();
+    let config_path = keys_dir.join("scanpay.toml");
+    let note = match write_client_config(&config_path, &keys, mchid, appid, &base) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("scanpay sim: {}: {e}", config_path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let dir = keys_dir.display();
+    println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
+    println!(
+        "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
+        keys.merchant_serial_no
+    );
+    println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
+    println!(
+        "              {dir}/pub_key.pem (simulator's WeChat Pay public key {})",
+        keys.public_key_id
+    );
+    println!("  config      {} ({note})", config_path.display());
+    println!("              scanpay --config {} …", config_path.display());
+    println!(
+        "  admin       http://{admin_addr} (POST/GET/DELETE /faults, GET /ledger, GET /stats; loopback only)"
+    );
+    println!("  scenarios   by the last two digits of the payment code:");
+    for (suffix, _, what) in Scenario::TABLE {
+        println!("              {suffix:>5}  {what}");
+    }
+    println!("Ctrl-C stops it.");
+    let _ = tokio::signal::ctrl_c().await;
+    handle.stop();
+    ExitCode::SUCCESS
+}
+
+/// Writes the client configuration, or updates the `base_url` line of an existing one.
+fn write_client_config(
+    path: &std::path::Path,
+    keys: &SimKeys,
+    mchid: &str,
+    appid: &str,
+    base: &str,
+) -> std::io::Result<&'static str> {
+    let wanted = format!("base_url = \"{base}\"");
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.lines().any(|l| l.trim() == wanted) => Ok("reused"),
+        Ok(text) => {
+            let updated: Vec<String> = text
+                .lines()
+                .map(|l| {
+                    if l.trim_start().starts_with("base_url") {
+                        wanted.clone()
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect();
+            std::fs::write(path, updated.join("\n") + "\n")?;
+            Ok("reused, base_url updated")
+        }
+        Err(_) => {
+            std::fs::write(path, sim::client_config_toml(keys, mchid, appid, base))?;
+            Ok("written")
         }
     }
 }

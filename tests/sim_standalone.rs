@@ -1,0 +1,240 @@
+//! `scanpay sim` as a standalone process: it writes keys and a live-mode configuration, and
+//! the real `scanpay` binary talks to it with that configuration.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use scanpay::clock::SystemClock;
+use scanpay::config::{Config, FoundBy, Mode, Source};
+use scanpay::wechat::model::*;
+use scanpay::wechat::{Client, PayAnswer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
+
+struct Sim {
+    child: Child,
+    base: String,
+    admin: String,
+    lines: Vec<String>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sim(keys: &Path) -> Sim {
+    let mut child = Command::new(BIN)
+        .args(["sim", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "sim exited early: {lines:?}"
+        );
+        let done = line.starts_with("Ctrl-C");
+        lines.push(line.trim_end().to_string());
+        if done {
+            break;
+        }
+    }
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .find_map(|l| {
+                l.trim_start()
+                    .strip_prefix(prefix)
+                    .map(|s| s.trim().to_string())
+            })
+            .unwrap()
+    };
+    let base = find("scanpay sim: WeChat Pay APIv3 simulator listening on");
+    let admin = find("admin").split_whitespace().next().unwrap().to_string();
+    Sim {
+        child,
+        base,
+        admin,
+        lines,
+    }
+}
+
+fn scanpay(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_sim_and_its_printed_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    let sim = start_sim(&keys);
+    let mode = |f: &str| {
+        std::fs::metadata(keys.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("apiclient_key.pem"), 0o600);
+    assert_eq!(mode("sim_platform_key.pem"), 0o600);
+    assert!(
+        std::fs::read_to_string(keys.join("pub_key.pem"))
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let config_path = keys.join("scanpay.toml");
+    assert!(
+        sim.lines.iter().any(|l| l.contains("(written)")),
+        "{:?}",
+        sim.lines
+    );
+    assert!(
+        sim.lines.iter().any(|l| l.contains("never confirms")),
+        "scenario table printed"
+    );
+
+    // The printed configuration is a valid live-mode configuration pointing at the simulator.
+    let cfg = Config::load_from(Source::File {
+        path: config_path.clone(),
+        found_by: FoundBy::Flag,
+    })
+    .unwrap();
+    assert_eq!(cfg.wechatpay.mode, Mode::Live);
+    assert_eq!(
+        cfg.wechatpay.base_url.as_str().trim_end_matches('/'),
+        sim.base
+    );
+
+    // The real binary, with that config, gets a verified "no such order".
+    let out = scanpay(&config_path, &["query", "POS01X0001"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ORDER_NOT_EXIST"),
+        "{out:?}"
+    );
+
+    // A payment made with the library client from the same config, then queried by the binary.
+    let client = Client::from_config(&cfg, Arc::new(SystemClock)).unwrap();
+    let req = CodepayRequest {
+        appid: cfg.merchant.appid.clone(),
+        mchid: cfg.merchant.mchid.clone(),
+        description: "standalone".into(),
+        out_trade_no: "POS01X0002".into(),
+        attach: None,
+        payer: CodepayPayer {
+            auth_code: "134567890123456711".into(),
+        },
+        amount: RequestAmount {
+            total: 250,
+            currency: Some("CNY".into()),
+        },
+        scene_info: SceneInfo {
+            store_info: StoreInfo {
+                out_id: Some("SZ-001".into()),
+                id: None,
+            },
+            device_ip: None,
+            device_id: None,
+        },
+    };
+    assert!(matches!(
+        client.codepay(&req).await.unwrap(),
+        PayAnswer::Paid(_)
+    ));
+    let out = scanpay(&config_path, &["query", "POS01X0002"]);
+    assert!(out.status.success(), "{out:?}");
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["trade_state"], "SUCCESS");
+    assert_eq!(t["amount"]["total"], 250);
+
+    // Faults through the admin endpoint.
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/faults", sim.admin))
+        .json(&serde_json::json!({"fault": {"kind": "server_error"}, "endpoint": "query"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let out = scanpay(&config_path, &["query", "POS01X0002"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SYSTEM_ERROR"),
+        "{out:?}"
+    );
+    let ledger: serde_json::Value = http
+        .get(format!("{}/ledger", sim.admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ledger["orders"]["POS01X0002"]["state"], "SUCCESS");
+    assert_eq!(
+        ledger["orders"]["POS01X0002"]["auth_code"],
+        "1345 **** **** 6711"
+    );
+    let serial = cfg.wechatpay.merchant_serial_no.clone().unwrap();
+    drop(sim);
+
+    // Restarted on another port: keys reused, base_url updated.
+    let sim2 = start_sim(&keys);
+    assert!(
+        sim2.lines
+            .iter()
+            .any(|l| l.contains("reused, base_url updated")),
+        "{:?}",
+        sim2.lines
+    );
+    let cfg2 = Config::load_from(Source::File {
+        path: config_path.clone(),
+        found_by: FoundBy::Flag,
+    })
+    .unwrap();
+    assert_eq!(cfg2.wechatpay.merchant_serial_no.unwrap(), serial);
+    let out = scanpay(&config_path, &["query", "POS01X0002"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a new simulator has a new ledger"
+    );
+}
+
+#[test]
+fn admin_endpoint_only_on_loopback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "0.0.0.0:0",
+            "--keys",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a loopback address"),
+        "{out:?}"
+    );
+}
