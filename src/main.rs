@@ -228,9 +228,10 @@ fn write_client_config(
             std::fs::write(path, updated.join("\n") + "\n")?;
             Ok("reused, base_url updated")
         }
-        Err(_) => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::write(path, sim::client_config_toml(keys, mchid, appid, base))?;
             Ok("written")
         }
+        Err(e) => Err(e),
     }
 }

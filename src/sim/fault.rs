@@ -29,6 +29,20 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The name used in fault rules and statistics (`pay`, `refund_query`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Any => "any",
+            Endpoint::Pay => "pay",
+            Endpoint::Query => "query",
+            Endpoint::Reverse => "reverse",
+            Endpoint::Refund => "refund",
+            Endpoint::RefundQuery => "refund_query",
+            Endpoint::Bill => "bill",
+            Endpoint::Download => "download",
+        }
+    }
+
     /// Whether a rule for `self` applies to a request to `actual`.
     pub fn matches(self, actual: Endpoint) -> bool {
         self == Endpoint::Any || self == actual

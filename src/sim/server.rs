@@ -139,7 +139,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let endpoint = classify(&method, &path);
     {
         let mut stats = lock(&shared.stats);
-        let name = endpoint.map_or("unknown".to_string(), |e| format!("{e:?}").to_lowercase());
+        let name = endpoint.map_or("unknown".to_string(), |e| e.name().to_string());
         *stats.requests.entry(name).or_default() += 1;
     }
     let fault = endpoint.and_then(|e| lock(&shared.faults).take(e));

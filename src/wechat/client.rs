@@ -152,7 +152,9 @@ impl ApiError {
                     advice
                 }
             }
-            ApiError::Request(_) | ApiError::BillHash { .. } => Advice::Failed,
+            // A corrupted download may succeed the next time; a bad request will not.
+            ApiError::BillHash { .. } => Advice::Retry,
+            ApiError::Request(_) => Advice::Failed,
         }
     }
 

@@ -412,15 +412,15 @@ pub enum Call {
     Bill,
 }
 
-/// What the caller should do after an error.
+/// What the caller should do after an error. (Whether an order must be reversed is decided by
+/// the payment engine from the order's state — PAYERROR, the deadline, a cashier's cancel —
+/// never from an error code alone.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Advice {
     /// Try the same call again later (idempotent calls only).
     Retry,
     /// The outcome is unknown: query the order; never resend a pay call.
     Query,
-    /// The order may be open: reverse it to close the loop.
-    Reverse,
     /// Definitely not done: report the reason.
     Failed,
 }
