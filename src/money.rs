@@ -18,7 +18,20 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An amount of money in fen (1 yuan = 100 fen).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Fen(pub i64);
 
 /// Why a typed amount was refused. The `Display` text is English; the TUI has its own

@@ -1,0 +1,11 @@
+//! The payment engine: a pure state machine for one payment-code charge
+//! ([`micropay`]), the driver that runs its commands against the client, the shift log and
+//! the clock ([`driver`]), and start-up recovery of orders left in flight ([`recovery`]).
+//! See `docs/payment-flow.md`.
+
+pub mod driver;
+pub mod micropay;
+pub mod recovery;
+
+pub use driver::{Engine, EngineError, Progress, Sale};
+pub use micropay::{Machine, OrderState, Reason, Timing};

@@ -1,0 +1,57 @@
+//! Start-up recovery: every order the log says is still in flight is resumed by the same
+//! rules, from where the log says it was. Never a second pay call: a resumed order only
+//! queries and reverses.
+
+use tokio::task::JoinSet;
+
+use super::driver::{Engine, EngineError, Progress};
+use super::micropay::Event;
+use crate::store::orders::{self, OrderRecord};
+
+/// Which orders to settle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// PENDING and USERPAYING orders (every start).
+    InFlight,
+    /// Those, and UNRESOLVED orders too (`scanpay recover`, a person asking).
+    InFlightAndUnresolved,
+}
+
+/// Settles the orders in `scope`, concurrently, and returns them in their final state.
+pub async fn recover(engine: &Engine, scope: Scope) -> Result<Vec<OrderRecord>, EngineError> {
+    let todo: Vec<(OrderRecord, Event)> = engine
+        .store()
+        .call(move |c| {
+            let mut v: Vec<(OrderRecord, Event)> = orders::in_flight(c)?
+                .into_iter()
+                .map(|o| (o, Event::Resume))
+                .collect();
+            if scope == Scope::InFlightAndUnresolved {
+                v.extend(
+                    orders::unresolved(c)?
+                        .into_iter()
+                        .map(|o| (o, Event::Retry)),
+                );
+            }
+            Ok(v)
+        })
+        .await?;
+    let mut set = JoinSet::new();
+    for (order, event) in todo {
+        let engine = engine.clone();
+        set.spawn(async move {
+            tracing::info!(out_trade_no = %order.out_trade_no, state = %order.state, "recovering");
+            let mut quiet = |_: &Progress| {};
+            engine.drive(order, event, None, &mut quiet, None).await
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(result) => done.push(result?),
+            Err(e) => return Err(EngineError::Refused(format!("recovery task failed: {e}"))),
+        }
+    }
+    done.sort_by_key(|o| o.id);
+    Ok(done)
+}

@@ -1,0 +1,294 @@
+//! The SQLite shift log: one file in `data_dir`, WAL, `synchronous=FULL`, foreign keys on,
+//! STRICT tables, money in integer fen, migrations by `PRAGMA user_version` ([`schema`]).
+//!
+//! One thread owns the write connection; async code talks to it through [`Store::call`].
+//! Every order is written before its first request leaves, every answer is appended as an
+//! event, and nothing is ever deleted (triggers refuse it).
+
+pub mod orders;
+pub mod schema;
+pub mod shifts;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+/// The database file name inside `data_dir`.
+pub const DB_FILE: &str = "scanpay.db";
+
+/// What went wrong with the shift log. Never a panic, never a silent loss.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds a lock for longer than the busy timeout.
+    #[error("the shift log is locked by another process (is another scanpay running?)")]
+    Locked,
+    /// The file or its folder is read-only.
+    #[error("the shift log is read-only: check the permissions of data_dir")]
+    ReadOnly,
+    /// Not a database, or damaged.
+    #[error(
+        "the shift log is damaged or not a scanpay database ({0}); restore it from a backup in data_dir/backups"
+    )]
+    Corrupt(String),
+    /// The disk is full.
+    #[error("the disk holding the shift log is full: free space, nothing was written")]
+    Full,
+    /// The file could not be opened.
+    #[error("cannot open the shift log: {0}")]
+    Open(String),
+    /// Written by a newer scanpay.
+    #[error(
+        "the shift log was written by a newer scanpay (schema {found}, this build knows {supported})"
+    )]
+    TooNew {
+        /// Found `user_version`.
+        found: i64,
+        /// Newest this build knows.
+        supported: i64,
+    },
+    /// The store thread is gone.
+    #[error("the shift log worker stopped")]
+    Closed,
+    /// A record that should exist does not.
+    #[error("{0}")]
+    NotFound(String),
+    /// A business rule refused the change.
+    #[error("{0}")]
+    Refused(String),
+    /// Any other SQLite error.
+    #[error("shift log error: {0}")]
+    Sql(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+            let detail = msg.clone().unwrap_or_else(|| f.to_string());
+            return match f.code {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Locked,
+                ErrorCode::ReadOnly => StoreError::ReadOnly,
+                ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => StoreError::Corrupt(detail),
+                ErrorCode::DiskFull => StoreError::Full,
+                ErrorCode::CannotOpen | ErrorCode::PermissionDenied => StoreError::Open(detail),
+                _ => StoreError::Sql(detail),
+            };
+        }
+        StoreError::Sql(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Sql(format!("stored JSON: {e}"))
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+#[derive(Clone)]
+enum Worker {
+    Thread(std::sync::mpsc::Sender<Job>),
+    Inline(Arc<Mutex<Connection>>),
+}
+
+/// A handle on the shift log. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct Store {
+    worker: Worker,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.path.display())
+    }
+}
+
+/// Opens (creating if needed) and migrates the database at `path`, with the pragmas every
+/// connection of scanpay uses.
+pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Sql(d) => StoreError::Open(d),
+        other => other,
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Open(format!(
+            "WAL journal mode not available (got {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection for reports (readers do not block the writer in WAL mode).
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Sql(d) => StoreError::Open(d),
+        other => other,
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > schema::VERSION {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: schema::VERSION,
+        });
+    }
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens the log in `data_dir` (created with mode 0700 if missing) with its own writer thread.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = Self::prepare(data_dir)?;
+        let mut conn = open_connection(&path)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("scanpay-store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Open(format!("cannot start the store thread: {e}")))?;
+        Ok(Store {
+            worker: Worker::Thread(tx),
+            path,
+        })
+    }
+
+    /// Opens the log and runs every call on the caller's thread. For tests on tokio's paused
+    /// clock: waiting on another thread would let the paused clock jump ahead.
+    pub fn open_inline(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = Self::prepare(data_dir)?;
+        let conn = open_connection(&path)?;
+        Ok(Store {
+            worker: Worker::Inline(Arc::new(Mutex::new(conn))),
+            path,
+        })
+    }
+
+    fn prepare(data_dir: &Path) -> Result<PathBuf, StoreError> {
+        if !data_dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(data_dir).map_err(|e| {
+                StoreError::Open(format!(
+                    "cannot create data_dir {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
+        }
+        Ok(data_dir.join(DB_FILE))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer connection and returns its result.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        match &self.worker {
+            Worker::Inline(conn) => {
+                let mut c = conn.lock().map_err(|_| StoreError::Closed)?;
+                f(&mut c)
+            }
+            Worker::Thread(tx) => {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                let job: Job = Box::new(move |c| {
+                    let _ = reply.send(f(c));
+                });
+                tx.send(job).map_err(|_| StoreError::Closed)?;
+                rx.await.map_err(|_| StoreError::Closed)?
+            }
+        }
+    }
+
+    /// Runs `f` on the writer connection from synchronous code.
+    pub fn call_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        match &self.worker {
+            Worker::Inline(conn) => {
+                let mut c = conn.lock().map_err(|_| StoreError::Closed)?;
+                f(&mut c)
+            }
+            Worker::Thread(tx) => {
+                let (reply, rx) = std::sync::mpsc::channel();
+                let job: Job = Box::new(move |c| {
+                    let _ = reply.send(f(c));
+                });
+                tx.send(job).map_err(|_| StoreError::Closed)?;
+                rx.recv().map_err(|_| StoreError::Closed)?
+            }
+        }
+    }
+}
+
+/// Reads a `meta` value, creating it with `init()` if missing.
+pub fn meta_get_or_init(
+    conn: &Connection,
+    key: &str,
+    init: impl FnOnce() -> String,
+) -> Result<String, StoreError> {
+    if let Some(v) = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+        .map(Some)
+        .or_else(|e| {
+            if e == rusqlite::Error::QueryReturnedNoRows {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        })?
+    {
+        return Ok(v);
+    }
+    let v = init();
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
+        [key, &v],
+    )?;
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))?)
+}
+
+/// Appends to the audit log.
+pub fn audit(
+    conn: &Connection,
+    at: i64,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO audit_log(at, actor, action, detail) VALUES (?1, ?2, ?3, ?4)",
+        rusqlite::params![at, actor, action, detail],
+    )?;
+    Ok(())
+}

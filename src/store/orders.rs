@@ -1,0 +1,311 @@
+//! Orders and their append-only event log.
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde::Serialize;
+
+use super::{StoreError, meta_get_or_init};
+use crate::clock::beijing;
+use crate::engine::micropay::{Machine, OrderState};
+use crate::money::Fen;
+
+/// A new sale, as written before its pay call leaves.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    /// The open shift.
+    pub shift_id: i64,
+    /// This till.
+    pub terminal_id: String,
+    /// Who is selling.
+    pub cashier: String,
+    /// Amount.
+    pub amount: Fen,
+    /// Goods description.
+    pub description: String,
+    /// The masked payment code (the full code is never stored).
+    pub code_masked: String,
+    /// Keyed hash of the full code, for the duplicate guard.
+    pub code_fingerprint: String,
+}
+
+/// An order as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrderRecord {
+    /// Row id.
+    pub id: i64,
+    /// Merchant order number.
+    pub out_trade_no: String,
+    /// Shift.
+    pub shift_id: i64,
+    /// Till.
+    pub terminal_id: String,
+    /// Cashier.
+    pub cashier: String,
+    /// Amount.
+    pub amount: Fen,
+    /// Description.
+    pub description: String,
+    /// Masked code.
+    pub code_masked: String,
+    /// Contract state.
+    pub state: OrderState,
+    /// Engine snapshot.
+    pub machine: Machine,
+    /// WeChat order number.
+    pub transaction_id: Option<String>,
+    /// Reason code, when failed / reversed / unresolved.
+    pub reason_code: Option<String>,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last change (Unix ms).
+    pub updated_at: i64,
+}
+
+/// One entry of an order's timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrderEvent {
+    /// When (Unix ms).
+    pub at: i64,
+    /// What: `created`, `pay_request`, `pay_answer`, `query_answer`, `reverse_request`, …
+    pub kind: String,
+    /// JSON detail (never a payment code or a key).
+    pub detail: String,
+    /// The order's state after it.
+    pub state_after: String,
+}
+
+const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
+    let state: String = r.get(8)?;
+    let machine: String = r.get(9)?;
+    let conv = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    Ok(OrderRecord {
+        id: r.get(0)?,
+        out_trade_no: r.get(1)?,
+        shift_id: r.get(2)?,
+        terminal_id: r.get(3)?,
+        cashier: r.get(4)?,
+        amount: Fen(r.get(5)?),
+        description: r.get(6)?,
+        code_masked: r.get(7)?,
+        state: OrderState::parse(&state)
+            .ok_or_else(|| conv(8, format!("unknown state {state}")))?,
+        machine: serde_json::from_str(&machine).map_err(|e| conv(9, e.to_string()))?,
+        transaction_id: r.get(10)?,
+        reason_code: r.get(11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+/// A per-database tag in every order number, so a till whose log was lost and recreated never
+/// reuses an out_trade_no it used before.
+fn epoch(conn: &Connection) -> Result<String, StoreError> {
+    meta_get_or_init(conn, "order_epoch", || {
+        let mut b = [0u8; 2];
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        const A: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        b.iter()
+            .map(|x| char::from(A[usize::from(*x) % A.len()]))
+            .collect()
+    })
+}
+
+/// Writes a new order and its `created` event in one transaction, allocating its
+/// out_trade_no `{terminal}-{yyyymmdd}-{epoch}-{seq:06}` (≤ 32 characters).
+pub fn create(
+    conn: &mut Connection,
+    new: &NewOrder,
+    machine: &Machine,
+    now: i64,
+) -> Result<OrderRecord, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let epoch = epoch(&tx)?;
+    let prefix = format!(
+        "{}-{}-{}-",
+        new.terminal_id,
+        beijing::compact_date(now),
+        epoch
+    );
+    let last: Option<String> = tx
+        .query_row(
+            "SELECT out_trade_no FROM orders WHERE out_trade_no >= ?1 AND out_trade_no < ?1 || '~' ORDER BY out_trade_no DESC LIMIT 1",
+            [&prefix],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let seq = last
+        .and_then(|l| l[prefix.len()..].parse::<u64>().ok())
+        .unwrap_or(0)
+        + 1;
+    let out_trade_no = format!("{prefix}{seq:06}");
+    let machine_json = serde_json::to_string(machine)?;
+    tx.execute(
+        "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
+                            code_fingerprint, state, machine, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        params![
+            out_trade_no,
+            new.shift_id,
+            new.terminal_id,
+            new.cashier,
+            new.amount.0,
+            new.description,
+            new.code_masked,
+            new.code_fingerprint,
+            machine.state.as_str(),
+            machine_json,
+            now
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, 'created', ?3, ?4)",
+        params![id, now, serde_json::json!({"amount_fen": new.amount.0}).to_string(), machine.state.as_str()],
+    )?;
+    tx.commit()?;
+    by_id(conn, id)
+}
+
+/// Appends an event and saves the machine's state with it, in one transaction.
+pub fn record(
+    conn: &mut Connection,
+    order_id: i64,
+    kind: &str,
+    detail: &str,
+    machine: &Machine,
+    now: i64,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![order_id, now, kind, detail, machine.state.as_str()],
+    )?;
+    let changed = tx.execute(
+        "UPDATE orders SET state = ?2, machine = ?3, transaction_id = COALESCE(?4, transaction_id), reason_code = ?5, updated_at = ?6
+         WHERE id = ?1",
+        params![
+            order_id,
+            machine.state.as_str(),
+            serde_json::to_string(machine)?,
+            machine.transaction_id,
+            machine.reason.as_ref().map(|r| r.code()),
+            now
+        ],
+    )?;
+    if changed != 1 {
+        return Err(StoreError::NotFound(format!("order {order_id} not found")));
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// One order by row id.
+pub fn by_id(conn: &Connection, id: i64) -> Result<OrderRecord, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM orders WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("order {id} not found")))
+}
+
+/// One order by out_trade_no.
+pub fn by_out_trade_no(conn: &Connection, no: &str) -> Result<Option<OrderRecord>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM orders WHERE out_trade_no = ?1"),
+            [no],
+            from_row,
+        )
+        .optional()?)
+}
+
+fn list(
+    conn: &Connection,
+    filter: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<OrderRecord>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM orders {filter} ORDER BY id"
+    ))?;
+    let rows = stmt
+        .query_map(p, from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Orders the engine has not finished (PENDING, USERPAYING).
+pub fn in_flight(conn: &Connection) -> Result<Vec<OrderRecord>, StoreError> {
+    list(conn, "WHERE state IN ('PENDING', 'USERPAYING')", [])
+}
+
+/// Orders that need a person.
+pub fn unresolved(conn: &Connection) -> Result<Vec<OrderRecord>, StoreError> {
+    list(conn, "WHERE state = 'UNRESOLVED'", [])
+}
+
+/// A shift's orders.
+pub fn for_shift(conn: &Connection, shift_id: i64) -> Result<Vec<OrderRecord>, StoreError> {
+    list(conn, "WHERE shift_id = ?1", [shift_id])
+}
+
+/// Every order.
+pub fn all(conn: &Connection) -> Result<Vec<OrderRecord>, StoreError> {
+    list(conn, "", [])
+}
+
+/// Whether a payment code (by fingerprint) was used in a shift already.
+pub fn code_used_in_shift(
+    conn: &Connection,
+    shift_id: i64,
+    fingerprint: &str,
+) -> Result<Option<OrderRecord>, StoreError> {
+    Ok(list(
+        conn,
+        "WHERE shift_id = ?1 AND code_fingerprint = ?2",
+        params![shift_id, fingerprint],
+    )?
+    .pop())
+}
+
+/// An order's timeline.
+pub fn events(conn: &Connection, order_id: i64) -> Result<Vec<OrderEvent>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT at, kind, detail, state_after FROM order_events WHERE order_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([order_id], |r| {
+            Ok(OrderEvent {
+                at: r.get(0)?,
+                kind: r.get(1)?,
+                detail: r.get(2)?,
+                state_after: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Keyed SHA-256 of a payment code with this database's secret salt: lets the duplicate guard
+/// recognise a code without storing it.
+pub fn fingerprint(conn: &Connection, code: &str) -> Result<String, StoreError> {
+    use sha2::Digest;
+    let salt = meta_get_or_init(conn, "code_salt", || {
+        let mut b = [0u8; 16];
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    })?;
+    let mut h = sha2::Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(b"\0");
+    h.update(code.as_bytes());
+    Ok(h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}

@@ -1,0 +1,122 @@
+//! The shift log's schema and its migrations, in one place. `PRAGMA user_version` holds the
+//! number of migrations applied; each runs in its own transaction.
+
+use rusqlite::Connection;
+
+/// Migrations in order; index + 1 is the `user_version` after applying it.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE shifts (
+        id          INTEGER PRIMARY KEY,
+        terminal_id TEXT NOT NULL,
+        cashier     TEXT NOT NULL,
+        opened_at   INTEGER NOT NULL,
+        closed_at   INTEGER,
+        closed_by   TEXT,
+        z_number    INTEGER UNIQUE,
+        forced      INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1))
+    ) STRICT;
+    CREATE UNIQUE INDEX one_open_shift_per_terminal ON shifts(terminal_id) WHERE closed_at IS NULL;
+
+    CREATE TABLE orders (
+        id               INTEGER PRIMARY KEY,
+        out_trade_no     TEXT NOT NULL UNIQUE,
+        shift_id         INTEGER NOT NULL REFERENCES shifts(id),
+        terminal_id      TEXT NOT NULL,
+        cashier          TEXT NOT NULL,
+        amount_fen       INTEGER NOT NULL CHECK (amount_fen > 0),
+        description      TEXT NOT NULL,
+        code_masked      TEXT NOT NULL,
+        code_fingerprint TEXT NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('PENDING','USERPAYING','PAID','FAILED','REVERSED',
+                                                        'UNRESOLVED','PARTIALLY_REFUNDED','REFUNDED')),
+        machine          TEXT NOT NULL,
+        transaction_id   TEXT,
+        reason_code      TEXT,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX orders_by_shift ON orders(shift_id);
+    CREATE INDEX orders_by_state ON orders(state);
+    CREATE INDEX orders_by_fingerprint ON orders(code_fingerprint);
+
+    CREATE TABLE order_events (
+        id          INTEGER PRIMARY KEY,
+        order_id    INTEGER NOT NULL REFERENCES orders(id),
+        at          INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        detail      TEXT NOT NULL,
+        state_after TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX events_by_order ON order_events(order_id);
+
+    CREATE TABLE refunds (
+        id            INTEGER PRIMARY KEY,
+        out_refund_no TEXT NOT NULL UNIQUE,
+        order_id      INTEGER NOT NULL REFERENCES orders(id),
+        shift_id      INTEGER NOT NULL REFERENCES shifts(id),
+        amount_fen    INTEGER NOT NULL CHECK (amount_fen > 0),
+        reason        TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        approved_by   TEXT,
+        refund_id     TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE z_reports (
+        z_number  INTEGER PRIMARY KEY,
+        shift_id  INTEGER NOT NULL UNIQUE REFERENCES shifts(id),
+        closed_at INTEGER NOT NULL,
+        report    TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+    ) STRICT;
+
+    -- Append-only: the log keeps everything.
+    CREATE TRIGGER events_append_only_u BEFORE UPDATE ON order_events BEGIN SELECT RAISE(ABORT, 'order_events is append-only'); END;
+    CREATE TRIGGER events_append_only_d BEFORE DELETE ON order_events BEGIN SELECT RAISE(ABORT, 'order_events is append-only'); END;
+    CREATE TRIGGER orders_keep BEFORE DELETE ON orders BEGIN SELECT RAISE(ABORT, 'orders are never deleted'); END;
+    CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TRIGGER z_immutable_u BEFORE UPDATE ON z_reports BEGIN SELECT RAISE(ABORT, 'Z reports are immutable'); END;
+    CREATE TRIGGER z_immutable_d BEFORE DELETE ON z_reports BEGIN SELECT RAISE(ABORT, 'Z reports are immutable'); END;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`VERSION`]. Refuses a database from a newer scanpay.
+pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(super::StoreError::TooNew {
+            found: current,
+            supported: VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! The engine against the in-process simulator over loopback HTTP, with a real SQLite file,
+//! on tokio's paused clock: every scenario ends in the right state, the log agrees with the
+//! simulator's ledger, and the write-ahead order of events holds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scanpay::auth_code::AuthCode;
+use scanpay::clock::{SharedClock, TokioClock};
+use scanpay::config::{Config, Source};
+use scanpay::engine::micropay::Phase;
+use scanpay::engine::recovery::{Scope, recover};
+use scanpay::engine::{Engine, OrderState, Progress, Sale};
+use scanpay::money::Fen;
+use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
+use scanpay::sim::{SimHandle, connect_in_process};
+use scanpay::store::{Store, orders, shifts};
+
+struct Rig {
+    engine: Engine,
+    sim: SimHandle,
+    shift: i64,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
+    let clock: SharedClock = Arc::new(TokioClock::new());
+    let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
+    let store = Store::open_inline(dir.path()).unwrap();
+    let now = clock.now_ms();
+    let shift = store
+        .call(move |c| shifts::open(c, "POS01", "li", now))
+        .await
+        .unwrap()
+        .id;
+    Rig {
+        engine: Engine::new(&cfg, client, store, clock),
+        sim,
+        shift,
+        _dir: dir,
+    }
+}
+
+fn sale(r: &Rig, suffix: &str, fen: i64) -> Sale {
+    Sale {
+        amount: Fen(fen),
+        description: "矿泉水".into(),
+        code: AuthCode::parse(&format!("1345678901234567{suffix}")).unwrap(),
+        shift_id: r.shift,
+        cashier: "li".into(),
+    }
+}
+
+async fn pay(r: &Rig, suffix: &str) -> (scanpay::store::orders::OrderRecord, Vec<Progress>) {
+    let mut seen = Vec::new();
+    let mut on = |p: &Progress| seen.push(p.clone());
+    let o = r
+        .engine
+        .pay(&sale(r, suffix, 1250), &mut on, None)
+        .await
+        .unwrap();
+    (o, seen)
+}
+
+async fn kinds(r: &Rig, id: i64) -> Vec<String> {
+    r.engine
+        .store()
+        .call(move |c| orders::events(c, id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// The local state agrees with the simulator: charged there exactly when PAID here.
+fn agrees(r: &Rig, o: &scanpay::store::orders::OrderRecord) {
+    let charged = r
+        .sim
+        .ledger(|l| l.order(&o.out_trade_no).is_some_and(|x| x.is_charged()));
+    assert_eq!(
+        charged,
+        o.state.is_charged(),
+        "{} {:?}",
+        o.out_trade_no,
+        o.state
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_scenario_settles_and_agrees_with_the_ledger() {
+    let r = rig().await;
+    let cases = [
+        ("11", OrderState::Paid, None),
+        ("01", OrderState::Paid, None),
+        ("02", OrderState::Reversed, Some("CUSTOMER_CANCELLED")),
+        ("03", OrderState::Reversed, Some("NOT_CONFIRMED_IN_TIME")),
+        ("04", OrderState::Failed, Some("NOTENOUGH")),
+        ("05", OrderState::Failed, Some("AUTHCODEEXPIRE")),
+        ("06", OrderState::Paid, None),
+        ("07", OrderState::Paid, None),
+        ("08", OrderState::Failed, Some("NO_SUCH_ORDER")),
+        ("09", OrderState::Reversed, Some("NOT_CONFIRMED_IN_TIME")),
+        ("10", OrderState::Paid, None),
+    ];
+    for (suffix, want, reason) in cases {
+        let started = tokio::time::Instant::now();
+        let (o, progress) = pay(&r, suffix).await;
+        assert_eq!(o.state, want, "scenario {suffix}");
+        assert_eq!(o.reason_code.as_deref(), reason, "scenario {suffix}");
+        agrees(&r, &o);
+        let ev = kinds(&r, o.id).await;
+        assert_eq!(
+            &ev[..2],
+            ["created", "pay_request"],
+            "write-ahead: {suffix}"
+        );
+        assert_eq!(
+            ev.iter().filter(|k| *k == "pay_request").count(),
+            1,
+            "one pay call: {suffix}"
+        );
+        assert_eq!(progress.last().unwrap().phase, Phase::Done);
+        if want == OrderState::Paid {
+            assert_eq!(
+                o.transaction_id.as_ref().map(String::len),
+                Some(28),
+                "{suffix}"
+            );
+        }
+        // Reverses respect the 15-second rule.
+        let t0 = o.machine.pay_sent_at.unwrap();
+        for call in r.sim.ledger(|l| {
+            l.order(&o.out_trade_no)
+                .map(|x| x.reverse_calls.clone())
+                .unwrap_or_default()
+        }) {
+            assert!(
+                call >= t0 + 15_000,
+                "{suffix}: reverse {} ms after the pay call",
+                call - t0
+            );
+        }
+        let took = started.elapsed();
+        match suffix {
+            "11" | "04" | "05" | "10" | "06" => {
+                assert!(took < Duration::from_secs(6), "{suffix} took {took:?}")
+            }
+            "03" => assert!(
+                took >= Duration::from_secs(45),
+                "{suffix} reversed after {took:?}"
+            ),
+            _ => {}
+        }
+    }
+    let n = r
+        .engine
+        .store()
+        .call(|c| orders::all(c))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, cases.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn userpaying_progress_counts_down() {
+    let r = rig().await;
+    let (o, progress) = pay(&r, "01").await;
+    assert_eq!(o.state, OrderState::Paid);
+    let waiting: Vec<&Progress> = progress
+        .iter()
+        .filter(|p| p.state == OrderState::Userpaying)
+        .collect();
+    assert!(!waiting.is_empty());
+    assert_eq!(waiting[0].seconds_left, 45);
+    assert!(
+        waiting
+            .iter()
+            .any(|p| p.queries >= 1 && p.seconds_left < 45)
+    );
+    assert_eq!(o.machine.queries, 2, "queried at 5 s and 10 s; paid at 8 s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cashier_cancel_reverses() {
+    let r = rig().await;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let s = sale(&r, "03", 500);
+    let engine = r.engine.clone();
+    let task = tokio::spawn(async move {
+        let mut quiet = |_: &Progress| {};
+        engine.pay(&s, &mut quiet, Some(rx)).await
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tx.send(true).unwrap();
+    let o = task.await.unwrap().unwrap();
+    assert_eq!(o.state, OrderState::Reversed);
+    assert_eq!(o.reason_code.as_deref(), Some("CASHIER_CANCELLED"));
+    agrees(&r, &o);
+    assert!(kinds(&r, o.id).await.contains(&"cancel".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_code_is_used_once_per_shift() {
+    let r = rig().await;
+    pay(&r, "11").await;
+    let mut quiet = |_: &Progress| {};
+    let err = r
+        .engine
+        .pay(&sale(&r, "11", 1250), &mut quiet, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("already used in this shift"),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn reverse_keeps_failing_then_unresolved_then_recover_settles() {
+    let r = rig().await;
+    r.sim.inject(FaultRule {
+        fault: Fault::ServerError,
+        endpoint: Endpoint::Reverse,
+        times: 6,
+    });
+    let (o, _) = pay(&r, "03").await;
+    assert_eq!(o.state, OrderState::Unresolved);
+    assert_eq!(o.reason_code.as_deref(), Some("REVERSE_EXHAUSTED"));
+    // The simulator never saw those reverses (500 before processing): the order is still open there.
+    assert!(
+        r.sim
+            .ledger(|l| l.order(&o.out_trade_no).unwrap().reverse_calls.is_empty())
+    );
+    let settled = recover(&r.engine, Scope::InFlightAndUnresolved)
+        .await
+        .unwrap();
+    assert_eq!(settled.len(), 1);
+    assert_eq!(settled[0].state, OrderState::Reversed);
+    agrees(&r, &settled[0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_answers_never_make_a_false_paid_or_a_false_failed() {
+    let r = rig().await;
+    for fault in [
+        Fault::Drop,
+        Fault::GarbledJson,
+        Fault::WrongSignature,
+        Fault::SignTestProbe,
+        Fault::ClockSkew { secs: 900 },
+        Fault::Latency { ms: 20_000 },
+    ] {
+        r.sim.inject(FaultRule::once(Endpoint::Pay, fault.clone()));
+        r.sim
+            .inject(FaultRule::once(Endpoint::Query, fault.clone()));
+        let (o, _) = pay(
+            &r,
+            &format!(
+                "{}",
+                20 + r
+                    .engine
+                    .store()
+                    .call(|c| orders::all(c))
+                    .await
+                    .unwrap()
+                    .len()
+            ),
+        )
+        .await;
+        assert_eq!(o.state, OrderState::Paid, "{fault:?}");
+        agrees(&r, &o);
+    }
+}
