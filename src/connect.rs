@@ -24,7 +24,8 @@ pub async fn connect(cfg: &Config, clock: SharedClock) -> Result<Connection, Sta
             sim: None,
         }),
         Mode::Simulator => {
-            let (client, sim) = sim::connect_in_process(cfg, clock)
+            let dir = cfg.data_dir.join("simulator");
+            let (client, sim) = sim::connect_in_process_persistent(cfg, clock, &dir)
                 .await
                 .map_err(|e| StartupError::Http(format!("built-in simulator: {e}")))?;
             Ok(Connection {

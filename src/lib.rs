@@ -11,6 +11,7 @@ pub mod config;
 pub mod connect;
 pub mod engine;
 pub mod failpoint;
+pub mod lock;
 pub mod money;
 pub mod sim;
 pub mod store;

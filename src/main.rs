@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod cmd;
+
 use clap::{Parser, Subcommand};
 use scanpay::clock::{SharedClock, SystemClock};
 use scanpay::config::Config;
@@ -35,10 +37,56 @@ struct Cli {
 enum Command {
     /// Print the resolved configuration and where it came from.
     Config,
-    /// Ask WeChat Pay for an order's state (verified answer, as JSON).
+    /// Charge a payment code: waits, queries and reverses as needed, then prints the outcome.
+    /// Exit status: 0 paid, 1 not charged, 3 needs attention, 2 usage or configuration error.
+    Pay {
+        /// Amount in yuan, e.g. 12.34.
+        #[arg(long)]
+        amount: String,
+        /// The customer's payment code (18 digits).
+        #[arg(long)]
+        code: String,
+        /// Goods description (default: the store name).
+        #[arg(long)]
+        description: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an order: the local record and WeChat Pay's verified answer (JSON).
     Query {
         /// The merchant order number.
         out_trade_no: String,
+    },
+    /// List this shift's orders (or all of them).
+    Orders {
+        /// Every order in the log, not just this shift's.
+        #[arg(long)]
+        all: bool,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Settle every order left in flight, and retry unresolved ones.
+    Recover {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open or close a shift.
+    Shift {
+        #[command(subcommand)]
+        action: ShiftAction,
+    },
+    /// Print the X (current shift) or Z (closed shift) report.
+    Report {
+        /// `x` or `z`.
+        kind: String,
+        /// Z report number (default: the latest).
+        number: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the WeChat Pay simulator as a standalone server.
     Sim {
@@ -57,6 +105,22 @@ enum Command {
         /// AppID to serve.
         #[arg(long, default_value = sim::DEMO_APPID)]
         appid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShiftAction {
+    /// Open a shift.
+    Open {
+        /// The cashier's id.
+        #[arg(long)]
+        cashier: String,
+    },
+    /// Close the open shift and print its Z report.
+    Close {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -93,7 +157,30 @@ fn main() -> ExitCode {
             print!("{}", config.describe());
             ExitCode::SUCCESS
         }
-        Some(Command::Query { out_trade_no }) => run_async(query(config, out_trade_no)),
+        Some(Command::Pay {
+            amount,
+            code,
+            description,
+            json,
+        }) => run_async(async move {
+            cmd::finish(cmd::pay::pay(config, &amount, &code, description, json).await)
+        }),
+        Some(Command::Query { out_trade_no }) => {
+            run_async(async move { cmd::finish(cmd::orders::query(config, &out_trade_no).await) })
+        }
+        Some(Command::Orders { all, json }) => cmd::finish(cmd::orders::list(&config, all, json)),
+        Some(Command::Recover { json }) => {
+            run_async(async move { cmd::finish(cmd::pay::recover_all(config, json).await) })
+        }
+        Some(Command::Shift {
+            action: ShiftAction::Open { cashier },
+        }) => run_async(async move { cmd::finish(cmd::shift::open(config, &cashier).await) }),
+        Some(Command::Shift {
+            action: ShiftAction::Close { json },
+        }) => run_async(async move { cmd::finish(cmd::shift::close(config, json).await) }),
+        Some(Command::Report { kind, number, json }) => {
+            cmd::finish(cmd::orders::report(&config, &kind, number, json))
+        }
         Some(Command::Sim { .. }) => ExitCode::SUCCESS,
     }
 }
@@ -107,27 +194,6 @@ fn run_async(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
         Ok(rt) => rt.block_on(fut),
         Err(e) => {
             eprintln!("scanpay: cannot start the async runtime: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
-}
-
-async fn query(config: Config, out_trade_no: String) -> ExitCode {
-    let clock: SharedClock = Arc::new(SystemClock);
-    let conn = match scanpay::connect::connect(&config, clock).await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("scanpay: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    match conn.client.query_by_out_trade_no(&out_trade_no).await {
-        Ok(t) => {
-            println!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("scanpay: query {out_trade_no}: {e}");
             ExitCode::from(EXIT_FAILED)
         }
     }

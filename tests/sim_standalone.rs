@@ -160,8 +160,12 @@ async fn standalone_sim_and_its_printed_config() {
     let out = scanpay(&config_path, &["query", "POS01X0002"]);
     assert!(out.status.success(), "{out:?}");
     let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(t["trade_state"], "SUCCESS");
-    assert_eq!(t["amount"]["total"], 250);
+    assert_eq!(t["wechat"]["trade_state"], "SUCCESS");
+    assert_eq!(t["wechat"]["amount"]["total"], 250);
+    assert!(
+        t["local"].is_null(),
+        "paid by another client: not in this till's log"
+    );
 
     // Faults through the admin endpoint.
     let http = reqwest::Client::new();

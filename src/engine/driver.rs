@@ -88,6 +88,8 @@ struct MerchantInfo {
 /// The payment engine: everything a payment needs. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Engine {
+    /// Orders being driven in this process: one driver per order, ever.
+    active: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
     client: Client,
     store: Store,
     clock: SharedClock,
@@ -99,6 +101,7 @@ impl Engine {
     /// An engine for a configuration.
     pub fn new(cfg: &Config, client: Client, store: Store, clock: SharedClock) -> Engine {
         Engine {
+            active: Default::default(),
             client,
             store,
             clock,
@@ -193,6 +196,10 @@ impl Engine {
         mut cancel: Option<watch::Receiver<bool>>,
     ) -> Result<OrderRecord, EngineError> {
         let id = order.id;
+        let Some(_guard) = ActiveGuard::claim(&self.active, id) else {
+            // Another task of this process is driving it; report where it is.
+            return Ok(self.store.call(move |c| orders::by_id(c, id)).await?);
+        };
         let no = order.out_trade_no.clone();
         let mut machine = order.machine.clone();
         let mut queue: VecDeque<(Event, Option<serde_json::Value>)> =
@@ -344,6 +351,34 @@ impl Engine {
                 device_id: Some(self.merchant.terminal_id.clone()),
             },
         }
+    }
+}
+
+/// Marks an order as driven by this task until dropped.
+struct ActiveGuard {
+    set: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+    id: i64,
+}
+
+impl ActiveGuard {
+    fn claim(
+        set: &std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+        id: i64,
+    ) -> Option<ActiveGuard> {
+        let mut s = set.lock().unwrap_or_else(|p| p.into_inner());
+        s.insert(id).then(|| ActiveGuard {
+            set: set.clone(),
+            id,
+        })
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 

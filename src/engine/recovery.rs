@@ -17,9 +17,12 @@ pub enum Scope {
     InFlightAndUnresolved,
 }
 
-/// Settles the orders in `scope`, concurrently, and returns them in their final state.
-pub async fn recover(engine: &Engine, scope: Scope) -> Result<Vec<OrderRecord>, EngineError> {
-    let todo: Vec<(OrderRecord, Event)> = engine
+/// The orders to settle now, with the event that restarts each.
+pub async fn pending(
+    engine: &Engine,
+    scope: Scope,
+) -> Result<Vec<(OrderRecord, Event)>, EngineError> {
+    Ok(engine
         .store()
         .call(move |c| {
             let mut v: Vec<(OrderRecord, Event)> = orders::in_flight(c)?
@@ -35,7 +38,15 @@ pub async fn recover(engine: &Engine, scope: Scope) -> Result<Vec<OrderRecord>, 
             }
             Ok(v)
         })
-        .await?;
+        .await?)
+}
+
+/// Settles the given orders concurrently and returns them in their final state. Take the
+/// list with [`pending`] *before* starting new sales, so a new sale is never also "recovered".
+pub async fn settle(
+    engine: &Engine,
+    todo: Vec<(OrderRecord, Event)>,
+) -> Result<Vec<OrderRecord>, EngineError> {
     let mut set = JoinSet::new();
     for (order, event) in todo {
         let engine = engine.clone();
@@ -54,4 +65,10 @@ pub async fn recover(engine: &Engine, scope: Scope) -> Result<Vec<OrderRecord>, 
     }
     done.sort_by_key(|o| o.id);
     Ok(done)
+}
+
+/// Settles the orders in `scope` ([`pending`] then [`settle`]).
+pub async fn recover(engine: &Engine, scope: Scope) -> Result<Vec<OrderRecord>, EngineError> {
+    let todo = pending(engine, scope).await?;
+    settle(engine, todo).await
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth_code::Masked;
 use crate::clock::beijing;
@@ -12,7 +12,7 @@ use crate::money::Fen;
 use crate::wechat::bill::{BillRow, BillSummary, BillType, TradeBill};
 
 /// How the simulated customer behaves, chosen by the last two digits of the payment code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scenario {
     /// `01`: 202 USERPAYING, paid 8 s after the pay call.
@@ -115,7 +115,7 @@ impl Scenario {
 }
 
 /// An order's state in the simulator (the wire `trade_state`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum State {
     /// Paid.
@@ -144,7 +144,7 @@ impl State {
 }
 
 /// One order in the books.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Order {
     /// Merchant order number.
     pub out_trade_no: String,
@@ -191,7 +191,7 @@ impl Order {
 }
 
 /// A refund's status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RefundState {
     /// In progress.
@@ -214,7 +214,7 @@ impl RefundState {
 }
 
 /// One refund.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RefundRecord {
     /// Our refund number.
     pub out_refund_no: String,
@@ -305,7 +305,7 @@ pub struct NewOrder {
 }
 
 /// The simulator's books.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Ledger {
     orders: BTreeMap<String, Order>,
     refunds: BTreeMap<String, RefundRecord>,
@@ -316,6 +316,25 @@ impl Ledger {
     /// Empty books.
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// Books saved by [`Ledger::save`], or empty books if there is no file yet.
+    pub fn load(path: &std::path::Path) -> std::io::Result<Ledger> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Saves the books atomically (write a temporary file, fsync, rename).
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let tmp = path.with_extension("json.tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
     }
 
     fn next_seq(&mut self) -> u64 {

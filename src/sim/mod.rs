@@ -201,6 +201,22 @@ impl Simulator {
         })
     }
 
+    /// Keeps the books in `path` (loaded now if present, saved after every change), so a
+    /// restarted simulator remembers its orders — what the demo needs for crash recovery.
+    pub fn persist_to(self, path: &Path) -> Result<Simulator, SimError> {
+        let ledger = ledger::Ledger::load(path).map_err(|source| SimError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut shared = Arc::try_unwrap(self.shared)
+            .map_err(|_| SimError::Client("simulator already started".into()))?;
+        *lock(&shared.ledger) = ledger;
+        shared.persist = Some(path.to_path_buf());
+        Ok(Simulator {
+            shared: Arc::new(shared),
+        })
+    }
+
     /// Starts serving on `addr` (port 0 picks a free port).
     pub async fn start(self, addr: &str) -> Result<SimHandle, SimError> {
         let listener = TcpListener::bind(addr)
@@ -279,7 +295,7 @@ impl Drop for SimHandle {
 }
 
 /// Starts an in-process simulator for `cfg`'s merchant on a free loopback port and a client
-/// talking to it: what `mode = "simulator"` runs on.
+/// talking to it, with fresh keys and empty books in memory (tests).
 pub async fn connect_in_process(
     cfg: &Config,
     clock: SharedClock,
@@ -290,9 +306,36 @@ pub async fn connect_in_process(
         &cfg.merchant.mchid,
         &cfg.merchant.appid,
         clock.clone(),
+    )?;
+    connect_to(cfg, clock, keys, sim).await
+}
+
+/// What `mode = "simulator"` runs on: an in-process simulator whose keys and books live in
+/// `dir` (`data_dir/simulator`), so that orders survive a restart of scanpay as they would
+/// at WeChat Pay, and a client talking to it.
+pub async fn connect_in_process_persistent(
+    cfg: &Config,
+    clock: SharedClock,
+    dir: &Path,
+) -> Result<(Client, SimHandle), SimError> {
+    let keys = SimKeys::load_or_create(dir)?;
+    let sim = Simulator::new(
+        &keys,
+        &cfg.merchant.mchid,
+        &cfg.merchant.appid,
+        clock.clone(),
     )?
-    .start("127.0.0.1:0")
-    .await?;
+    .persist_to(&dir.join("ledger.json"))?;
+    connect_to(cfg, clock, keys, sim).await
+}
+
+async fn connect_to(
+    cfg: &Config,
+    clock: SharedClock,
+    keys: SimKeys,
+    sim: Simulator,
+) -> Result<(Client, SimHandle), SimError> {
+    let sim = sim.start("127.0.0.1:0").await?;
     let settings = Settings {
         base_url: sim.base_url.clone(),
         backup_base_url: None,

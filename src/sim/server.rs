@@ -74,6 +74,8 @@ pub struct Shared {
     pub base_url: Mutex<String>,
     /// Request counts.
     pub stats: Mutex<Stats>,
+    /// Where the books are saved after every change (the demo's simulator), if anywhere.
+    pub persist: Option<std::path::PathBuf>,
 }
 
 impl Shared {
@@ -87,6 +89,16 @@ impl Shared {
             bills: Mutex::new(HashMap::new()),
             base_url: Mutex::new(String::new()),
             stats: Mutex::new(Stats::default()),
+            persist: None,
+        }
+    }
+
+    /// Saves the books if this simulator persists them.
+    fn save(&self) {
+        if let Some(path) = &self.persist
+            && let Err(e) = lock(&self.ledger).save(path)
+        {
+            tracing::error!(error = %e, path = %path.display(), "simulator ledger not saved");
         }
     }
 }
@@ -173,7 +185,13 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         Err(a) => a,
         Ok(()) => match endpoint {
             None => Answer::error(404, "NOT_FOUND", "请求的资源不存在"),
-            Some(e) => dispatch(&shared, e, &path, query.as_deref(), &body),
+            Some(e) => {
+                let a = dispatch(&shared, e, &path, query.as_deref(), &body);
+                if matches!(e, Endpoint::Pay | Endpoint::Reverse | Endpoint::Refund) {
+                    shared.save();
+                }
+                a
+            }
         },
     };
     finish(&shared, answer, fault).await
@@ -643,13 +661,13 @@ fn validate_codepay(id: &Identity, body: &[u8]) -> Result<NewOrder, Refusal> {
             "订单金额应在0.01元到100万元之间",
         ));
     }
-    if let Some(c) = v.pointer("/amount/currency") {
-        if c.as_str() != Some("CNY") {
-            return Err(Refusal::param(
-                "/amount/currency",
-                "Currency code is invalid",
-            ));
-        }
+    if let Some(c) = v.pointer("/amount/currency")
+        && c.as_str() != Some("CNY")
+    {
+        return Err(Refusal::param(
+            "/amount/currency",
+            "Currency code is invalid",
+        ));
     }
     let store = v
         .pointer("/scene_info/store_info")
@@ -665,10 +683,10 @@ fn validate_codepay(id: &Identity, body: &[u8]) -> Result<NewOrder, Refusal> {
             "store_info需要id或out_id",
         ));
     }
-    if let Some(ip) = text("/scene_info/device_ip") {
-        if ip.parse::<std::net::IpAddr>().is_err() {
-            return Err(Refusal::param("/scene_info/device_ip", "device_ip格式错误"));
-        }
+    if let Some(ip) = text("/scene_info/device_ip")
+        && ip.parse::<std::net::IpAddr>().is_err()
+    {
+        return Err(Refusal::param("/scene_info/device_ip", "device_ip格式错误"));
     }
     Ok(NewOrder {
         out_trade_no: out_trade_no.to_string(),

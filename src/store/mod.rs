@@ -184,19 +184,24 @@ impl Store {
     }
 
     fn prepare(data_dir: &Path) -> Result<PathBuf, StoreError> {
-        if !data_dir.exists() {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
+        create_private_dir(data_dir).map_err(|e| {
+            StoreError::Open(format!(
+                "cannot create data_dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join(DB_FILE);
+        if !path.exists() {
+            // The log holds the shop's sales: readable by its owner only (SQLite gives the
+            // -wal and -shm files the same mode).
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(false);
             #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(data_dir).map_err(|e| {
-                StoreError::Open(format!(
-                    "cannot create data_dir {}: {e}",
-                    data_dir.display()
-                ))
-            })?;
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            opts.open(&path)
+                .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
         }
-        Ok(data_dir.join(DB_FILE))
+        Ok(path)
     }
 
     /// The database file.
@@ -247,6 +252,18 @@ impl Store {
             }
         }
     }
+}
+
+/// Creates a folder (and its parents) readable by its owner only, if it does not exist.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
 }
 
 /// Reads a `meta` value, creating it with `init()` if missing.

@@ -90,7 +90,7 @@ pub fn open(
 
 /// Counts and sums of a shift's orders by state, derived from the orders (whose state is the
 /// last of their events), never from running totals.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Summary {
     /// Shift.
     pub shift_id: i64,

@@ -1,0 +1,193 @@
+//! The shift log on real SQLite files: pragmas, migrations, append-only rules, and a clear
+//! error (never a panic, never a silent loss) for a corrupt, locked, read-only or full file.
+
+use rusqlite::Connection;
+use scanpay::engine::micropay::{Machine, Timing};
+use scanpay::money::Fen;
+use scanpay::store::orders::{self, NewOrder};
+use scanpay::store::{Store, StoreError, open_connection, shifts};
+
+fn new_order(shift_id: i64) -> NewOrder {
+    NewOrder {
+        shift_id,
+        terminal_id: "POS01".into(),
+        cashier: "li".into(),
+        amount: Fen(1234),
+        description: "水".into(),
+        code_masked: "1345 **** **** 6711".into(),
+        code_fingerprint: "ab".into(),
+    }
+}
+
+const NOW: i64 = 1_764_000_000_000;
+
+#[test]
+fn pragmas_and_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    let sync: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
+    let fk: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        (mode.as_str(), sync, fk, version),
+        ("wal", 2, 1, scanpay::store::schema::VERSION)
+    );
+    let strict: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(strict, 7);
+    drop(conn);
+    // Opening again migrates nothing and keeps the data.
+    open_connection(&dir.path().join("scanpay.db")).unwrap();
+}
+
+#[test]
+fn orders_get_unique_numbers_and_events_are_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
+    let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
+    let m = Machine::new(1234, Timing::from_secs(5, 45));
+    let a = orders::create(&mut conn, &new_order(shift.id), &m, NOW).unwrap();
+    let b = orders::create(&mut conn, &new_order(shift.id), &m, NOW).unwrap();
+    assert!(
+        a.out_trade_no.ends_with("-000001") && b.out_trade_no.ends_with("-000002"),
+        "{} {}",
+        a.out_trade_no,
+        b.out_trade_no
+    );
+    assert!(
+        a.out_trade_no.starts_with("POS01-20251125-") && a.out_trade_no.len() <= 32,
+        "{}",
+        a.out_trade_no
+    );
+    assert!(
+        conn.execute("UPDATE order_events SET kind = 'x'", [])
+            .is_err()
+    );
+    assert!(conn.execute("DELETE FROM order_events", []).is_err());
+    assert!(conn.execute("DELETE FROM orders", []).is_err());
+    assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+    // A foreign key to a missing shift is refused.
+    let mut bad = new_order(999);
+    bad.shift_id = 999;
+    assert!(orders::create(&mut conn, &bad, &m, NOW).is_err());
+    // Negative or zero amounts are refused by the schema itself.
+    assert!(conn
+        .execute("INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, code_fingerprint, state, machine, created_at, updated_at) VALUES ('X', ?1, 'P', 'c', 0, '', '', '', 'PAID', '{}', 0, 0)", [shift.id])
+        .is_err());
+}
+
+#[test]
+fn corrupt_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("scanpay.db"), vec![0x42u8; 8192]).unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("damaged or not a scanpay database"),
+        "{err}"
+    );
+    // The damaged file is left as it was for a person to look at.
+    assert_eq!(
+        std::fs::read(dir.path().join("scanpay.db")).unwrap(),
+        vec![0x42u8; 8192]
+    );
+}
+
+#[test]
+fn locked_read_only_and_full_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scanpay.db");
+    let mut conn = open_connection(&path).unwrap();
+    shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
+
+    // Another connection holds the write lock.
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let other = Connection::open(&path).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_millis(0))
+        .unwrap();
+    let err = StoreError::from(
+        other
+            .execute(
+                "INSERT INTO audit_log(at, actor, action, detail) VALUES (0,'a','b','c')",
+                [],
+            )
+            .unwrap_err(),
+    );
+    assert!(matches!(err, StoreError::Locked), "{err:?}");
+    conn.execute_batch("COMMIT").unwrap();
+
+    let ro = scanpay::store::open_reader(&path).unwrap();
+    let err = StoreError::from(
+        ro.execute(
+            "INSERT INTO audit_log(at, actor, action, detail) VALUES (0,'a','b','c')",
+            [],
+        )
+        .unwrap_err(),
+    );
+    assert!(matches!(err, StoreError::ReadOnly), "{err:?}");
+
+    let page_count: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    conn.execute_batch(&format!("PRAGMA max_page_count = {page_count}"))
+        .unwrap();
+    let big = "x".repeat(100_000);
+    let err = StoreError::from(
+        conn.execute(
+            "INSERT INTO audit_log(at, actor, action, detail) VALUES (0,'a','b',?1)",
+            [&big],
+        )
+        .unwrap_err(),
+    );
+    assert!(matches!(err, StoreError::Full), "{err:?}");
+    assert!(err.to_string().contains("nothing was written"));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scanpay.db");
+    drop(open_connection(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let err = open_connection(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::TooNew { found: 99, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn shift_close_is_refused_while_orders_are_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
+    let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
+    let m = Machine::new(1234, Timing::from_secs(5, 45));
+    let o = orders::create(&mut conn, &new_order(shift.id), &m, NOW).unwrap();
+    let err = shifts::close(&mut conn, "POS01", "li", NOW)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&o.out_trade_no) && err.contains("PENDING"),
+        "{err}"
+    );
+    assert!(shifts::current(&conn, "POS01").unwrap().is_some());
+}
