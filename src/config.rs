@@ -179,6 +179,18 @@ pub enum Language {
     En,
 }
 
+/// The cashier screen's colours (`NO_COLOR` in the environment turns colours off whatever
+/// this says).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ThemeName {
+    /// Status colours (green/red/amber) beside words and symbols.
+    #[default]
+    Default,
+    /// Bold, bright, maximum contrast.
+    HighContrast,
+}
+
 /// Which payment service to talk to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -208,6 +220,8 @@ pub enum ScannerKind {
 struct RawConfig {
     #[serde(default)]
     language: Language,
+    #[serde(default)]
+    theme: ThemeName,
     #[serde(default = "default_data_dir")]
     data_dir: PathBuf,
     merchant: RawMerchant,
@@ -290,6 +304,9 @@ struct RawScanner {
     kind: ScannerKind,
     device: String,
     baud: u32,
+    silence_ms: u64,
+    wedge_min_chars: usize,
+    wedge_max_gap_ms: u64,
 }
 
 impl Default for RawScanner {
@@ -298,6 +315,9 @@ impl Default for RawScanner {
             kind: ScannerKind::Wedge,
             device: "/dev/ttyACM0".into(),
             baud: 9600,
+            silence_ms: 100,
+            wedge_min_chars: 8,
+            wedge_max_gap_ms: 50,
         }
     }
 }
@@ -311,6 +331,8 @@ pub struct Config {
     pub source: Source,
     /// Interface language.
     pub language: Language,
+    /// Colours of the cashier screen.
+    pub theme: ThemeName,
     /// Folder for the SQLite log, receipt spool and logs.
     pub data_dir: PathBuf,
     /// The merchant and this till.
@@ -385,6 +407,12 @@ pub struct Scanner {
     pub device: PathBuf,
     /// Serial speed (8N1).
     pub baud: u32,
+    /// A serial frame without a suffix ends after this much silence.
+    pub silence_ms: u64,
+    /// Keyboard wedge: the shortest fast burst that counts as a scan.
+    pub wedge_min_chars: usize,
+    /// Keyboard wedge: the longest gap between two keys of a scan.
+    pub wedge_max_gap_ms: u64,
 }
 
 const BAUD_RATES: [u32; 8] = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200];
@@ -613,11 +641,30 @@ impl Config {
                 "serial scanners need a device path".into(),
             ));
         }
+        if !(20..=1000).contains(&s.silence_ms) {
+            return Err(invalid(
+                "scanner.silence_ms",
+                format!("{} is out of range (20–1000)", s.silence_ms),
+            ));
+        }
+        if !(4..=32).contains(&s.wedge_min_chars) {
+            return Err(invalid(
+                "scanner.wedge_min_chars",
+                format!("{} is out of range (4–32)", s.wedge_min_chars),
+            ));
+        }
+        if !(5..=200).contains(&s.wedge_max_gap_ms) {
+            return Err(invalid(
+                "scanner.wedge_max_gap_ms",
+                format!("{} is out of range (5–200)", s.wedge_max_gap_ms),
+            ));
+        }
 
         Ok(Config {
             data_dir: resolve(&raw.data_dir),
             source,
             language: raw.language,
+            theme: raw.theme,
             merchant: Merchant {
                 mchid: m.mchid,
                 appid: m.appid,
@@ -647,6 +694,9 @@ impl Config {
                 kind: s.kind,
                 device: PathBuf::from(s.device),
                 baud: s.baud,
+                silence_ms: s.silence_ms,
+                wedge_min_chars: s.wedge_min_chars,
+                wedge_max_gap_ms: s.wedge_max_gap_ms,
             },
         })
     }
@@ -663,6 +713,7 @@ impl Config {
         let mut line = |k: &str, v: String| s.push_str(&format!("{k:<28} {v}\n"));
         line("config", self.source.to_string());
         line("language", format!("{:?}", self.language).to_lowercase());
+        line("theme", format!("{:?}", self.theme).to_lowercase());
         line("data_dir", self.data_dir.display().to_string());
         line("merchant.mchid", self.merchant.mchid.clone());
         line("merchant.appid", self.merchant.appid.clone());
@@ -721,6 +772,15 @@ impl Config {
         );
         line("scanner.device", self.scanner.device.display().to_string());
         line("scanner.baud", self.scanner.baud.to_string());
+        line("scanner.silence_ms", self.scanner.silence_ms.to_string());
+        line(
+            "scanner.wedge_min_chars",
+            self.scanner.wedge_min_chars.to_string(),
+        );
+        line(
+            "scanner.wedge_max_gap_ms",
+            self.scanner.wedge_max_gap_ms.to_string(),
+        );
         s
     }
 }

@@ -152,8 +152,14 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        // Until the cashier screen lands, the default action shows the configuration.
-        None | Some(Command::Config) => {
+        None => match scanpay::tui::run::run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scanpay: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+        Some(Command::Config) => {
             print!("{}", config.describe());
             ExitCode::SUCCESS
         }

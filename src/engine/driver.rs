@@ -72,6 +72,10 @@ pub struct Progress {
     pub reverse_attempts: u32,
     /// The cashier asked to cancel.
     pub cancelling: bool,
+    /// When an unconfirmed order will be reversed (Unix ms), for a live countdown.
+    pub deadline_ms: Option<i64>,
+    /// Whether the last request reached WeChat Pay (`None` before the first answer).
+    pub network_ok: Option<bool>,
 }
 
 /// The merchant fields every pay call carries.
@@ -205,6 +209,7 @@ impl Engine {
         let mut queue: VecDeque<(Event, Option<serde_json::Value>)> =
             VecDeque::from([(first, None)]);
         let mut wake: Option<i64> = None;
+        let mut network_ok: Option<bool> = None;
         loop {
             let (event, detail) = match queue.pop_front() {
                 Some(e) => e,
@@ -273,6 +278,8 @@ impl Engine {
                 queries: machine.queries,
                 reverse_attempts: machine.reverse_attempts,
                 cancelling: machine.cancel_requested,
+                deadline_ms: machine.deadline(),
+                network_ok,
             });
             for cmd in cmds {
                 match cmd {
@@ -289,16 +296,19 @@ impl Engine {
                         let req = self.codepay_request(&no, &order, code);
                         let answer = self.client.codepay(&req).await;
                         failpoint::hit("pay.after_send");
+                        network_ok = Some(!matches!(answer, Err(ApiError::Transport { .. })));
                         queue.push_back(map_pay(answer, machine.amount));
                     }
                     Command::Query => {
                         let answer = self.client.query_by_out_trade_no(&no).await;
+                        network_ok = Some(!matches!(answer, Err(ApiError::Transport { .. })));
                         queue.push_back(map_query(answer));
                     }
                     Command::Reverse => {
                         failpoint::hit("reverse.before_send");
                         let answer = self.client.reverse(&no).await;
                         failpoint::hit("reverse.after_send");
+                        network_ok = Some(!matches!(answer, Err(ApiError::Transport { .. })));
                         queue.push_back(map_reverse(answer));
                     }
                     Command::WakeAt(at) => wake = Some(at),

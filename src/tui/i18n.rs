@@ -1,0 +1,374 @@
+//! Every string the cashier screen shows, in Simplified Chinese and English, in one place.
+//! Formatted strings are functions here too, so a translation sees the whole sentence.
+
+use crate::auth_code::{Classified, NotACode};
+use crate::config::Language;
+use crate::money::{AmountError, Fen};
+
+/// The fixed strings of one language.
+#[derive(Debug)]
+pub struct Strings {
+    /// Shift label in the status line.
+    pub shift: &'static str,
+    /// Cashier label.
+    pub cashier: &'static str,
+    /// Scanner label.
+    pub scanner: &'static str,
+    /// Scanner connected.
+    pub connected: &'static str,
+    /// Scanner disconnected.
+    pub disconnected: &'static str,
+    /// Keyboard-wedge scanner.
+    pub wedge: &'static str,
+    /// Network label.
+    pub network: &'static str,
+    /// Network fine.
+    pub online: &'static str,
+    /// Network trouble.
+    pub offline: &'static str,
+    /// Simulator badge.
+    pub simulator: &'static str,
+    /// Live badge.
+    pub live: &'static str,
+    /// Sale title.
+    pub amount_title: &'static str,
+    /// Description label.
+    pub description: &'static str,
+    /// Description placeholder.
+    pub optional: &'static str,
+    /// Hint under the amount.
+    pub enter_amount_hint: &'static str,
+    /// Asking for the scan.
+    pub scan_now: &'static str,
+    /// Sub-hint while waiting for a scan.
+    pub scan_now_hint: &'static str,
+    /// Waiting headline.
+    pub waiting: &'static str,
+    /// Ask for the password.
+    pub ask_password: &'static str,
+    /// Waiting for the service.
+    pub contacting: &'static str,
+    /// Cancelling headline.
+    pub cancelling: &'static str,
+    /// Payment code label.
+    pub code: &'static str,
+    /// Order number label.
+    pub order_no: &'static str,
+    /// Paid headline.
+    pub paid: &'static str,
+    /// Not charged headline.
+    pub not_charged: &'static str,
+    /// Needs attention headline.
+    pub attention: &'static str,
+    /// WeChat transaction id label.
+    pub transaction_id: &'static str,
+    /// Next sale hint.
+    pub next_sale_hint: &'static str,
+    /// Do not charge again.
+    pub do_not_recharge: &'static str,
+    /// History title.
+    pub history: &'static str,
+    /// Search label.
+    pub search: &'static str,
+    /// Empty history.
+    pub no_orders: &'static str,
+    /// Timeline title.
+    pub timeline: &'static str,
+    /// Shift title.
+    pub shift_title: &'static str,
+    /// Open-shift title.
+    pub open_shift: &'static str,
+    /// Cashier id prompt.
+    pub cashier_prompt: &'static str,
+    /// Help title.
+    pub help: &'static str,
+    /// Quit confirmation.
+    pub confirm_quit: &'static str,
+    /// Quit confirmation with a payment in flight.
+    pub confirm_quit_in_flight: &'static str,
+    /// Cancel confirmation.
+    pub confirm_cancel: &'static str,
+    /// Close-shift confirmation.
+    pub confirm_close: &'static str,
+    /// Yes / no keys.
+    pub yes_no: &'static str,
+    /// A scan arrived when no sale was waiting for one.
+    pub scan_ignored: &'static str,
+    /// Typed digits while waiting for a scan.
+    pub type_not_scan: &'static str,
+    /// The same code twice.
+    pub duplicate_scan: &'static str,
+    /// Loading.
+    pub loading: &'static str,
+    /// "orders today".
+    pub stats_orders: &'static str,
+    /// "collected".
+    pub stats_paid: &'static str,
+    /// "pending".
+    pub stats_pending: &'static str,
+    /// Paid total label.
+    pub paid_total: &'static str,
+    /// Z closed.
+    pub z_closed: &'static str,
+    /// Recovered orders notice.
+    pub recovered: &'static str,
+}
+
+/// Chinese.
+pub const ZH: Strings = Strings {
+    shift: "班次",
+    cashier: "收银员",
+    scanner: "扫码枪",
+    connected: "已连接",
+    disconnected: "未连接",
+    wedge: "键盘",
+    network: "网络",
+    online: "正常",
+    offline: "异常",
+    simulator: "模拟器",
+    live: "正式",
+    amount_title: "收款金额",
+    description: "备注",
+    optional: "(可选)",
+    enter_amount_hint: "输入金额后按 Enter，然后请顾客出示付款码",
+    scan_now: "请扫描顾客的付款码",
+    scan_now_hint: "用扫码枪扫描顾客微信中的付款码 · Esc 修改金额",
+    waiting: "等待顾客确认",
+    ask_password: "请顾客在手机上输入支付密码",
+    contacting: "正在向微信支付确认…",
+    cancelling: "正在撤销订单…",
+    code: "付款码",
+    order_no: "订单号",
+    paid: "收款成功",
+    not_charged: "未扣款",
+    attention: "需要处理",
+    transaction_id: "微信支付单号",
+    next_sale_hint: "按 Enter 或直接输入金额开始下一笔",
+    do_not_recharge: "请勿重复收款",
+    history: "本班次流水",
+    search: "搜索（金额或尾号）",
+    no_orders: "本班次还没有订单",
+    timeline: "订单记录",
+    shift_title: "班次",
+    open_shift: "开班",
+    cashier_prompt: "请输入收银员编号后按 Enter",
+    help: "帮助",
+    confirm_quit: "确定退出收银程序？",
+    confirm_quit_in_flight: "有一笔收款仍在确认中。退出后订单会在下次启动时继续处理。确定退出？",
+    confirm_cancel: "确定取消这笔收款？订单将被撤销，顾客不会被扣款。",
+    confirm_close: "确定结班并打印 Z 报表？",
+    yes_no: "Enter 确定 · Esc 返回",
+    scan_ignored: "现在不能收款：请先输入金额并按 Enter",
+    type_not_scan: "请用扫码枪扫描付款码（手工输入不能收款）",
+    duplicate_scan: "同一付款码刚刚扫描过，请顾客刷新付款码",
+    loading: "正在加载…",
+    stats_orders: "笔",
+    stats_paid: "已收",
+    stats_pending: "笔待处理",
+    paid_total: "实收合计",
+    z_closed: "已结班",
+    recovered: "上次未完成的订单已处理",
+};
+
+/// English.
+pub const EN: Strings = Strings {
+    shift: "Shift",
+    cashier: "Cashier",
+    scanner: "Scanner",
+    connected: "ok",
+    disconnected: "OFF",
+    wedge: "keyboard",
+    network: "Network",
+    online: "ok",
+    offline: "down",
+    simulator: "SIMULATOR",
+    live: "LIVE",
+    amount_title: "Amount to charge",
+    description: "Note",
+    optional: "(optional)",
+    enter_amount_hint: "Type the amount and press Enter, then ask for the payment code",
+    scan_now: "Scan the customer's payment code",
+    scan_now_hint: "Scan the code in the customer's WeChat · Esc to change the amount",
+    waiting: "Waiting for the customer",
+    ask_password: "Ask the customer to enter the password on the phone",
+    contacting: "Confirming with WeChat Pay…",
+    cancelling: "Cancelling the order…",
+    code: "Code",
+    order_no: "Order",
+    paid: "PAID",
+    not_charged: "NOT CHARGED",
+    attention: "NEEDS ATTENTION",
+    transaction_id: "WeChat Pay no.",
+    next_sale_hint: "Enter, or just type the next amount, for the next sale",
+    do_not_recharge: "Do not charge again",
+    history: "This shift's orders",
+    search: "Search (amount or last digits)",
+    no_orders: "No orders in this shift yet",
+    timeline: "Timeline",
+    shift_title: "Shift",
+    open_shift: "Open a shift",
+    cashier_prompt: "Type the cashier id and press Enter",
+    help: "Help",
+    confirm_quit: "Quit the cashier?",
+    confirm_quit_in_flight: "A payment is still being confirmed. It will carry on at the next start. Quit?",
+    confirm_cancel: "Cancel this payment? The order will be reversed; the customer is not charged.",
+    confirm_close: "Close the shift and print the Z report?",
+    yes_no: "Enter yes · Esc no",
+    scan_ignored: "Not ready to charge: type the amount and press Enter first",
+    type_not_scan: "Scan the code with the scanner (typed codes are not charged)",
+    duplicate_scan: "That code was just scanned: ask the customer to refresh it",
+    loading: "Loading…",
+    stats_orders: "orders",
+    stats_paid: "collected",
+    stats_pending: "pending",
+    paid_total: "Collected",
+    z_closed: "Shift closed",
+    recovered: "Orders left from the last run were settled",
+};
+
+/// The strings of a language.
+pub fn strings(lang: Language) -> &'static Strings {
+    match lang {
+        Language::Zh => &ZH,
+        Language::En => &EN,
+    }
+}
+
+/// Why an amount was refused, in words.
+pub fn amount_error(lang: Language, e: &AmountError) -> String {
+    match (lang, e) {
+        (Language::Zh, AmountError::Empty) => "请输入金额".into(),
+        (Language::Zh, AmountError::Negative) => "金额不能为负数".into(),
+        (Language::Zh, AmountError::Zero) => "金额必须大于零".into(),
+        (Language::Zh, AmountError::TooManyDecimals) => "最多两位小数（分）".into(),
+        (Language::Zh, AmountError::OverLimit { limit }) => format!("超过单笔限额 {limit}"),
+        (Language::Zh, AmountError::Invalid) => "金额格式不正确，例如 12.30".into(),
+        (Language::En, e) => e.to_string(),
+    }
+}
+
+/// Why a scan is not a WeChat payment code, in words to tell the customer.
+pub fn scan_refused(lang: Language, c: &Classified) -> String {
+    match (lang, c) {
+        (_, Classified::WeChat(_)) => String::new(),
+        (Language::Zh, Classified::OtherWallet(w)) => format!(
+            "这是{}付款码，不是微信付款码：请顾客打开微信付款码",
+            w.name_zh()
+        ),
+        (Language::Zh, Classified::Invalid(NotACode::Empty)) => "没有读到内容，请重新扫描".into(),
+        (Language::Zh, Classified::Invalid(NotACode::NotDigits)) => {
+            "不是付款码（可能是商品条码或网址二维码）".into()
+        }
+        (Language::Zh, Classified::Invalid(NotACode::Repeated)) => "不是付款码（数字重复）".into(),
+        (Language::Zh, Classified::Invalid(NotACode::UnknownFormat)) => {
+            "不是微信付款码（微信付款码为 18 位数字，以 10–15 开头）".into()
+        }
+        (Language::En, c) => c.message_en().unwrap_or_default(),
+    }
+}
+
+/// "Shift #N".
+pub fn shift_label(lang: Language, id: i64) -> String {
+    match lang {
+        Language::Zh => format!("班次 #{id}"),
+        Language::En => format!("Shift #{id}"),
+    }
+}
+
+/// "32 s left · 3 queries".
+pub fn countdown(lang: Language, seconds: i64, queries: u32) -> String {
+    match lang {
+        Language::Zh => format!("剩余 {seconds} 秒 · 已查询 {queries} 次"),
+        Language::En => format!("{seconds} s left · {queries} queries"),
+    }
+}
+
+/// "reversing, attempt N".
+pub fn reversing(lang: Language, attempt: u32) -> String {
+    match lang {
+        Language::Zh => format!("正在撤销（第 {attempt} 次）"),
+        Language::En => format!("reversing (attempt {attempt})"),
+    }
+}
+
+/// The stats line.
+pub fn stats(lang: Language, orders: i64, paid: Fen, pending: i64) -> String {
+    let s = strings(lang);
+    match lang {
+        Language::Zh => format!(
+            " 本班 {orders} {} · {} {} · {pending} {}",
+            s.stats_orders,
+            paid.grouped(),
+            s.stats_paid,
+            s.stats_pending
+        ),
+        Language::En => format!(
+            " {orders} {} · {} {} · {pending} {}",
+            s.stats_orders,
+            paid.grouped(),
+            s.stats_paid,
+            s.stats_pending
+        ),
+    }
+}
+
+/// The name of an order state.
+pub fn state_name(lang: Language, state: crate::engine::OrderState) -> &'static str {
+    use crate::engine::OrderState::*;
+    match (lang, state) {
+        (Language::Zh, Pending) => "待确认",
+        (Language::Zh, Userpaying) => "顾客确认中",
+        (Language::Zh, Paid) => "已收款",
+        (Language::Zh, Failed) => "未扣款",
+        (Language::Zh, Reversed) => "已撤销",
+        (Language::Zh, Unresolved) => "需处理",
+        (Language::Zh, PartiallyRefunded) => "部分退款",
+        (Language::Zh, Refunded) => "已退款",
+        (Language::En, Pending) => "pending",
+        (Language::En, Userpaying) => "confirming",
+        (Language::En, Paid) => "paid",
+        (Language::En, Failed) => "not charged",
+        (Language::En, Reversed) => "reversed",
+        (Language::En, Unresolved) => "attention",
+        (Language::En, PartiallyRefunded) => "part refunded",
+        (Language::En, Refunded) => "refunded",
+    }
+}
+
+/// The name of a timeline event.
+pub fn event_name(lang: Language, kind: &str) -> String {
+    let zh = match kind {
+        "created" => "创建订单",
+        "pay_request" => "发出收款请求",
+        "pay_answer" => "收款应答",
+        "query_answer" => "查询结果",
+        "reverse_request" => "发出撤销请求",
+        "reverse_answer" => "撤销应答",
+        "cancel" => "收银员取消",
+        "resumed" => "重启后继续",
+        "retry" => "重新处理",
+        other => other,
+    };
+    let en = match kind {
+        "created" => "order written",
+        "pay_request" => "pay call sent",
+        "pay_answer" => "pay answer",
+        "query_answer" => "query answer",
+        "reverse_request" => "reverse sent",
+        "reverse_answer" => "reverse answer",
+        "cancel" => "cashier cancel",
+        "resumed" => "resumed after restart",
+        "retry" => "settle again",
+        other => other,
+    };
+    match lang {
+        Language::Zh => zh.to_string(),
+        Language::En => en.to_string(),
+    }
+}
+
+/// Pads `s` with spaces to `width` terminal cells (CJK characters take two).
+pub fn pad(s: &str, width: usize) -> String {
+    let w = unicode_width::UnicodeWidthStr::width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}

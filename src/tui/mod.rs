@@ -1,0 +1,12 @@
+//! The cashier's screen: an Elm-style loop around one [`app::App`]. `update` (pure) turns
+//! messages into state changes and commands, `view` (pure) draws the state, and `run` does
+//! the I/O: terminal, keys, scanner, engine, shift log.
+
+pub mod app;
+pub mod bigtext;
+pub mod i18n;
+pub mod keys;
+pub mod run;
+pub mod update;
+pub mod view;
+pub mod wedge;

@@ -1,0 +1,453 @@
+//! The cashier screen's I/O edge: terminal set-up and restore (also on panic), a thread that
+//! reads keys and stamps them with the time they arrived, the serial scanner, and the tasks
+//! that run the commands `update` asks for. Draws once per drained batch of messages.
+
+use std::io::Stdout;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{
+    self, DisableBracketedPaste, EnableBracketedPaste, Event, KeyCode, KeyEventKind, KeyModifiers,
+};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use tokio::sync::{mpsc, watch};
+
+use super::app::{App, AppConfig, Cmd, Msg, ScannerStatus, Theme};
+use super::keys::Key;
+use super::update::update;
+use super::wedge::WedgeConfig;
+use crate::clock::{Clock, SharedClock, SystemClock};
+use crate::config::{Config, Mode, ScannerKind, ThemeName};
+use crate::connect::connect;
+use crate::engine::micropay::Event as EngineEvent;
+use crate::engine::recovery::{Scope, pending, settle};
+use crate::engine::{Engine, EngineError, Progress, Sale};
+use crate::lock::DataDirLock;
+use crate::store::{Store, orders, shifts};
+
+/// The cashier the demo's first shift is opened for.
+pub const DEMO_CASHIER: &str = "demo";
+
+/// Why the screen could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Setting up failed (lock, shift log, keys, terminal).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The settings the screen starts with, from the configuration and the environment.
+pub fn app_config(cfg: &Config) -> AppConfig {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    AppConfig {
+        lang: cfg.language,
+        theme: match (no_color, cfg.theme) {
+            (true, _) => Theme::NoColor,
+            (false, ThemeName::Default) => Theme::Default,
+            (false, ThemeName::HighContrast) => Theme::HighContrast,
+        },
+        terminal_id: cfg.merchant.terminal_id.clone(),
+        simulator: cfg.wechatpay.mode == Mode::Simulator,
+        max_amount: cfg.payment.max_amount,
+        wedge: WedgeConfig {
+            min_chars: cfg.scanner.wedge_min_chars,
+            max_gap_ms: i64::try_from(cfg.scanner.wedge_max_gap_ms).unwrap_or(50),
+        },
+        serial_scanner: cfg.scanner.kind == ScannerKind::Serial,
+    }
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
+}
+
+/// Runs the cashier screen until the cashier quits.
+pub fn run(cfg: Config) -> Result<(), RunError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Setup(format!("async runtime: {e}")))?;
+    rt.block_on(run_async(cfg))
+}
+
+async fn run_async(cfg: Config) -> Result<(), RunError> {
+    let log = crate::logging::to_file(&cfg.data_dir)
+        .map_err(|e| RunError::Setup(format!("log file in {}: {e}", cfg.data_dir.display())))?;
+    let lock = DataDirLock::acquire(&cfg.data_dir).map_err(|e| RunError::Setup(e.to_string()))?;
+    let store =
+        Store::open(&cfg.data_dir).map_err(|e| RunError::Setup(format!("shift log: {e}")))?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let conn = connect(&cfg, clock.clone())
+        .await
+        .map_err(|e| RunError::Setup(e.to_string()))?;
+    let engine = Engine::new(&cfg, conn.client.clone(), store.clone(), clock.clone());
+    tracing::info!(terminal = %cfg.merchant.terminal_id, mode = ?cfg.wechatpay.mode, "cashier screen starting");
+
+    // Orders left in flight by an earlier run (listed before any new sale exists).
+    let earlier = pending(&engine, Scope::InFlight)
+        .await
+        .map_err(|e| RunError::Setup(e.to_string()))?;
+
+    // A panic anywhere restores the terminal, logs, and exits; in-flight orders settle at the
+    // next start.
+    let log_path = log.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        tracing::error!(panic = %info, "panic");
+        eprintln!(
+            "scanpay: internal error: {info}\nDetails are in {}. Orders in flight will be settled at the next start.",
+            log_path.display()
+        );
+        std::process::exit(70);
+    }));
+
+    enable_raw_mode().map_err(|e| RunError::Setup(format!("terminal: {e}")))?;
+    let mut terminal = match setup_terminal() {
+        Ok(t) => t,
+        Err(e) => {
+            restore_terminal();
+            return Err(RunError::Setup(format!("terminal: {e}")));
+        }
+    };
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    spawn_key_reader(tx.clone(), clock.clone());
+    let _serial = start_serial(&cfg, tx.clone());
+
+    let mut app = App::new(app_config(&cfg), clock.now_ms());
+    let mut cancel: Option<watch::Sender<bool>> = None;
+    let ctx = Ctx {
+        engine: engine.clone(),
+        store: store.clone(),
+        tx: tx.clone(),
+        terminal_id: cfg.merchant.terminal_id.clone(),
+    };
+
+    // The shift: the demo starts with one open for cashier "demo".
+    let terminal_id = cfg.merchant.terminal_id.clone();
+    let demo = cfg.wechatpay.mode == Mode::Simulator;
+    let now = clock.now_ms();
+    let shift = store
+        .call(move |c| match shifts::current(c, &terminal_id)? {
+            Some(s) => Ok(Some(s)),
+            None if demo => shifts::open(c, &terminal_id, DEMO_CASHIER, now).map(Some),
+            None => Ok(None),
+        })
+        .await
+        .map_err(|e| {
+            restore_terminal();
+            RunError::Setup(format!("shift log: {e}"))
+        })?;
+    for cmd in update(&mut app, Msg::ShiftLoaded(shift)) {
+        execute_cmd(&ctx, cmd, &mut cancel);
+    }
+    {
+        let engine = engine.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            match settle(&engine, earlier).await {
+                Ok(done) => {
+                    let _ = tx.send(Msg::Recovered(done));
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::Error(e.to_string()));
+                }
+            }
+        });
+    }
+
+    let mut result = Ok(());
+    loop {
+        if let Err(e) = terminal.draw(|f| f.render_widget(&app, f.area())) {
+            result = Err(RunError::Setup(format!("terminal: {e}")));
+            break;
+        }
+        let wait = if app.wedge.pending() {
+            Duration::from_millis(10)
+        } else {
+            Duration::from_millis(250)
+        };
+        let first = tokio::select! {
+            m = rx.recv() => m,
+            _ = tokio::time::sleep(wait) => Some(Msg::Tick { at: clock.now_ms() }),
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        batch.push(Msg::Tick { at: clock.now_ms() });
+        for msg in batch {
+            for cmd in update(&mut app, msg) {
+                execute_cmd(&ctx, cmd, &mut cancel);
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    restore_terminal();
+    if app.in_flight() {
+        eprintln!(
+            "scanpay: a payment was still being confirmed; it will be settled at the next start."
+        );
+    }
+    tracing::info!("cashier screen stopped");
+    drop(lock);
+    result
+}
+
+fn setup_terminal() -> std::io::Result<Terminal<CrosstermBackend<Stdout>>> {
+    let mut out = std::io::stdout();
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
+    let mut t = Terminal::new(CrosstermBackend::new(out))?;
+    t.hide_cursor()?;
+    t.clear()?;
+    Ok(t)
+}
+
+/// Reads terminal events on their own thread, stamping each with the time it arrived (the
+/// wedge classifier needs the real gaps between keys).
+fn spawn_key_reader(tx: mpsc::UnboundedSender<Msg>, clock: SharedClock) {
+    let _ = std::thread::Builder::new()
+        .name("scanpay-keys".into())
+        .spawn(move || {
+            loop {
+                let ev = match event::read() {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        tracing::error!(error = %e, "terminal input failed");
+                        break;
+                    }
+                };
+                let at = clock.now_ms();
+                let msg = match ev {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => {
+                        to_key(k.code, k.modifiers).map(|key| Msg::Key { key, at })
+                    }
+                    Event::Paste(text) => Some(Msg::Paste { text, at }),
+                    Event::Resize(_, _) => Some(Msg::Tick { at }),
+                    _ => None,
+                };
+                if let Some(m) = msg
+                    && tx.send(m).is_err()
+                {
+                    break;
+                }
+            }
+        });
+}
+
+/// Terminal keys to our keys.
+pub fn to_key(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
+    let ctrl = mods.contains(KeyModifiers::CONTROL);
+    Some(match code {
+        KeyCode::Char('q') if ctrl => Key::CtrlQ,
+        KeyCode::Char('c') if ctrl => Key::CtrlC,
+        KeyCode::Char('j') | KeyCode::Char('m') if ctrl => Key::Enter,
+        KeyCode::Char(_) if ctrl => return None,
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::BackTab => Key::BackTab,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::F(n) => Key::F(n),
+        _ => return None,
+    })
+}
+
+fn start_serial(
+    cfg: &Config,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> Option<crate::scanner::serial::SerialReader> {
+    use crate::scanner::serial::{ScannerEvent, SerialConfig, SerialReader};
+    if cfg.scanner.kind != ScannerKind::Serial {
+        return None;
+    }
+    let config = SerialConfig {
+        device: cfg.scanner.device.clone(),
+        baud: cfg.scanner.baud,
+        silence_ms: cfg.scanner.silence_ms,
+        reconnect_ms: 1000,
+    };
+    let clock = SystemClock;
+    let sink = move |ev: ScannerEvent| {
+        let msg = match ev {
+            ScannerEvent::Connected { .. } => Msg::Scanner(ScannerStatus::Connected),
+            ScannerEvent::Disconnected { .. } => Msg::Scanner(ScannerStatus::Disconnected),
+            ScannerEvent::Frame(raw) => Msg::Scan {
+                raw,
+                at: clock.now_ms(),
+            },
+        };
+        let _ = tx.send(msg);
+    };
+    match SerialReader::spawn(config, sink) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(error = %e, "serial scanner thread");
+            None
+        }
+    }
+}
+
+struct Ctx {
+    engine: Engine,
+    store: Store,
+    tx: mpsc::UnboundedSender<Msg>,
+    terminal_id: String,
+}
+
+/// Runs a command off the UI task; its result comes back as a message.
+fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
+    let tx = ctx.tx.clone();
+    let store = ctx.store.clone();
+    match cmd {
+        Cmd::StartPayment {
+            amount,
+            description,
+            code,
+            shift_id,
+            cashier,
+        } => {
+            let (ctx_tx, rx) = watch::channel(false);
+            *cancel = Some(ctx_tx);
+            let engine = ctx.engine.clone();
+            tokio::spawn(async move {
+                let sale = Sale {
+                    amount,
+                    description,
+                    code,
+                    shift_id,
+                    cashier,
+                };
+                let progress_tx = tx.clone();
+                let mut on_progress = move |p: &Progress| {
+                    let _ = progress_tx.send(Msg::Progress(p.clone()));
+                };
+                let msg = match engine.pay(&sale, &mut on_progress, Some(rx)).await {
+                    Ok(order) => Msg::PaymentFinished(Ok(order)),
+                    Err(EngineError::Refused(m)) => Msg::PaymentFinished(Err(m)),
+                    Err(EngineError::Store(e)) => {
+                        tracing::error!(error = %e, "payment bookkeeping failed");
+                        Msg::PaymentBroken(format!("{e}"))
+                    }
+                };
+                let _ = tx.send(msg);
+            });
+        }
+        Cmd::CancelPayment => {
+            if let Some(c) = cancel.as_ref() {
+                let _ = c.send(true);
+            }
+        }
+        Cmd::LoadHistory => {
+            let terminal = ctx.terminal_id.clone();
+            tokio::spawn(async move {
+                let r = store
+                    .call(move |c| match shifts::current(c, &terminal)? {
+                        Some(s) => orders::for_shift(c, s.id),
+                        None => Ok(Vec::new()),
+                    })
+                    .await;
+                let _ = tx.send(match r {
+                    Ok(list) => Msg::History(list),
+                    Err(e) => Msg::Error(e.to_string()),
+                });
+            });
+        }
+        Cmd::LoadDetail(id) => {
+            tokio::spawn(async move {
+                let r = store
+                    .call(move |c| Ok((orders::by_id(c, id)?, orders::events(c, id)?)))
+                    .await;
+                let _ = tx.send(match r {
+                    Ok((o, ev)) => Msg::Detail(o, ev),
+                    Err(e) => Msg::Error(e.to_string()),
+                });
+            });
+        }
+        Cmd::LoadSummary => {
+            let terminal = ctx.terminal_id.clone();
+            tokio::spawn(async move {
+                let r = store
+                    .call(move |c| match shifts::current(c, &terminal)? {
+                        Some(s) => shifts::summary(c, s.id).map(Some),
+                        None => Ok(None),
+                    })
+                    .await;
+                match r {
+                    Ok(Some(s)) => {
+                        let _ = tx.send(Msg::Summary(s));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = tx.send(Msg::Error(e.to_string()));
+                    }
+                }
+            });
+        }
+        Cmd::OpenShift(cashier) => {
+            let terminal = ctx.terminal_id.clone();
+            tokio::spawn(async move {
+                let now = SystemClock.now_ms();
+                let r = store
+                    .call(move |c| shifts::open(c, &terminal, &cashier, now))
+                    .await;
+                let _ = tx.send(match r {
+                    Ok(s) => Msg::ShiftLoaded(Some(s)),
+                    Err(e) => Msg::ShiftError(e.to_string()),
+                });
+            });
+        }
+        Cmd::CloseShift => {
+            let terminal = ctx.terminal_id.clone();
+            tokio::spawn(async move {
+                let now = SystemClock.now_ms();
+                let r = store
+                    .call(move |c| shifts::close(c, &terminal, "tui", now))
+                    .await;
+                let _ = tx.send(Msg::ShiftClosed(r.map_err(|e| e.to_string())));
+            });
+        }
+        Cmd::RetryOrder(id) => {
+            let engine = ctx.engine.clone();
+            tokio::spawn(async move {
+                let order = match store.call(move |c| orders::by_id(c, id)).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let _ = tx.send(Msg::Error(e.to_string()));
+                        return;
+                    }
+                };
+                let mut quiet = |_: &Progress| {};
+                let msg = match engine
+                    .drive(order, EngineEvent::Retry, None, &mut quiet, None)
+                    .await
+                {
+                    Ok(o) => Msg::Recovered(vec![o]),
+                    Err(e) => Msg::Error(e.to_string()),
+                };
+                let _ = tx.send(msg);
+            });
+        }
+        Cmd::Quit => {}
+    }
+}

@@ -1,0 +1,540 @@
+//! The cashier screen's `update`, screen by screen, with explicit timestamps.
+
+use scanpay::config::Language;
+use scanpay::engine::micropay::{Machine, Phase, Reason, Timing};
+use scanpay::engine::{OrderState, Progress};
+use scanpay::money::Fen;
+use scanpay::store::orders::OrderRecord;
+use scanpay::store::shifts::Shift;
+use scanpay::tui::app::{App, AppConfig, Cmd, Msg, Outcome, Overlay, Screen, Theme};
+use scanpay::tui::keys::Key;
+use scanpay::tui::update::update;
+use scanpay::tui::wedge::WedgeConfig;
+
+const T0: i64 = 1_764_000_000_000;
+const CODE: &str = "134567890123456711";
+
+fn app(lang: Language) -> App {
+    let mut a = App::new(
+        AppConfig {
+            lang,
+            theme: Theme::NoColor,
+            terminal_id: "POS01".into(),
+            simulator: true,
+            max_amount: Fen(500_000),
+            wedge: WedgeConfig::default(),
+            serial_scanner: false,
+        },
+        T0,
+    );
+    let shift = Shift {
+        id: 12,
+        terminal_id: "POS01".into(),
+        cashier: "li".into(),
+        opened_at: T0,
+        closed_at: None,
+        z_number: None,
+    };
+    let cmds = update(&mut a, Msg::ShiftLoaded(Some(shift)));
+    assert!(matches!(cmds.as_slice(), [Cmd::LoadSummary]));
+    assert_eq!(a.screen, Screen::Sale);
+    a
+}
+
+/// A person typing: 120 ms between keys, then a tick that releases the last key.
+fn type_slowly(a: &mut App, text: &str, mut at: i64) -> (Vec<Cmd>, i64) {
+    let mut cmds = Vec::new();
+    for c in text.chars() {
+        cmds.extend(update(
+            a,
+            Msg::Key {
+                key: Key::Char(c),
+                at,
+            },
+        ));
+        at += 120;
+    }
+    cmds.extend(update(a, Msg::Tick { at }));
+    (cmds, at)
+}
+
+fn key(a: &mut App, key: Key, at: i64) -> Vec<Cmd> {
+    update(a, Msg::Key { key, at })
+}
+
+/// A wedge scanner: the whole code 3 ms apart, then Enter.
+fn wedge_scan(a: &mut App, code: &str, mut at: i64) -> (Vec<Cmd>, i64) {
+    let mut cmds = Vec::new();
+    for c in code.chars() {
+        cmds.extend(update(
+            a,
+            Msg::Key {
+                key: Key::Char(c),
+                at,
+            },
+        ));
+        at += 3;
+    }
+    cmds.extend(update(
+        a,
+        Msg::Key {
+            key: Key::Enter,
+            at,
+        },
+    ));
+    (cmds, at)
+}
+
+fn order(state: OrderState, reason: Option<Reason>) -> OrderRecord {
+    let mut m = Machine::new(1234, Timing::from_secs(5, 45));
+    m.state = state;
+    m.reason = reason;
+    OrderRecord {
+        id: 1,
+        out_trade_no: "POS01-20251125-AB-000001".into(),
+        shift_id: 12,
+        terminal_id: "POS01".into(),
+        cashier: "li".into(),
+        amount: Fen(1234),
+        description: String::new(),
+        code_masked: "1345 **** **** 6711".into(),
+        state,
+        machine: m,
+        transaction_id: (state == OrderState::Paid).then(|| "4200000000202511250000000001".into()),
+        reason_code: None,
+        created_at: T0,
+        updated_at: T0 + 3_000,
+    }
+}
+
+#[test]
+fn typed_amount_then_a_wedge_scan_starts_one_payment() {
+    let mut a = app(Language::Zh);
+    let (cmds, t) = type_slowly(&mut a, "12.34", T0);
+    assert!(cmds.is_empty());
+    assert_eq!(a.sale.amount, "12.34");
+    assert!(key(&mut a, Key::Enter, t + 200).is_empty());
+    assert_eq!(a.sale.confirmed, Some(Fen(1234)));
+    let (cmds, _) = wedge_scan(&mut a, CODE, t + 1000);
+    let [
+        Cmd::StartPayment {
+            amount,
+            code,
+            shift_id,
+            cashier,
+            ..
+        },
+    ] = cmds.as_slice()
+    else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(
+        (*amount, *shift_id, cashier.as_str()),
+        (Fen(1234), 12, "li")
+    );
+    assert_eq!(code.expose(), CODE);
+    assert_eq!(a.screen, Screen::Waiting);
+    assert_eq!(a.payment.as_ref().unwrap().masked, "1345 **** **** 6711");
+}
+
+#[test]
+fn a_scan_never_lands_in_the_amount_field() {
+    let mut a = app(Language::Zh);
+    // Nothing typed yet: the scan is ignored with a hint, and the field stays empty.
+    let (cmds, t) = wedge_scan(&mut a, CODE, T0);
+    assert!(cmds.is_empty());
+    assert_eq!(a.sale.amount, "");
+    assert!(a.hint.as_ref().unwrap().0.contains("先输入金额"));
+    // Half an amount typed: still not charged, the amount keeps what was typed.
+    let (_, t) = type_slowly(&mut a, "5", t + 500);
+    let (cmds, _) = wedge_scan(&mut a, CODE, t + 500);
+    assert!(cmds.is_empty());
+    assert_eq!(a.sale.amount, "5");
+}
+
+#[test]
+fn typed_digits_never_become_a_charge() {
+    let mut a = app(Language::En);
+    let (_, t) = type_slowly(&mut a, "8", T0);
+    key(&mut a, Key::Enter, t + 200);
+    // A person types a code by hand while the scan is awaited.
+    let (cmds, t) = type_slowly(&mut a, CODE, t + 500);
+    let cmds2 = key(&mut a, Key::Enter, t + 200);
+    assert!(cmds.is_empty() && cmds2.is_empty(), "{cmds:?} {cmds2:?}");
+    assert_eq!(a.screen, Screen::Sale);
+    assert!(
+        a.hint
+            .as_ref()
+            .unwrap()
+            .0
+            .contains("typed codes are not charged")
+    );
+}
+
+#[test]
+fn a_wedge_scan_without_suffix_ends_on_silence() {
+    let mut a = app(Language::En);
+    let (_, t) = type_slowly(&mut a, "3", T0);
+    key(&mut a, Key::Enter, t + 200);
+    let mut at = t + 1000;
+    for c in CODE.chars() {
+        assert!(
+            update(
+                &mut a,
+                Msg::Key {
+                    key: Key::Char(c),
+                    at
+                }
+            )
+            .is_empty()
+        );
+        at += 4;
+    }
+    assert!(update(&mut a, Msg::Tick { at: at + 20 }).is_empty());
+    let cmds = update(&mut a, Msg::Tick { at: at + 80 });
+    assert!(matches!(cmds.as_slice(), [Cmd::StartPayment { .. }]));
+}
+
+#[test]
+fn other_wallets_and_garbage_get_a_message_not_a_request() {
+    let mut a = app(Language::Zh);
+    let (_, t) = type_slowly(&mut a, "8", T0);
+    key(&mut a, Key::Enter, t + 200);
+    for (code, words) in [
+        ("289431869362714645", "支付宝"),
+        ("6212345678901234567", "云闪付"),
+        ("6901234567892", "不是微信付款码"),
+    ] {
+        let cmds = update(
+            &mut a,
+            Msg::Scan {
+                raw: code.into(),
+                at: t + 1000,
+            },
+        );
+        assert!(cmds.is_empty());
+        assert!(
+            a.hint.as_ref().unwrap().0.contains(words),
+            "{code}: {:?}",
+            a.hint
+        );
+        assert_eq!(a.screen, Screen::Sale);
+    }
+}
+
+#[test]
+fn amount_errors_are_explained() {
+    let mut a = app(Language::En);
+    let (_, t) = type_slowly(&mut a, "12.345", T0);
+    key(&mut a, Key::Enter, t + 200);
+    assert_eq!(
+        a.sale.error.as_deref(),
+        Some("at most two decimals (fen is the smallest unit)")
+    );
+    assert_eq!(a.sale.confirmed, None);
+    key(&mut a, Key::Esc, t + 300);
+    let (_, t) = type_slowly(&mut a, "99999", t + 400);
+    key(&mut a, Key::Enter, t + 200);
+    assert!(a.sale.error.as_ref().unwrap().contains("over the limit"));
+    key(&mut a, Key::Esc, t + 300);
+    key(&mut a, Key::Enter, t + 400);
+    assert_eq!(a.sale.error.as_deref(), Some("enter an amount"));
+}
+
+#[test]
+fn the_same_code_twice_within_seconds_is_refused() {
+    let mut a = app(Language::En);
+    let (_, t) = type_slowly(&mut a, "1", T0);
+    key(&mut a, Key::Enter, t + 200);
+    assert!(
+        !update(
+            &mut a,
+            Msg::Scan {
+                raw: CODE.into(),
+                at: t + 500
+            }
+        )
+        .is_empty()
+    );
+    // The engine refused it (e.g. used this shift): back to the scan, amount kept.
+    update(
+        &mut a,
+        Msg::PaymentFinished(Err(
+            "this payment code was already used in this shift".into()
+        )),
+    );
+    assert_eq!(a.screen, Screen::Sale);
+    assert_eq!(a.sale.confirmed, Some(Fen(100)));
+    assert!(
+        update(
+            &mut a,
+            Msg::Scan {
+                raw: CODE.into(),
+                at: t + 1500
+            }
+        )
+        .is_empty()
+    );
+    assert!(a.hint.as_ref().unwrap().0.contains("just scanned"));
+    assert!(
+        !update(
+            &mut a,
+            Msg::Scan {
+                raw: CODE.into(),
+                at: t + 7000
+            }
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn waiting_shows_progress_and_esc_asks_before_reversing() {
+    let mut a = app(Language::Zh);
+    let (_, t) = type_slowly(&mut a, "9", T0);
+    key(&mut a, Key::Enter, t + 200);
+    update(
+        &mut a,
+        Msg::Scan {
+            raw: "134567890123456701".into(),
+            at: t + 500,
+        },
+    );
+    update(
+        &mut a,
+        Msg::Progress(Progress {
+            out_trade_no: "POS01-X-000001".into(),
+            state: OrderState::Userpaying,
+            phase: Phase::Polling,
+            seconds_left: 45,
+            queries: 1,
+            reverse_attempts: 0,
+            cancelling: false,
+            deadline_ms: Some(t + 45_500),
+            network_ok: Some(true),
+        }),
+    );
+    let p = a.payment.as_ref().unwrap();
+    assert_eq!(
+        (p.state, p.queries, p.out_trade_no.as_deref()),
+        (OrderState::Userpaying, 1, Some("POS01-X-000001"))
+    );
+    // Esc asks first; Esc again keeps waiting.
+    assert!(key(&mut a, Key::Esc, t + 2000).is_empty());
+    assert_eq!(a.overlay, Some(Overlay::ConfirmCancel));
+    key(&mut a, Key::Esc, t + 2100);
+    assert_eq!(a.overlay, None);
+    // Esc, Enter: cancel = reverse.
+    key(&mut a, Key::Esc, t + 2200);
+    let cmds = key(&mut a, Key::Enter, t + 2300);
+    assert!(matches!(cmds.as_slice(), [Cmd::CancelPayment]));
+    assert!(a.payment.as_ref().unwrap().cancelling);
+    // A scan while waiting is ignored.
+    assert!(
+        update(
+            &mut a,
+            Msg::Scan {
+                raw: "134567890123456712".into(),
+                at: t + 2400
+            }
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn results_are_unmistakable_and_typing_starts_the_next_sale() {
+    let mut a = app(Language::En);
+    for (state, reason, outcome) in [
+        (OrderState::Paid, None, Outcome::Paid),
+        (
+            OrderState::Failed,
+            Some(Reason::Declined {
+                code: "NOTENOUGH".into(),
+                en: "balance too low".into(),
+                zh: "余额不足".into(),
+            }),
+            Outcome::NotCharged,
+        ),
+        (
+            OrderState::Reversed,
+            Some(Reason::CashierCancelled),
+            Outcome::NotCharged,
+        ),
+        (
+            OrderState::Unresolved,
+            Some(Reason::ReverseExhausted { attempts: 6 }),
+            Outcome::Attention,
+        ),
+    ] {
+        let (_, t) = type_slowly(&mut a, "1", T0);
+        key(&mut a, Key::Enter, t + 200);
+        update(
+            &mut a,
+            Msg::Scan {
+                raw: CODE.into(),
+                at: t + 10_000 * (state as i64 + 1),
+            },
+        );
+        update(
+            &mut a,
+            Msg::PaymentFinished(Ok(order(state, reason.clone()))),
+        );
+        let r = a.result.as_ref().unwrap();
+        assert_eq!(a.screen, Screen::Result);
+        assert_eq!(r.outcome, outcome, "{state:?}");
+        if let Some(reason) = reason {
+            assert_eq!(r.message, reason.en());
+        }
+        // Typing the next amount starts the next sale.
+        let (_, _) = type_slowly(&mut a, "7", t + 50_000 * (state as i64 + 1));
+        assert_eq!(a.screen, Screen::Sale);
+        assert_eq!(a.sale.amount, "7");
+        key(&mut a, Key::Esc, t + 60_000 * (state as i64 + 1));
+    }
+}
+
+#[test]
+fn quitting_with_a_payment_in_flight_asks_first() {
+    let mut a = app(Language::Zh);
+    assert!(matches!(
+        key(&mut a, Key::CtrlQ, T0).as_slice(),
+        [Cmd::Quit]
+    ));
+    let mut a = app(Language::Zh);
+    let (_, t) = type_slowly(&mut a, "1", T0);
+    key(&mut a, Key::Enter, t + 200);
+    update(
+        &mut a,
+        Msg::Scan {
+            raw: CODE.into(),
+            at: t + 500,
+        },
+    );
+    assert!(key(&mut a, Key::CtrlQ, t + 600).is_empty());
+    assert_eq!(a.overlay, Some(Overlay::ConfirmQuit));
+    assert!(matches!(
+        key(&mut a, Key::Enter, t + 700).as_slice(),
+        [Cmd::Quit]
+    ));
+    assert!(a.quit);
+}
+
+#[test]
+fn history_search_details_and_retry() {
+    let mut a = app(Language::En);
+    assert!(matches!(
+        key(&mut a, Key::F(2), T0).as_slice(),
+        [Cmd::LoadHistory]
+    ));
+    assert_eq!(a.screen, Screen::History);
+    let mut paid = order(OrderState::Paid, None);
+    let mut stuck = order(
+        OrderState::Unresolved,
+        Some(Reason::ReverseExhausted { attempts: 6 }),
+    );
+    stuck.id = 2;
+    stuck.out_trade_no = "POS01-20251125-AB-000002".into();
+    stuck.amount = Fen(500);
+    paid.amount = Fen(1250);
+    update(&mut a, Msg::History(vec![paid, stuck]));
+    // Newest first.
+    assert_eq!(a.history.filtered()[0].id, 2);
+    assert!(a.view().selected_unresolved);
+    let cmds = key(&mut a, Key::F(6), T0 + 100);
+    assert!(matches!(cmds.as_slice(), [Cmd::RetryOrder(2)]));
+    // Search by amount, then by last digits.
+    let (_, t) = type_slowly(&mut a, "12.5", T0 + 200);
+    assert_eq!(a.history.filtered().len(), 1);
+    assert_eq!(a.history.filtered()[0].amount, Fen(1250));
+    for _ in 0..4 {
+        key(&mut a, Key::Backspace, t);
+    }
+    let (_, t) = type_slowly(&mut a, "000002", t + 100);
+    assert_eq!(a.history.filtered().len(), 1);
+    let cmds = key(&mut a, Key::Enter, t + 300);
+    assert!(matches!(cmds.as_slice(), [Cmd::LoadDetail(2)]));
+    key(&mut a, Key::Esc, t + 400);
+    key(&mut a, Key::Esc, t + 500);
+    assert_eq!(a.screen, Screen::Sale);
+}
+
+#[test]
+fn shift_close_asks_and_reports() {
+    let mut a = app(Language::En);
+    key(&mut a, Key::F(3), T0);
+    assert_eq!(a.screen, Screen::Shift);
+    key(&mut a, Key::F(10), T0 + 100);
+    assert_eq!(a.overlay, Some(Overlay::ConfirmClose));
+    let cmds = key(&mut a, Key::Enter, T0 + 200);
+    assert!(matches!(cmds.as_slice(), [Cmd::CloseShift]));
+    update(
+        &mut a,
+        Msg::ShiftClosed(Err(
+            "cannot close shift #12: 1 order(s) not settled: X (UNRESOLVED)".into(),
+        )),
+    );
+    assert!(a.shift_message.as_ref().unwrap().contains("UNRESOLVED"));
+    assert!(a.shift.is_some());
+}
+
+#[test]
+fn live_mode_without_a_shift_asks_for_the_cashier() {
+    let mut a = app(Language::En);
+    update(&mut a, Msg::ShiftLoaded(None));
+    assert_eq!(a.screen, Screen::OpenShift);
+    let (_, t) = type_slowly(&mut a, "wang", T0);
+    let cmds = key(&mut a, Key::Enter, t + 200);
+    assert!(matches!(cmds.as_slice(), [Cmd::OpenShift(c)] if c == "wang"));
+}
+
+#[test]
+fn key_bar_offers_only_valid_keys_and_help_lists_them() {
+    use scanpay::tui::keys::{Action, bindings};
+    let mut a = app(Language::En);
+    let actions: Vec<Action> = bindings(&a.view()).iter().map(|b| b.action).collect();
+    assert!(actions.contains(&Action::ConfirmAmount) && !actions.contains(&Action::CancelPayment));
+    // '?' opens help from the amount field, but is text in the note field.
+    key(&mut a, Key::Char('?'), T0);
+    update(&mut a, Msg::Tick { at: T0 + 100 });
+    assert_eq!(a.overlay, Some(Overlay::Help));
+    key(&mut a, Key::Esc, T0 + 200);
+    key(&mut a, Key::Tab, T0 + 300);
+    update(&mut a, Msg::Tick { at: T0 + 400 });
+    assert!(a.sale.note_focused);
+    key(&mut a, Key::Char('?'), T0 + 500);
+    update(&mut a, Msg::Tick { at: T0 + 600 });
+    assert_eq!(a.overlay, None);
+    assert_eq!(a.sale.note, "?");
+}
+
+#[test]
+fn paste_goes_through_the_same_validator() {
+    let mut a = app(Language::En);
+    // A pasted code while typing the amount: never into the amount field.
+    update(
+        &mut a,
+        Msg::Paste {
+            text: CODE.into(),
+            at: T0,
+        },
+    );
+    assert_eq!(a.sale.amount, "");
+    update(
+        &mut a,
+        Msg::Paste {
+            text: "12.5".into(),
+            at: T0 + 10,
+        },
+    );
+    assert_eq!(a.sale.amount, "12.5");
+    key(&mut a, Key::Enter, T0 + 500);
+    let cmds = update(
+        &mut a,
+        Msg::Paste {
+            text: format!("{CODE}\n"),
+            at: T0 + 1000,
+        },
+    );
+    assert!(matches!(cmds.as_slice(), [Cmd::StartPayment { .. }]));
+}
