@@ -1,0 +1,205 @@
+//! The real binary in a real terminal: a pseudo-terminal (openpty) at 80×24, its output fed
+//! to a VT100 parser. A person types an amount, a wedge scanner sends a code as one burst,
+//! the screen shows PAID; a confirming customer shows the countdown; Esc reverses; Ctrl-Q
+//! leaves the terminal as it was.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Tty {
+    master: std::fs::File,
+    screen: Arc<Mutex<vt100::Parser>>,
+    child: Child,
+}
+
+impl Drop for Tty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(dir: &std::path::Path) -> Tty {
+    let mut master: libc::c_int = -1;
+    let mut slave: libc::c_int = -1;
+    let ws = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two valid descriptors into the out-parameters on success.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: the descriptors were just created and are owned here.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let child = Command::new(env!("CARGO_BIN_EXE_scanpay"))
+        .current_dir(dir)
+        .env("TERM", "xterm-256color")
+        .env_remove("SCANPAY_CONFIG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let master = std::fs::File::from(master);
+    let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
+    let mut reader = master.try_clone().unwrap();
+    let mut answer = master.try_clone().unwrap();
+    let s = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut p = s.lock().unwrap();
+                    p.process(&buf[..n]);
+                    // Answer cursor-position queries (ESC [ 6 n) as a real terminal does.
+                    if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
+                        let (row, col) = p.screen().cursor_position();
+                        let _ = write!(answer, "\x1b[{};{}R", row + 1, col + 1);
+                    }
+                }
+            }
+        }
+    });
+    let _ = master.as_raw_fd();
+    Tty {
+        master,
+        screen,
+        child,
+    }
+}
+
+impl Tty {
+    fn text(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// Waits (bounded) until the screen shows `what`.
+    fn wait_for(&self, what: &str, secs: u64) -> String {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let t = self.text();
+            if t.contains(what) {
+                return t;
+            }
+            assert!(Instant::now() < end, "screen never showed {what:?}:\n{t}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).unwrap();
+        self.master.flush().unwrap();
+    }
+
+    /// A person typing: one key at a time, 120 ms apart (slower than any scanner).
+    fn type_like_a_person(&mut self, text: &str) {
+        for b in text.bytes() {
+            self.send(&[b]);
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+}
+
+#[test]
+fn cashier_takes_payments_in_a_real_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo, in English, with the shortest timings the configuration allows.
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+    let cfg = demo
+        .replace("language = \"zh\"", "language = \"en\"")
+        .replace("query_interval_secs = 5", "query_interval_secs = 3")
+        .replace(
+            "user_paying_timeout_secs = 45",
+            "user_paying_timeout_secs = 15",
+        );
+    std::fs::write(dir.path().join("scanpay.toml"), cfg).unwrap();
+    let mut tty = spawn(dir.path());
+    tty.wait_for("Amount to charge", 20);
+    tty.wait_for("Cashier demo", 5);
+
+    // 1. Typed amount, then a wedge burst with Enter: paid.
+    tty.type_like_a_person("12.34");
+    tty.wait_for("Enter confirm amount", 2);
+    tty.send(b"\r");
+    tty.wait_for("Scan the customer's payment code", 5);
+    tty.send(b"134567890123456711\r");
+    let screen = tty.wait_for("PAID", 10);
+    assert!(screen.contains("¥12.34"), "{screen}");
+    assert!(screen.contains("WeChat Pay no. 4200"), "{screen}");
+
+    // 2. Typing the next amount starts the next sale; the customer confirms on the phone.
+    tty.type_like_a_person("8");
+    tty.wait_for("Amount to charge", 3);
+    tty.send(b"\r");
+    tty.wait_for("Scan the customer's payment code", 5);
+    tty.send(b"134567890123456701\r");
+    let screen = tty.wait_for("Ask the customer to enter the password", 10);
+    assert!(screen.contains("s left"), "countdown shown: {screen}");
+    assert!(screen.contains("1345 **** **** 6701"), "{screen}");
+    assert!(
+        !screen.contains("134567890123456701"),
+        "the full code is never shown"
+    );
+    tty.wait_for("PAID", 15);
+
+    // 3. A customer who never confirms: Esc asks, Enter cancels, the order is reversed.
+    tty.send(b"\r");
+    tty.type_like_a_person("3");
+    tty.send(b"\r");
+    tty.wait_for("Scan the customer's payment code", 5);
+    tty.send(b"134567890123456703\r");
+    tty.wait_for("Waiting for the customer", 10);
+    tty.send(b"\x1b");
+    tty.wait_for("Cancel this payment?", 5);
+    tty.send(b"\r");
+    tty.wait_for("Cancelling the order", 5);
+    let screen = tty.wait_for("NOT CHARGED", 30);
+    assert!(screen.contains("cancelled by the cashier"), "{screen}");
+
+    // 4. Ctrl-Q quits and gives the terminal back.
+    tty.send(&[0x11]);
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = tty.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !tty.screen.lock().unwrap().screen().alternate_screen(),
+        "alternate screen left"
+    );
+
+    // The log holds the three orders; nothing of the codes but their masks.
+    let db = rusqlite::Connection::open(dir.path().join("scanpay-data/scanpay.db")).unwrap();
+    let states: Vec<String> = db
+        .prepare("SELECT state FROM orders ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(states, ["PAID", "PAID", "REVERSED"]);
+    let log = std::fs::read_to_string(dir.path().join("scanpay-data/logs/scanpay.log")).unwrap();
+    assert!(!log.contains("134567890123456711") && !log.contains("134567890123456703"));
+}
