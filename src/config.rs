@@ -231,6 +231,8 @@ struct RawConfig {
     payment: RawPayment,
     #[serde(default)]
     scanner: RawScanner,
+    #[serde(default)]
+    printer: RawPrinter,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -322,6 +324,66 @@ impl Default for RawScanner {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPrinter {
+    kind: PrinterKind,
+    path: Option<PathBuf>,
+    address: Option<String>,
+    baud: u32,
+    width: usize,
+    timezone: String,
+    cut: bool,
+    drawer: bool,
+    qr: QrKind,
+    timeout_ms: u64,
+}
+
+impl Default for RawPrinter {
+    fn default() -> Self {
+        RawPrinter {
+            kind: PrinterKind::None,
+            path: None,
+            address: None,
+            baud: 9600,
+            width: 32,
+            timezone: "Asia/Shanghai".into(),
+            cut: true,
+            drawer: false,
+            qr: QrKind::Firmware,
+            timeout_ms: 5000,
+        }
+    }
+}
+
+/// Where receipts are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    /// No printer (receipts are still kept as text in `data_dir/receipts`).
+    #[default]
+    None,
+    /// ESC/POS files in a folder (`path`).
+    File,
+    /// A network printer (`address`, raw port 9100).
+    Tcp,
+    /// A printer device file (`path`, e.g. `/dev/usb/lp0`).
+    Device,
+    /// A serial printer (`path`, `baud`).
+    Serial,
+}
+
+/// How QR codes are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum QrKind {
+    /// The printer's own QR command (GS ( k).
+    #[default]
+    Firmware,
+    /// A bitmap, for printers without QR firmware.
+    Raster,
+}
+
 // ---- the checked configuration ----
 
 /// A checked configuration. Paths are absolute or relative to the current directory.
@@ -343,6 +405,35 @@ pub struct Config {
     pub payment: Payment,
     /// The barcode scanner.
     pub scanner: Scanner,
+    /// The receipt printer.
+    pub printer: Printer,
+}
+
+/// `[printer]`.
+#[derive(Clone, Debug)]
+pub struct Printer {
+    /// Where receipts go.
+    pub kind: PrinterKind,
+    /// Folder (file), device (device, serial).
+    pub path: Option<PathBuf>,
+    /// `host:port` (tcp).
+    pub address: Option<String>,
+    /// Serial speed.
+    pub baud: u32,
+    /// Paper width in columns: 32 (58 mm), 42 or 48 (80 mm).
+    pub width: usize,
+    /// Time zone of printed times.
+    pub timezone: jiff::tz::TimeZone,
+    /// Name of that time zone.
+    pub timezone_name: String,
+    /// Cut the paper after each receipt.
+    pub cut: bool,
+    /// Pulse the cash drawer after a paid receipt.
+    pub drawer: bool,
+    /// QR printing.
+    pub qr: QrKind,
+    /// Give up on a print after this long.
+    pub timeout_ms: u64,
 }
 
 /// `[merchant]`.
@@ -660,6 +751,56 @@ impl Config {
             ));
         }
 
+        // [printer]
+        let pr = raw.printer;
+        if ![32, 42, 48].contains(&pr.width) {
+            return Err(invalid(
+                "printer.width",
+                format!(
+                    "{} is not a paper width: use 32 (58 mm), 42 or 48 (80 mm)",
+                    pr.width
+                ),
+            ));
+        }
+        let timezone = jiff::tz::TimeZone::get(&pr.timezone).map_err(|_| {
+            invalid(
+                "printer.timezone",
+                format!(
+                    "{:?} is not a known time zone (e.g. \"Asia/Shanghai\")",
+                    pr.timezone
+                ),
+            )
+        })?;
+        if !(500..=60_000).contains(&pr.timeout_ms) {
+            return Err(invalid(
+                "printer.timeout_ms",
+                format!("{} is out of range (500–60000)", pr.timeout_ms),
+            ));
+        }
+        let printer_path = pr.path.as_deref().map(resolve);
+        match pr.kind {
+            PrinterKind::File | PrinterKind::Device | PrinterKind::Serial
+                if printer_path.is_none() =>
+            {
+                return Err(invalid(
+                    "printer.path",
+                    format!("printer kind {:?} needs a path", pr.kind).to_lowercase(),
+                ));
+            }
+            PrinterKind::Tcp if pr.address.as_deref().is_none_or(|a| !a.contains(':')) => {
+                return Err(invalid(
+                    "printer.address",
+                    "tcp printers need host:port, e.g. \"192.168.1.50:9100\"".into(),
+                ));
+            }
+            _ => {}
+        }
+        if pr.kind == PrinterKind::Serial && !BAUD_RATES.contains(&pr.baud) {
+            return Err(invalid(
+                "printer.baud",
+                format!("{} is not a standard rate ({BAUD_RATES:?})", pr.baud),
+            ));
+        }
         Ok(Config {
             data_dir: resolve(&raw.data_dir),
             source,
@@ -689,6 +830,19 @@ impl Config {
                 query_interval_secs: p.query_interval_secs,
                 user_paying_timeout_secs: p.user_paying_timeout_secs,
                 max_amount,
+            },
+            printer: Printer {
+                kind: pr.kind,
+                path: printer_path,
+                address: pr.address,
+                baud: pr.baud,
+                width: pr.width,
+                timezone,
+                timezone_name: pr.timezone,
+                cut: pr.cut,
+                drawer: pr.drawer,
+                qr: pr.qr,
+                timeout_ms: pr.timeout_ms,
             },
             scanner: Scanner {
                 kind: s.kind,
@@ -772,6 +926,17 @@ impl Config {
         );
         line("scanner.device", self.scanner.device.display().to_string());
         line("scanner.baud", self.scanner.baud.to_string());
+        line(
+            "printer.kind",
+            format!("{:?}", self.printer.kind).to_lowercase(),
+        );
+        line("printer.path", opt(&self.printer.path));
+        line(
+            "printer.address",
+            self.printer.address.clone().unwrap_or("-".into()),
+        );
+        line("printer.width", self.printer.width.to_string());
+        line("printer.timezone", self.printer.timezone_name.clone());
         line("scanner.silence_ms", self.scanner.silence_ms.to_string());
         line(
             "scanner.wedge_min_chars",

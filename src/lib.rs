@@ -14,6 +14,7 @@ pub mod failpoint;
 pub mod lock;
 pub mod logging;
 pub mod money;
+pub mod receipt;
 pub mod scanner;
 pub mod sim;
 pub mod store;

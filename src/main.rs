@@ -78,6 +78,14 @@ enum Command {
         #[command(subcommand)]
         action: ShiftAction,
     },
+    /// Print one marked copy of a paid order's receipt, from the shift log (works offline).
+    Reprint {
+        /// The merchant order number.
+        out_trade_no: String,
+        /// `file` (text spool + stdout) or `printer` (default: the printer if configured).
+        #[arg(long, value_enum)]
+        to: Option<cmd::receipt::Target>,
+    },
     /// Print the X (current shift) or Z (closed shift) report.
     Report {
         /// `x` or `z`.
@@ -87,6 +95,9 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also print it on the receipt printer (or the text spool when there is none).
+        #[arg(long)]
+        print: bool,
     },
     /// Run the WeChat Pay simulator as a standalone server.
     Sim {
@@ -184,9 +195,15 @@ fn main() -> ExitCode {
         Some(Command::Shift {
             action: ShiftAction::Close { json },
         }) => run_async(async move { cmd::finish(cmd::shift::close(config, json).await) }),
-        Some(Command::Report { kind, number, json }) => {
-            cmd::finish(cmd::orders::report(&config, &kind, number, json))
+        Some(Command::Reprint { out_trade_no, to }) => {
+            cmd::finish(cmd::receipt::reprint(&config, &out_trade_no, to))
         }
+        Some(Command::Report {
+            kind,
+            number,
+            json,
+            print,
+        }) => cmd::finish(cmd::orders::report(&config, &kind, number, json, print)),
         Some(Command::Sim { .. }) => ExitCode::SUCCESS,
     }
 }

@@ -335,3 +335,24 @@ fn bad_toml_syntax_names_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn printer_fields() {
+    let err = error_with("baud = 9600\n", "baud = 9600\n[printer]\nwidth = 40\n");
+    assert!(
+        err.contains("field `printer.width`") && err.contains("58 mm"),
+        "{err}"
+    );
+    let err = error_with(
+        "baud = 9600\n",
+        "baud = 9600\n[printer]\ntimezone = \"Mars/Olympus\"\n",
+    );
+    assert!(err.contains("field `printer.timezone`"), "{err}");
+    let err = error_with("baud = 9600\n", "baud = 9600\n[printer]\nkind = \"tcp\"\n");
+    assert!(err.contains("field `printer.address`"), "{err}");
+    let err = error_with(
+        "baud = 9600\n",
+        "baud = 9600\n[printer]\nkind = \"device\"\n",
+    );
+    assert!(err.contains("field `printer.path`"), "{err}");
+}

@@ -538,3 +538,61 @@ fn paste_goes_through_the_same_validator() {
     );
     assert!(matches!(cmds.as_slice(), [Cmd::StartPayment { .. }]));
 }
+
+#[test]
+fn a_paid_sale_prints_and_f5_reprints_one_marked_copy() {
+    let mut a = app(Language::Zh);
+    let (_, t) = type_slowly(&mut a, "1", T0);
+    key(&mut a, Key::Enter, t + 200);
+    update(
+        &mut a,
+        Msg::Scan {
+            raw: CODE.into(),
+            at: t + 500,
+        },
+    );
+    let cmds = update(
+        &mut a,
+        Msg::PaymentFinished(Ok(order(OrderState::Paid, None))),
+    );
+    assert!(
+        cmds.iter().any(|c| matches!(
+            c,
+            Cmd::Print {
+                order_id: 1,
+                copy: false
+            }
+        )),
+        "{cmds:?}"
+    );
+    let cmds = key(&mut a, Key::F(5), t + 1000);
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [Cmd::Print {
+                order_id: 1,
+                copy: true
+            }]
+        ),
+        "{cmds:?}"
+    );
+    // A sale that was not charged has no receipt and no reprint key.
+    let (_, t) = type_slowly(&mut a, "2", t + 2000);
+    key(&mut a, Key::Enter, t + 200);
+    update(
+        &mut a,
+        Msg::Scan {
+            raw: "134567890123456712".into(),
+            at: t + 500,
+        },
+    );
+    let cmds = update(
+        &mut a,
+        Msg::PaymentFinished(Ok(order(
+            OrderState::Failed,
+            Some(Reason::CustomerCancelled),
+        ))),
+    );
+    assert!(!cmds.iter().any(|c| matches!(c, Cmd::Print { .. })));
+    assert!(key(&mut a, Key::F(5), t + 1000).is_empty());
+}

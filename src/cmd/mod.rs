@@ -2,6 +2,7 @@
 
 pub mod orders;
 pub mod pay;
+pub mod receipt;
 pub mod shift;
 
 use std::process::ExitCode;

@@ -78,7 +78,13 @@ pub async fn query(cfg: Config, out_trade_no: &str) -> Result<u8, Failure> {
 }
 
 /// `scanpay report x|z [N] [--json]`.
-pub fn report(cfg: &Config, kind: &str, number: Option<i64>, json: bool) -> Result<u8, Failure> {
+pub fn report(
+    cfg: &Config,
+    kind: &str,
+    number: Option<i64>,
+    json: bool,
+    print: bool,
+) -> Result<u8, Failure> {
     let conn = reader(cfg)?;
     let (title, summary) = match kind {
         "x" => {
@@ -86,10 +92,15 @@ pub fn report(cfg: &Config, kind: &str, number: Option<i64>, json: bool) -> Resu
                 Failure::failed(format!("no shift is open on {}", cfg.merchant.terminal_id))
             })?;
             (
-                format!(
-                    "X report — shift #{} ({}), not closed",
-                    shift.id, shift.cashier
-                ),
+                match cfg.language {
+                    scanpay::config::Language::Zh => {
+                        format!("X 报表 · 班次 #{} · {} · 未结班", shift.id, shift.cashier)
+                    }
+                    scanpay::config::Language::En => format!(
+                        "X report — shift #{} ({}), not closed",
+                        shift.id, shift.cashier
+                    ),
+                },
                 shifts::summary(&conn, shift.id)?,
             )
         }
@@ -114,7 +125,14 @@ pub fn report(cfg: &Config, kind: &str, number: Option<i64>, json: bool) -> Resu
             let summary: shifts::Summary = serde_json::from_str(&text)
                 .map_err(|e| Failure::usage(format!("Z report {z}: {e}")))?;
             (
-                format!("Z report #{z} — shift #{}", summary.shift_id),
+                match cfg.language {
+                    scanpay::config::Language::Zh => {
+                        format!("Z 报表 #{z} · 班次 #{}", summary.shift_id)
+                    }
+                    scanpay::config::Language::En => {
+                        format!("Z report #{z} — shift #{}", summary.shift_id)
+                    }
+                },
                 summary,
             )
         }
@@ -131,6 +149,9 @@ pub fn report(cfg: &Config, kind: &str, number: Option<i64>, json: bool) -> Resu
         );
     } else {
         print!("{}", super::shift::summary_text(&title, &summary));
+    }
+    if print {
+        super::receipt::print_summary(cfg, &title, &summary)?;
     }
     Ok(EXIT_OK)
 }

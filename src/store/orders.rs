@@ -309,3 +309,17 @@ pub fn fingerprint(conn: &Connection, code: &str) -> Result<String, StoreError> 
         .map(|b| format!("{b:02x}"))
         .collect())
 }
+
+/// An order's refunds for the receipt: (out_refund_no, amount, created_at, status).
+pub fn refunds_of(
+    conn: &Connection,
+    order_id: i64,
+) -> Result<Vec<(String, Fen, i64, String)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT out_refund_no, amount_fen, created_at, status FROM refunds WHERE order_id = ?1 ORDER BY id")?;
+    let rows = stmt
+        .query_map([order_id], |r| {
+            Ok((r.get(0)?, Fen(r.get(1)?), r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -8,6 +8,7 @@ use crate::config::Language;
 use crate::engine::micropay::Phase;
 use crate::engine::{OrderState, Progress};
 use crate::money::Fen;
+use crate::receipt::printer::PrinterStatus;
 use crate::store::orders::{OrderEvent, OrderRecord};
 use crate::store::shifts::{Shift, Summary};
 
@@ -56,6 +57,8 @@ pub struct View {
     pub detail_open: bool,
     /// On the history screen, the selected order is UNRESOLVED.
     pub selected_unresolved: bool,
+    /// A paid order is on screen (result, or selected in the history): it can be reprinted.
+    pub can_reprint: bool,
 }
 
 /// The scanner as the status line shows it.
@@ -132,6 +135,8 @@ pub enum Outcome {
 /// The result screen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResultView {
+    /// The order's row id (for reprints).
+    pub order_id: i64,
     /// The outcome.
     pub outcome: Outcome,
     /// Amount.
@@ -226,6 +231,8 @@ pub struct App {
     pub scanner: ScannerStatus,
     /// Whether WeChat Pay was reachable at the last request.
     pub network_ok: bool,
+    /// The receipt printer.
+    pub printer: PrinterStatus,
     /// A passing message and when it goes (Unix ms).
     pub hint: Option<(String, i64)>,
     /// The time of the last message (Unix ms).
@@ -281,6 +288,7 @@ impl App {
                 ScannerStatus::Wedge
             },
             network_ok: true,
+            printer: PrinterStatus::Disabled,
             hint: None,
             now,
             last_scan: None,
@@ -300,6 +308,27 @@ impl App {
                 .history
                 .selected_order()
                 .is_some_and(|o| o.state == OrderState::Unresolved),
+            can_reprint: self.reprint_target().is_some(),
+        }
+    }
+
+    /// The paid order a reprint would print.
+    pub fn reprint_target(&self) -> Option<i64> {
+        match self.screen {
+            Screen::Result => self
+                .result
+                .as_ref()
+                .filter(|r| r.outcome == Outcome::Paid)
+                .map(|r| r.order_id),
+            Screen::History => match &self.history.detail {
+                Some((o, _)) => o.state.is_charged().then_some(o.id),
+                None => self
+                    .history
+                    .selected_order()
+                    .filter(|o| o.state.is_charged())
+                    .map(|o| o.id),
+            },
+            _ => None,
         }
     }
 
@@ -361,6 +390,8 @@ pub enum Msg {
     Scanner(ScannerStatus),
     /// Orders settled by recovery.
     Recovered(Vec<OrderRecord>),
+    /// The printer's state changed.
+    Printer(PrinterStatus),
     /// Something failed in the background.
     Error(String),
 }
@@ -395,6 +426,13 @@ pub enum Cmd {
     CloseShift,
     /// Settle an unresolved order again.
     RetryOrder(i64),
+    /// Print an order's receipt (`copy`: a reprint, marked as a copy).
+    Print {
+        /// Order row id.
+        order_id: i64,
+        /// A reprint.
+        copy: bool,
+    },
     /// Leave.
     Quit,
 }

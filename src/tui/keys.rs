@@ -82,6 +82,8 @@ pub enum Action {
     No,
     /// Close the help popup.
     CloseHelp,
+    /// Print a copy of the receipt.
+    Reprint,
 }
 
 /// One line of the key table.
@@ -141,6 +143,7 @@ const QUIT: Binding = b(
     "quit",
 );
 const HISTORY: Binding = b(&[Key::F(2)], "F2", Action::History, "流水", "history");
+const REPRINT: Binding = b(&[Key::F(5)], "F5", Action::Reprint, "重印", "reprint");
 const SHIFT: Binding = b(&[Key::F(3)], "F3", Action::Shift, "班次", "shift");
 
 /// The bindings valid in a view, in key-bar order.
@@ -232,19 +235,20 @@ pub fn bindings(view: &View) -> Vec<Binding> {
             HELP_F1,
             QUIT,
         ],
-        Screen::Result => vec![
-            b(
+        Screen::Result => {
+            let mut v = vec![b(
                 &[Key::Enter],
                 "Enter",
                 Action::NextSale,
-                "下一笔（或直接输入金额）",
+                "下一笔",
                 "next sale",
-            ),
-            HISTORY,
-            SHIFT,
-            HELP,
-            QUIT,
-        ],
+            )];
+            if view.can_reprint {
+                v.push(REPRINT);
+            }
+            v.extend([HISTORY, SHIFT, HELP, QUIT]);
+            v
+        }
         Screen::History => {
             let mut v = vec![
                 b(&[Key::Up], "↑↓", Action::Up, "选择", "select"),
@@ -260,6 +264,9 @@ pub fn bindings(view: &View) -> Vec<Binding> {
                     "详情",
                     "details",
                 ));
+            }
+            if view.can_reprint {
+                v.push(REPRINT);
             }
             if view.selected_unresolved {
                 v.push(b(

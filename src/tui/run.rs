@@ -128,11 +128,14 @@ async fn run_async(cfg: Config) -> Result<(), RunError> {
 
     let mut app = App::new(app_config(&cfg), clock.now_ms());
     let mut cancel: Option<watch::Sender<bool>> = None;
+    let printer = crate::receipt::queue(&cfg);
     let ctx = Ctx {
         engine: engine.clone(),
         store: store.clone(),
         tx: tx.clone(),
         terminal_id: cfg.merchant.terminal_id.clone(),
+        cfg: cfg.clone(),
+        printer: printer.clone(),
     };
 
     // The shift: the demo starts with one open for cashier "demo".
@@ -169,7 +172,13 @@ async fn run_async(cfg: Config) -> Result<(), RunError> {
     }
 
     let mut result = Ok(());
+    let mut printer_seen = None;
     loop {
+        let status = printer.status();
+        if printer_seen.as_ref() != Some(&status) {
+            printer_seen = Some(status.clone());
+            let _ = tx.send(Msg::Printer(status));
+        }
         if let Err(e) = terminal.draw(|f| f.render_widget(&app, f.area())) {
             result = Err(RunError::Setup(format!("terminal: {e}")));
             break;
@@ -313,6 +322,8 @@ struct Ctx {
     store: Store,
     tx: mpsc::UnboundedSender<Msg>,
     terminal_id: String,
+    cfg: Config,
+    printer: crate::receipt::printer::PrintQueue,
 }
 
 /// Runs a command off the UI task; its result comes back as a message.
@@ -446,6 +457,42 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                     Err(e) => Msg::Error(e.to_string()),
                 };
                 let _ = tx.send(msg);
+            });
+        }
+        Cmd::Print { order_id, copy } => {
+            let cfg = ctx.cfg.clone();
+            let printer = ctx.printer.clone();
+            tokio::spawn(async move {
+                let now = SystemClock.now_ms();
+                let r = store
+                    .call(move |c| {
+                        let order = orders::by_id(c, order_id)?;
+                        let copy_at = copy.then_some(now);
+                        let data = crate::receipt::sale_receipt(c, &cfg, &order, copy_at)?;
+                        if copy {
+                            crate::store::audit(
+                                c,
+                                now,
+                                &order.cashier,
+                                "reprint",
+                                &format!("{} (screen)", order.out_trade_no),
+                            )?;
+                        }
+                        let receipt = crate::receipt::layout::sale(&data, cfg.printer.width);
+                        let name = if copy {
+                            format!("{}-copy-{now}", order.out_trade_no)
+                        } else {
+                            order.out_trade_no.clone()
+                        };
+                        Ok(crate::receipt::job(&cfg, &receipt, name, !copy))
+                    })
+                    .await;
+                match r {
+                    Ok(job) => printer.submit(job),
+                    Err(e) => {
+                        let _ = tx.send(Msg::Error(e.to_string()));
+                    }
+                }
             });
         }
         Cmd::Quit => {}

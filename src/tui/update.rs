@@ -100,6 +100,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                     app.sale = Default::default();
                     app.screen = Screen::Result;
                     cmds.push(Cmd::LoadSummary);
+                    if order.state == OrderState::Paid {
+                        cmds.push(Cmd::Print {
+                            order_id: order.id,
+                            copy: false,
+                        });
+                    }
                 }
                 Err(message) => {
                     // Refused before anything was sent: back to the scan, amount kept.
@@ -115,6 +121,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             };
             app.overlay = None;
             app.result = Some(ResultView {
+                order_id: 0,
                 outcome: Outcome::Attention,
                 amount: pay.amount,
                 out_trade_no: pay.out_trade_no.unwrap_or_default(),
@@ -158,6 +165,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 }
             }
         }
+        Msg::Printer(status) => app.printer = status,
         Msg::Error(e) => set_hint(app, e),
     }
     cmds
@@ -363,6 +371,23 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
             app.overlay = None;
         }
         Action::No => app.overlay = None,
+        Action::Reprint => {
+            if let Some(order_id) = app.reprint_target() {
+                cmds.push(Cmd::Print {
+                    order_id,
+                    copy: true,
+                });
+                set_hint(
+                    app,
+                    match app.lang {
+                        crate::config::Language::Zh => "已发送重印（标注“重印”）".into(),
+                        crate::config::Language::En => {
+                            "Copy sent to the printer (marked COPY)".into()
+                        }
+                    },
+                );
+            }
+        }
     }
 }
 
@@ -448,6 +473,7 @@ fn result_view(app: &App, o: &OrderRecord) -> ResultView {
         None => String::new(),
     };
     ResultView {
+        order_id: o.id,
         outcome,
         amount: o.amount,
         out_trade_no: o.out_trade_no.clone(),

@@ -16,6 +16,7 @@ use crate::clock::beijing;
 use crate::engine::OrderState;
 use crate::engine::micropay::Phase;
 use crate::money::Fen;
+use crate::receipt::printer::PrinterStatus;
 
 #[derive(Clone, Copy)]
 enum Tone {
@@ -151,6 +152,16 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
+    if let PrinterStatus::Failed { waiting, error } = &app.printer {
+        let text = match app.lang {
+            crate::config::Language::Zh => format!(" ✘ 打印机：{error}（等待打印 {waiting} 张）"),
+            crate::config::Language::En => format!(" ✘ Printer: {error} ({waiting} waiting)"),
+        };
+        if app.hint.is_none() {
+            Paragraph::new(Line::from(Span::styled(text, style(app, Tone::Bad)))).render(area, buf);
+            return;
+        }
+    }
     if let Some((hint, _)) = &app.hint {
         Paragraph::new(Line::from(Span::styled(
             format!(" ▶ {hint}"),

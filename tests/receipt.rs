@@ -1,0 +1,305 @@
+//! Receipts: golden text layouts (paid, refunded, reprinted; zh and en; 32 and 48 columns),
+//! no line wider than the paper (property test), and the print queue against real sinks: a
+//! loopback TCP printer, a spool folder, and a printer that hangs — which never delays a sale.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use scanpay::config::Language;
+use scanpay::engine::OrderState;
+use scanpay::money::Fen;
+use scanpay::receipt::layout::{self, RefundLine, SaleReceipt};
+use scanpay::receipt::model::{Block, Size};
+use scanpay::receipt::printer::{Job, PrintQueue, PrinterStatus, Sink};
+use unicode_width::UnicodeWidthStr;
+
+// 2025-11-25 14:32:07 Beijing.
+const PAID_AT: i64 = 1_764_052_327_000;
+
+fn data(lang: Language) -> SaleReceipt {
+    SaleReceipt {
+        lang,
+        store_name: "示例便利店".into(),
+        terminal_id: "POS01".into(),
+        cashier: "li".into(),
+        shift_id: 12,
+        at_ms: PAID_AT,
+        tz: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+        amount: Fen(12_850),
+        description: "矿泉水 x2, 面包".into(),
+        code_masked: "1345 **** **** 6701".into(),
+        out_trade_no: "POS01-20251125-AB-000231".into(),
+        transaction_id: Some("4200002456202511250123456789".into()),
+        state: OrderState::Paid,
+        refunds: vec![],
+        copy_at_ms: None,
+    }
+}
+
+fn refunded(lang: Language) -> SaleReceipt {
+    let mut d = data(lang);
+    d.state = OrderState::PartiallyRefunded;
+    d.refunds = vec![RefundLine {
+        out_refund_no: "POS01-20251125-AB-000231-R1".into(),
+        amount: Fen(3_000),
+        at_ms: PAID_AT + 3_600_000,
+        status: "SUCCESS".into(),
+    }];
+    d
+}
+
+fn reprinted(lang: Language) -> SaleReceipt {
+    let mut d = data(lang);
+    d.copy_at_ms = Some(PAID_AT + 7_200_000);
+    d
+}
+
+#[test]
+fn golden_text_layouts() {
+    for lang in [Language::Zh, Language::En] {
+        for width in [32, 48] {
+            for (name, d) in [
+                ("paid", data(lang)),
+                ("refunded", refunded(lang)),
+                ("reprint", reprinted(lang)),
+            ] {
+                let text = layout::to_text(&layout::sale(&d, width));
+                insta::assert_snapshot!(format!("{lang:?}_{width}_{name}").to_lowercase(), text);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_reprint_is_marked_at_the_top_and_the_bottom() {
+    let text = layout::to_text(&layout::sale(&reprinted(Language::Zh), 32));
+    assert_eq!(
+        text.matches("重印 / COPY 11-25 16:32:07").count(),
+        2,
+        "{text}"
+    );
+    let plain = layout::to_text(&layout::sale(&data(Language::Zh), 32));
+    assert!(!plain.contains("COPY"));
+}
+
+#[test]
+fn refunds_show_and_net_is_derived() {
+    let text = layout::to_text(&layout::sale(&refunded(Language::En), 32));
+    assert!(
+        text.contains("-¥30.00") && text.contains("Net ¥98.50"),
+        "{text}"
+    );
+}
+
+fn cells(b: &Block) -> Option<(usize, Size)> {
+    match b {
+        Block::Text { text, size, .. } => Some((text.width(), *size)),
+        _ => None,
+    }
+}
+
+proptest! {
+    #[test]
+    fn no_line_is_wider_than_the_paper(
+        store in "\\PC{0,60}",
+        desc in "[a-zA-Z0-9 中文测试矿泉水面包，。😀]{0,120}",
+        cashier in "\\PC{1,32}",
+        amount in 1i64..1_000_000_000_000,
+        width in prop::sample::select(vec![32usize, 42, 48]),
+        lang in prop::sample::select(vec![Language::Zh, Language::En]),
+    ) {
+        let mut d = refunded(lang);
+        d.store_name = store;
+        d.description = desc;
+        d.cashier = cashier;
+        d.amount = Fen(amount);
+        let r = layout::sale(&d, width);
+        for b in &r.blocks {
+            if let Some((w, size)) = cells(b) {
+                let limit = if size == Size::Double { width / 2 } else { width };
+                prop_assert!(w <= limit, "{:?} is {} cells, limit {}", b, w, limit);
+            }
+        }
+        for line in layout::to_text(&r).lines() {
+            prop_assert!(line.width() <= width, "{:?}", line);
+        }
+    }
+
+    #[test]
+    fn wrap_never_exceeds_and_keeps_every_character(text in "\\PC{0,200}", cols in 2usize..60) {
+        let lines = layout::wrap(&text, cols);
+        for l in &lines {
+            prop_assert!(l.width() <= cols);
+        }
+        let kept: String = lines.concat().chars().filter(|c| !c.is_whitespace()).collect();
+        let want: usize = text.chars().filter(|c| !c.is_whitespace() && !c.is_control()).count();
+        prop_assert_eq!(kept.chars().count(), want);
+    }
+}
+
+fn job(name: &str) -> Job {
+    Job {
+        name: name.into(),
+        bytes: format!("ESC/POS {name}\n").into_bytes(),
+        text: format!("receipt {name}\n"),
+    }
+}
+
+fn wait_status(q: &PrintQueue, want: impl Fn(&PrinterStatus) -> bool) -> PrinterStatus {
+    for _ in 0..200 {
+        let s = q.status();
+        if want(&s) {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    q.status()
+}
+
+#[test]
+fn prints_to_a_loopback_tcp_printer_and_spools_text() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let spool = tempfile::tempdir().unwrap();
+    let q = PrintQueue::start(
+        Sink::Tcp(addr),
+        spool.path().to_path_buf(),
+        Duration::from_secs(2),
+    );
+    q.submit(job("A1"));
+    let (mut conn, _) = listener.accept().unwrap();
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut conn, &mut got).unwrap();
+    assert_eq!(got, b"ESC/POS A1\n");
+    assert_eq!(
+        wait_status(&q, |s| *s == PrinterStatus::Ready),
+        PrinterStatus::Ready
+    );
+    assert_eq!(
+        std::fs::read_to_string(spool.path().join("A1.txt")).unwrap(),
+        "receipt A1\n"
+    );
+}
+
+#[test]
+fn prints_to_a_spool_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = PrintQueue::start(
+        Sink::File(dir.path().join("out")),
+        dir.path().join("spool"),
+        Duration::from_secs(2),
+    );
+    q.submit(job("B1"));
+    wait_status(&q, |_| dir.path().join("out/B1.bin").exists());
+    assert_eq!(
+        std::fs::read(dir.path().join("out/B1.bin")).unwrap(),
+        b"ESC/POS B1\n"
+    );
+}
+
+#[test]
+fn a_refusing_printer_is_reported_and_its_jobs_wait() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let q = PrintQueue::start(
+        Sink::Tcp(port.to_string()),
+        spool.path().to_path_buf(),
+        Duration::from_secs(1),
+    );
+    q.submit(job("C1"));
+    let s = wait_status(&q, |s| matches!(s, PrinterStatus::Failed { .. }));
+    assert!(
+        matches!(s, PrinterStatus::Failed { waiting: 1, .. }),
+        "{s:?}"
+    );
+    // The text copy is kept even though nothing printed.
+    assert!(spool.path().join("C1.txt").exists());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_printer_never_delays_the_next_sale() {
+    // A printer device that never accepts data: opening a FIFO with no reader blocks forever.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("lp0");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let q = PrintQueue::start(
+        Sink::Device(fifo.clone()),
+        dir.path().join("spool"),
+        Duration::from_secs(1),
+    );
+    q.submit(job("D1"));
+    q.submit(job("D2"));
+
+    // A whole payment goes through while the printer hangs.
+    let cfg = scanpay::config::Config::load_from(scanpay::config::Source::EmbeddedDemo).unwrap();
+    let clock: scanpay::clock::SharedClock = Arc::new(scanpay::clock::TokioClock::new());
+    let (client, _sim) = scanpay::sim::connect_in_process(&cfg, clock.clone())
+        .await
+        .unwrap();
+    let store = scanpay::store::Store::open_inline(dir.path()).unwrap();
+    let shift = store
+        .call(|c| scanpay::store::shifts::open(c, "POS01", "li", 0))
+        .await
+        .unwrap();
+    let engine = scanpay::engine::Engine::new(&cfg, client, store, clock);
+    let sale = scanpay::engine::Sale {
+        amount: Fen(100),
+        description: String::new(),
+        code: scanpay::auth_code::AuthCode::parse("134567890123456711").unwrap(),
+        shift_id: shift.id,
+        cashier: "li".into(),
+    };
+    let mut quiet = |_: &scanpay::engine::Progress| {};
+    let order = engine.pay(&sale, &mut quiet, None).await.unwrap();
+    assert_eq!(order.state, OrderState::Paid);
+    // The printer is still stuck on the first job, and nothing was printed twice.
+    let s = q.status();
+    assert!(
+        matches!(s, PrinterStatus::Printing | PrinterStatus::Failed { .. }),
+        "{s:?}"
+    );
+    // Let the worker go: open the FIFO for reading so the blocked open completes.
+    let reader = std::thread::spawn(move || std::fs::read(&fifo).unwrap_or_default());
+    let st = wait_status(&q, |s| {
+        matches!(s, PrinterStatus::Failed { .. } | PrinterStatus::Ready)
+    });
+    drop(st);
+    let _ = reader;
+}
+
+#[test]
+fn escpos_bytes_of_one_receipt() {
+    use scanpay::receipt::escpos::{EscPosOptions, QrMode, encode};
+    let r = layout::sale(&data(Language::Zh), 32);
+    let bytes = encode(
+        &r,
+        &EscPosOptions {
+            cut: true,
+            drawer: true,
+            qr: QrMode::Firmware,
+        },
+    );
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Init, Chinese mode, GB18030 code system; the store name in GB18030; ￥ as a3a4; the QR
+    // stored with GS ( k fn 80 and printed with fn 81; drawer pulse; full cut.
+    assert!(hex.starts_with("1b401c261c4300"), "{}", &hex[..16]);
+    assert!(hex.contains("cabec0fdb1e3c0fbb5ea"));
+    assert!(hex.contains("a3a4"));
+    assert!(hex.contains("1d286b") && hex.contains("315030") && hex.contains("1d286b0300315130"));
+    assert!(
+        hex.ends_with("1b700019fa1b64031d564100"),
+        "{}",
+        &hex[hex.len() - 24..]
+    );
+    let dump: Vec<String> = bytes
+        .chunks(32)
+        .map(|c| c.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    insta::assert_snapshot!("escpos_zh_32_paid_hex", dump.join("\n"));
+}
