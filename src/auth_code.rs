@@ -70,7 +70,12 @@ impl Classified {
         Some(match self {
             Classified::WeChat(_) => return None,
             Classified::OtherWallet(w) => format!(
-                "this is a {} code, not WeChat Pay: ask the customer to open WeChat's payment code",
+                "this is {} {} code, not WeChat Pay: ask the customer to open WeChat's payment code",
+                if matches!(w, OtherWallet::Alipay) {
+                    "an"
+                } else {
+                    "a"
+                },
                 w.name_en()
             ),
             Classified::Invalid(NotACode::Empty) => "nothing was scanned".to_string(),

@@ -86,6 +86,63 @@ enum Command {
         #[arg(long, value_enum)]
         to: Option<cmd::receipt::Target>,
     },
+    /// Refund a paid order, fully or in part (a supervisor approves with their PIN).
+    Refund {
+        /// The merchant order number.
+        out_trade_no: String,
+        /// Amount to refund in yuan.
+        #[arg(long)]
+        amount: String,
+        /// Why (shown to the customer, kept in the log).
+        #[arg(long)]
+        reason: String,
+        /// The approving supervisor (the demo has `demo`, PIN 0000).
+        #[arg(long, default_value = "demo")]
+        supervisor: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage supervisors.
+    Supervisor {
+        #[command(subcommand)]
+        action: SupervisorAction,
+    },
+    /// Compare a day's WeChat Pay trade bill with the log; exit 0 only when everything matches.
+    Reconcile {
+        /// The Beijing day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print CSV.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Export orders (or refunds) between two days as CSV.
+    Export {
+        /// First day, YYYY-MM-DD (Beijing).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (Beijing).
+        #[arg(long)]
+        to: String,
+        /// Only `csv`.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// `orders` or `refunds`.
+        #[arg(long, default_value = "orders")]
+        what: String,
+        /// Plain UTF-8 without the byte-order mark spreadsheets need.
+        #[arg(long)]
+        no_bom: bool,
+    },
+    /// Copy the shift log to PATH with SQLite's online backup (safe while the till runs).
+    Backup {
+        /// Destination file.
+        path: PathBuf,
+    },
     /// Print the X (current shift) or Z (closed shift) report.
     Report {
         /// `x` or `z`.
@@ -120,6 +177,15 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum SupervisorAction {
+    /// Add a supervisor or change their PIN (read without echo, or from standard input).
+    Add {
+        /// The supervisor's id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum ShiftAction {
     /// Open a shift.
     Open {
@@ -132,6 +198,12 @@ enum ShiftAction {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Close even though orders are not settled (a supervisor approves; they are listed on the Z).
+        #[arg(long)]
+        force: bool,
+        /// The approving supervisor for --force.
+        #[arg(long, default_value = "demo")]
+        supervisor: String,
     },
 }
 
@@ -193,8 +265,53 @@ fn main() -> ExitCode {
             action: ShiftAction::Open { cashier },
         }) => run_async(async move { cmd::finish(cmd::shift::open(config, &cashier).await) }),
         Some(Command::Shift {
-            action: ShiftAction::Close { json },
-        }) => run_async(async move { cmd::finish(cmd::shift::close(config, json).await) }),
+            action:
+                ShiftAction::Close {
+                    json,
+                    force,
+                    supervisor,
+                },
+        }) => run_async(async move {
+            cmd::finish(cmd::shift::close(config, json, force.then_some(supervisor)).await)
+        }),
+        Some(Command::Refund {
+            out_trade_no,
+            amount,
+            reason,
+            supervisor,
+            json,
+        }) => run_async(async move {
+            cmd::finish(
+                cmd::manager::refund(config, &out_trade_no, &amount, &reason, &supervisor, json)
+                    .await,
+            )
+        }),
+        Some(Command::Supervisor {
+            action: SupervisorAction::Add { id },
+        }) => cmd::finish(cmd::manager::supervisor_add(&config, &id)),
+        Some(Command::Reconcile { date, json, csv }) => run_async(async move {
+            cmd::finish(cmd::manager::reconcile(config, &date, json, csv).await)
+        }),
+        Some(Command::Export {
+            from,
+            to,
+            format,
+            what,
+            no_bom,
+        }) => {
+            if format != "csv" {
+                eprintln!("scanpay: unknown format {format:?}: only csv");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            cmd::finish(cmd::manager::export(
+                &config,
+                &from,
+                &to,
+                what == "refunds",
+                !no_bom,
+            ))
+        }
+        Some(Command::Backup { path }) => cmd::finish(cmd::manager::backup(&config, &path)),
         Some(Command::Reprint { out_trade_no, to }) => {
             cmd::finish(cmd::receipt::reprint(&config, &out_trade_no, to))
         }

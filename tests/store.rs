@@ -48,7 +48,15 @@ fn pragmas_and_schema() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(strict, 7);
+    let tables: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(strict, tables, "every table is STRICT");
+    assert_eq!(tables, 9);
     drop(conn);
     // Opening again migrates nothing and keeps the data.
     open_connection(&dir.path().join("scanpay.db")).unwrap();
@@ -182,7 +190,7 @@ fn shift_close_is_refused_while_orders_are_open() {
     let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
     let m = Machine::new(1234, Timing::from_secs(5, 45));
     let o = orders::create(&mut conn, &new_order(shift.id), &m, NOW).unwrap();
-    let err = shifts::close(&mut conn, "POS01", "li", NOW)
+    let err = shifts::close(&mut conn, "POS01", "li", NOW, None)
         .unwrap_err()
         .to_string();
     assert!(

@@ -136,7 +136,7 @@ fn cashier_takes_payments_in_a_real_terminal() {
 
     // 1. Typed amount, then a wedge burst with Enter: paid.
     tty.type_like_a_person("12.34");
-    tty.wait_for("Enter confirm amount", 2);
+    tty.wait_for("Enter confirm", 2);
     tty.send(b"\r");
     tty.wait_for("Scan the customer's payment code", 5);
     tty.send(b"134567890123456711\r");

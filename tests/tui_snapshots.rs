@@ -53,6 +53,11 @@ fn app(lang: Language) -> App {
             open_count: 1,
             first_out_trade_no: Some("POS01-20251125-AB-000001".into()),
             last_out_trade_no: Some("POS01-20251125-AB-000023".into()),
+            refund_count: 1,
+            refund_fen: 500,
+            net_fen: 231_340,
+            by_cashier: vec![("li".into(), 22, 231_840)],
+            ..Summary::default()
         }),
     );
     a
@@ -238,7 +243,23 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
         ev(10_000, "query_answer", "PAID"),
     ];
     update(&mut h, Msg::Detail(o.clone(), events));
-    out.push(("history_detail", h));
+    out.push(("history_detail", h.clone()));
+    update(&mut h, Msg::Key { key: Key::Esc, at });
+    key(&mut h, Key::F(7), &mut at);
+    typed(&mut h, "5", &mut at);
+    key(&mut h, Key::Tab, &mut at);
+    update(&mut h, Msg::Tick { at: at + 100 });
+    at += 200;
+    typed(&mut h, "quality", &mut at);
+    key(&mut h, Key::Tab, &mut at);
+    update(&mut h, Msg::Tick { at: at + 100 });
+    at += 200;
+    typed(&mut h, "demo", &mut at);
+    key(&mut h, Key::Tab, &mut at);
+    update(&mut h, Msg::Tick { at: at + 100 });
+    at += 200;
+    typed(&mut h, "00", &mut at);
+    out.push(("refund_form", h));
     let mut s = app(lang);
     key(&mut s, Key::F(3), &mut at);
     out.push(("shift_x", s.clone()));

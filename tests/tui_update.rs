@@ -596,3 +596,97 @@ fn a_paid_sale_prints_and_f5_reprints_one_marked_copy() {
     assert!(!cmds.iter().any(|c| matches!(c, Cmd::Print { .. })));
     assert!(key(&mut a, Key::F(5), t + 1000).is_empty());
 }
+
+#[test]
+fn refund_from_history_needs_a_supervisor_form() {
+    let mut a = app(Language::En);
+    key(&mut a, Key::F(2), T0);
+    update(&mut a, Msg::History(vec![order(OrderState::Paid, None)]));
+    assert!(a.view().can_refund);
+    key(&mut a, Key::F(7), T0 + 100);
+    assert_eq!(a.overlay, Some(Overlay::Form));
+    // More than was paid (¥12.34) is refused in the form.
+    let (_, t) = type_slowly(&mut a, "20.00", T0 + 200);
+    assert!(key(&mut a, Key::Enter, t + 100).is_empty());
+    update(&mut a, Msg::Tick { at: t + 300 });
+    assert!(
+        a.form
+            .as_ref()
+            .unwrap()
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("over the limit")
+    );
+    for i in 0..5 {
+        key(&mut a, Key::Backspace, t + 400 + i);
+    }
+    let (_, t) = type_slowly(&mut a, "2.50", t + 500);
+    // A field left empty: refused with a message, nothing sent.
+    assert!(key(&mut a, Key::Enter, t + 100).is_empty());
+    update(&mut a, Msg::Tick { at: t + 300 });
+    assert!(a.form.as_ref().unwrap().error.is_some());
+    let mut t = t + 400;
+    for text in ["return", "demo", "0x0a00"] {
+        key(&mut a, Key::Tab, t);
+        update(&mut a, Msg::Tick { at: t + 100 });
+        t = type_slowly(&mut a, text, t + 200).1;
+    }
+    assert_eq!(
+        a.form.as_ref().unwrap().fields[3],
+        "0000",
+        "PIN takes digits only"
+    );
+    let cmds = key(&mut a, Key::Enter, t + 100);
+    update(&mut a, Msg::Tick { at: t + 300 });
+    let [
+        Cmd::Refund {
+            out_trade_no,
+            amount,
+            reason,
+            supervisor,
+            pin,
+        },
+    ] = cmds.as_slice()
+    else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(
+        (
+            out_trade_no.as_str(),
+            *amount,
+            reason.as_str(),
+            supervisor.as_str(),
+            pin.as_str()
+        ),
+        (
+            "POS01-20251125-AB-000001",
+            Fen(250),
+            "return",
+            "demo",
+            "0000"
+        )
+    );
+    assert!(a.form.is_none() && a.overlay.is_none());
+    let cmds = update(&mut a, Msg::RefundFinished(Ok("✔ refunded ¥2.50".into())));
+    assert!(cmds.iter().any(|c| matches!(c, Cmd::LoadHistory)));
+    assert!(a.hint.as_ref().unwrap().0.contains("refunded"));
+}
+
+#[test]
+fn a_supervisor_may_force_the_close() {
+    let mut a = app(Language::Zh);
+    key(&mut a, Key::F(3), T0);
+    key(&mut a, Key::F(9), T0 + 100);
+    assert_eq!(a.overlay, Some(Overlay::Form));
+    let (_, t) = type_slowly(&mut a, "demo", T0 + 200);
+    key(&mut a, Key::Tab, t);
+    update(&mut a, Msg::Tick { at: t + 100 });
+    let (_, t) = type_slowly(&mut a, "0000", t + 200);
+    let cmds = key(&mut a, Key::Enter, t + 100);
+    update(&mut a, Msg::Tick { at: t + 300 });
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::ForceClose { supervisor, pin }] if supervisor == "demo" && pin == "0000"),
+        "{cmds:?}"
+    );
+}

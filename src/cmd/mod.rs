@@ -1,5 +1,6 @@
 //! The headless sub-commands: the same engine as the cashier screen, driven from the shell.
 
+pub mod manager;
 pub mod orders;
 pub mod pay;
 pub mod receipt;

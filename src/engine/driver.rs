@@ -135,6 +135,11 @@ impl Engine {
         &self.store
     }
 
+    /// The payment-service client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The clock.
     pub fn clock(&self) -> &SharedClock {
         &self.clock
@@ -528,5 +533,186 @@ fn map_reverse(
             };
             (Event::Reverse(result), Some(detail))
         }
+    }
+}
+
+/// Refunds (the flow's rules are in `super::refund`).
+impl Engine {
+    /// Writes a refund (checked against what is left to refund) and drives it until it is
+    /// final or `max_wait` passes (it then stays PROCESSING; recovery follows it up).
+    pub async fn refund(
+        &self,
+        out_trade_no: &str,
+        amount: Fen,
+        reason: &str,
+        approved_by: Option<&str>,
+        max_wait: Option<Duration>,
+    ) -> Result<crate::store::refunds::RefundRecord, EngineError> {
+        let now = self.clock.now_ms();
+        let (no, reason, by) = (
+            out_trade_no.to_string(),
+            reason.to_string(),
+            approved_by.map(str::to_string),
+        );
+        let terminal = self.merchant.terminal_id.clone();
+        let rec = self
+            .store
+            .call(move |c| {
+                let shift = crate::store::shifts::current(c, &terminal)?.ok_or_else(|| {
+                    StoreError::Refused(format!(
+                        "no shift is open on {terminal}: open one to make refunds"
+                    ))
+                })?;
+                crate::store::refunds::create(c, &no, amount, &reason, by.as_deref(), shift.id, now)
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Refused(m) => EngineError::Refused(m),
+                other => EngineError::Store(other),
+            })?;
+        self.drive_refund(rec, super::refund::RefundEvent::Start, max_wait)
+            .await
+    }
+
+    /// Drives a refund from `first` (Start, or Resume after a restart).
+    pub async fn drive_refund(
+        &self,
+        rec: crate::store::refunds::RefundRecord,
+        first: super::refund::RefundEvent,
+        max_wait: Option<Duration>,
+    ) -> Result<crate::store::refunds::RefundRecord, EngineError> {
+        use super::refund::{CreateResult, RefundCommand, RefundEvent, RefundQueryResult};
+        use crate::wechat::model::{RefundRequest, RefundRequestAmount};
+        let started = tokio::time::Instant::now();
+        let id = rec.id;
+        let order_total = {
+            let oid = rec.order_id;
+            self.store
+                .call(move |c| orders::by_id(c, oid))
+                .await?
+                .amount
+        };
+        let mut m = rec.machine.clone();
+        let mut queue = VecDeque::from([(first, serde_json::json!({}), None::<String>)]);
+        let mut wake = None;
+        let mut current = rec;
+        loop {
+            let (ev, detail, wechat_id) = match queue.pop_front() {
+                Some(x) => x,
+                None => {
+                    if m.status.is_final() {
+                        break;
+                    }
+                    let Some(at) = wake.take() else { break };
+                    let wait_ms = u64::try_from(at - self.clock.now_ms()).unwrap_or(0);
+                    if let Some(limit) = max_wait
+                        && started.elapsed() + Duration::from_millis(wait_ms) > limit
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                    (RefundEvent::Timer, serde_json::json!({}), None)
+                }
+            };
+            let kind = match &ev {
+                RefundEvent::Start => Some("refund_request"),
+                RefundEvent::Resume => Some("refund_resumed"),
+                RefundEvent::Create(_) => Some("refund_answer"),
+                RefundEvent::Query(_) => Some("refund_query_answer"),
+                RefundEvent::Timer => None,
+            };
+            let now = self.clock.now_ms();
+            let (next, cmds) = m.step(ev, now);
+            m = next;
+            if let Some(kind) = kind {
+                let mm = m.clone();
+                let d = detail.to_string();
+                current = self
+                    .store
+                    .call(move |c| {
+                        crate::store::refunds::record(
+                            c,
+                            id,
+                            kind,
+                            &d,
+                            &mm,
+                            wechat_id.as_deref(),
+                            now,
+                        )
+                    })
+                    .await?;
+            }
+            for cmd in cmds {
+                match cmd {
+                    RefundCommand::SendCreate => {
+                        let req = RefundRequest {
+                            transaction_id: None,
+                            out_trade_no: Some(current.out_trade_no.clone()),
+                            out_refund_no: current.out_refund_no.clone(),
+                            reason: Some(sanitize_description(&current.reason))
+                                .filter(|r| !r.is_empty()),
+                            amount: RefundRequestAmount {
+                                refund: current.amount.0,
+                                total: order_total.0,
+                                currency: "CNY".into(),
+                            },
+                        };
+                        let answer = self.client.refund(&req).await;
+                        queue.push_back(match answer {
+                            Ok(r) => (
+                                RefundEvent::Create(CreateResult::Accepted(refund_status(&r.status))),
+                                serde_json::json!({"result": "answer", "status": r.status.as_str()}),
+                                r.refund_id.clone(),
+                            ),
+                            Err(e) => {
+                                let detail = error_detail(&e);
+                                let result = match (&e, e.advice(Call::Refund)) {
+                                    (_, Advice::Retry) => CreateResult::Retry,
+                                    (ApiError::Service { code, .. }, Advice::Failed) => CreateResult::Failed {
+                                        code: code.as_str().to_string(),
+                                        en: code.meaning_en().to_string(),
+                                        zh: code.meaning_zh().to_string(),
+                                    },
+                                    _ => CreateResult::Unknown,
+                                };
+                                (RefundEvent::Create(result), detail, None)
+                            }
+                        });
+                    }
+                    RefundCommand::Query => {
+                        let answer = self.client.query_refund(&current.out_refund_no).await;
+                        queue.push_back(match answer {
+                            Ok(r) => (
+                                RefundEvent::Query(RefundQueryResult::Status(refund_status(&r.status))),
+                                serde_json::json!({"result": "answer", "status": r.status.as_str()}),
+                                r.refund_id.clone(),
+                            ),
+                            Err(e) => {
+                                let detail = error_detail(&e);
+                                let result = match &e {
+                                    ApiError::Service { code: ErrorCode::ResourceNotExists, verified: true, .. } => RefundQueryResult::NotFound,
+                                    _ => RefundQueryResult::Unknown,
+                                };
+                                (RefundEvent::Query(result), detail, None)
+                            }
+                        });
+                    }
+                    RefundCommand::WakeAt(at) => wake = Some(at),
+                    RefundCommand::Finished(_) => {}
+                }
+            }
+        }
+        Ok(current)
+    }
+}
+
+fn refund_status(s: &crate::wechat::model::RefundStatus) -> super::refund::RefundStatus {
+    use super::refund::RefundStatus as R;
+    use crate::wechat::model::RefundStatus as W;
+    match s {
+        W::Success => R::Success,
+        W::Closed => R::Closed,
+        W::Abnormal => R::Abnormal,
+        W::Processing | W::Other(_) => R::Processing,
     }
 }

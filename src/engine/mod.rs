@@ -6,6 +6,7 @@
 pub mod driver;
 pub mod micropay;
 pub mod recovery;
+pub mod refund;
 
 pub use driver::{Engine, EngineError, Progress, Sale};
 pub use micropay::{Machine, OrderState, Reason, Timing};

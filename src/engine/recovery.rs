@@ -72,3 +72,37 @@ pub async fn recover(engine: &Engine, scope: Scope) -> Result<Vec<OrderRecord>, 
     let todo = pending(engine, scope).await?;
     settle(engine, todo).await
 }
+
+/// Resumes every refund the log shows in flight (CREATED or PROCESSING), waiting at most
+/// `max_wait` for each; returns them as they stand.
+pub async fn recover_refunds(
+    engine: &Engine,
+    max_wait: Option<std::time::Duration>,
+) -> Result<Vec<crate::store::refunds::RefundRecord>, EngineError> {
+    let todo = engine
+        .store()
+        .call(|c| crate::store::refunds::in_flight(c))
+        .await?;
+    let mut set = JoinSet::new();
+    for r in todo {
+        let engine = engine.clone();
+        set.spawn(async move {
+            engine
+                .drive_refund(r, super::refund::RefundEvent::Resume, max_wait)
+                .await
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(result) => done.push(result?),
+            Err(e) => {
+                return Err(EngineError::Refused(format!(
+                    "refund recovery task failed: {e}"
+                )));
+            }
+        }
+    }
+    done.sort_by_key(|r| r.id);
+    Ok(done)
+}

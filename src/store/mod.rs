@@ -5,7 +5,9 @@
 //! Every order is written before its first request leaves, every answer is appended as an
 //! event, and nothing is ever deleted (triggers refuse it).
 
+pub mod backup;
 pub mod orders;
+pub mod refunds;
 pub mod schema;
 pub mod shifts;
 

@@ -94,6 +94,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER z_immutable_u BEFORE UPDATE ON z_reports BEGIN SELECT RAISE(ABORT, 'Z reports are immutable'); END;
     CREATE TRIGGER z_immutable_d BEFORE DELETE ON z_reports BEGIN SELECT RAISE(ABORT, 'Z reports are immutable'); END;
     "#,
+    // 2: refunds keep their flow's snapshot; supervisors and their PIN attempts.
+    r#"
+    ALTER TABLE refunds ADD COLUMN machine TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX refunds_by_order ON refunds(order_id);
+    CREATE INDEX refunds_by_status ON refunds(status);
+
+    CREATE TABLE supervisors (
+        id         TEXT PRIMARY KEY,
+        pin_hash   TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        disabled   INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+    ) STRICT;
+
+    CREATE TABLE pin_attempts (
+        id         INTEGER PRIMARY KEY,
+        supervisor TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        ok         INTEGER NOT NULL CHECK (ok IN (0, 1))
+    ) STRICT;
+    CREATE INDEX pin_attempts_by_supervisor ON pin_attempts(supervisor, at);
+    "#,
 ];
 
 /// The schema version this build writes.

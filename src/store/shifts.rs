@@ -88,8 +88,8 @@ pub fn open(
     by_id(conn, id)?.ok_or_else(|| StoreError::NotFound("shift vanished".into()))
 }
 
-/// Counts and sums of a shift's orders by state, derived from the orders (whose state is the
-/// last of their events), never from running totals.
+/// Counts and sums of a shift's orders and refunds. Each order's state is taken from the last
+/// of its events (the log), never from running totals.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Summary {
     /// Shift.
@@ -102,11 +102,37 @@ pub struct Summary {
     pub paid_fen: i64,
     /// Orders still in flight or unresolved.
     pub open_count: i64,
+    /// Refunds that succeeded in this shift: count.
+    #[serde(default)]
+    pub refund_count: i64,
+    /// Their sum.
+    #[serde(default)]
+    pub refund_fen: i64,
+    /// Refunds not final yet (created, processing) or abnormal: count.
+    #[serde(default)]
+    pub refund_open_count: i64,
+    /// Paid minus refunded.
+    #[serde(default)]
+    pub net_fen: i64,
+    /// Paid orders per cashier: `(cashier, count, sum_fen)`.
+    #[serde(default)]
+    pub by_cashier: Vec<(String, i64, i64)>,
+    /// Paid orders per hour of the day (Beijing time): `(hour, count, sum_fen)`.
+    #[serde(default)]
+    pub by_hour: Vec<(i64, i64, i64)>,
     /// First out_trade_no of the shift.
     pub first_out_trade_no: Option<String>,
     /// Last out_trade_no of the shift.
     pub last_out_trade_no: Option<String>,
+    /// Orders not settled at a forced close: `(out_trade_no, state)`.
+    #[serde(default)]
+    pub open_orders: Vec<(String, String)>,
+    /// The supervisor who forced the close, if it was forced.
+    #[serde(default)]
+    pub forced_by: Option<String>,
 }
+
+const CHARGED: &str = "('PAID','PARTIALLY_REFUNDED','REFUNDED')";
 
 /// The summary of a shift.
 pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> {
@@ -114,17 +140,28 @@ pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> 
         shift_id,
         ..Summary::default()
     };
-    let mut stmt = conn.prepare("SELECT state, COUNT(*), SUM(amount_fen) FROM orders WHERE shift_id = ?1 GROUP BY state ORDER BY state")?;
-    let rows = stmt
-        .query_map([shift_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    for (state, n, sum) in &rows {
+    // Each order with the state its last event left it in.
+    let last = "WITH last AS (
+        SELECT o.id, o.amount_fen, o.cashier, o.created_at, o.out_trade_no,
+               (SELECT e.state_after FROM order_events e WHERE e.order_id = o.id ORDER BY e.id DESC LIMIT 1) AS state
+        FROM orders o WHERE o.shift_id = ?1)";
+    let triples = |sql: &str| -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt
+            .query_map([shift_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    };
+    s.by_state = triples(&format!(
+        "{last} SELECT state, COUNT(*), SUM(amount_fen) FROM last GROUP BY state ORDER BY state"
+    ))?;
+    for (state, n, sum) in &s.by_state {
         let st = OrderState::parse(state);
         if st.is_some_and(OrderState::is_charged) {
             s.paid_count += n;
@@ -137,7 +174,29 @@ pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> 
             s.open_count += n;
         }
     }
-    s.by_state = rows;
+    s.by_cashier = triples(&format!(
+        "{last} SELECT cashier, COUNT(*), SUM(amount_fen) FROM last WHERE state IN {CHARGED} GROUP BY cashier ORDER BY cashier"
+    ))?;
+    s.by_hour = triples(&format!(
+        "{last} SELECT strftime('%H', created_at / 1000 + 28800, 'unixepoch'), COUNT(*), SUM(amount_fen)
+         FROM last WHERE state IN {CHARGED} GROUP BY 1 ORDER BY 1"
+    ))?
+    .into_iter()
+    .map(|(h, n, f)| (h.parse().unwrap_or(0), n, f))
+    .collect();
+    let (rc, rf): (i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM refunds WHERE shift_id = ?1 AND status = 'SUCCESS'",
+        [shift_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    s.refund_count = rc;
+    s.refund_fen = rf;
+    s.refund_open_count = conn.query_row(
+        "SELECT COUNT(*) FROM refunds WHERE shift_id = ?1 AND status IN ('CREATED','PROCESSING','ABNORMAL')",
+        [shift_id],
+        |r| r.get(0),
+    )?;
+    s.net_fen = s.paid_fen - s.refund_fen;
     s.first_out_trade_no = conn
         .query_row(
             "SELECT out_trade_no FROM orders WHERE shift_id = ?1 ORDER BY id LIMIT 1",
@@ -162,6 +221,7 @@ pub fn close(
     terminal_id: &str,
     actor: &str,
     now: i64,
+    forced_by: Option<&str>,
 ) -> Result<(Shift, Summary), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let shift = current(&tx, terminal_id)?
@@ -173,24 +233,28 @@ pub fn close(
         stmt.query_map([shift.id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?
     };
-    if !open.is_empty() {
+    if !open.is_empty() && forced_by.is_none() {
         let list: Vec<String> = open.iter().map(|(n, s)| format!("{n} ({s})")).collect();
         return Err(StoreError::Refused(format!(
-            "cannot close shift #{}: {} order(s) not settled: {}; run `scanpay recover` first",
+            "cannot close shift #{}: {} order(s) not settled: {}; run `scanpay recover` first, or a supervisor may force the close",
             shift.id,
             open.len(),
             list.join(", ")
         )));
     }
-    let summary = summary(&tx, shift.id)?;
+    let mut summary = summary(&tx, shift.id)?;
+    if forced_by.is_some() {
+        summary.open_orders = open.clone();
+        summary.forced_by = forced_by.map(str::to_string);
+    }
     let z: i64 = tx.query_row(
         "SELECT COALESCE(MAX(z_number), 0) + 1 FROM z_reports",
         [],
         |r| r.get(0),
     )?;
     tx.execute(
-        "UPDATE shifts SET closed_at = ?2, closed_by = ?3, z_number = ?4 WHERE id = ?1",
-        params![shift.id, now, actor, z],
+        "UPDATE shifts SET closed_at = ?2, closed_by = ?3, z_number = ?4, forced = ?5 WHERE id = ?1",
+        params![shift.id, now, actor, z, i64::from(forced_by.is_some())],
     )?;
     tx.execute(
         "INSERT INTO z_reports(z_number, shift_id, closed_at, report) VALUES (?1, ?2, ?3, ?4)",
@@ -201,7 +265,14 @@ pub fn close(
         now,
         actor,
         "shift_close",
-        &format!("shift #{} closed with Z #{z}", shift.id),
+        &match forced_by {
+            Some(sup) => format!(
+                "shift #{} FORCE-closed with Z #{z} by supervisor {sup}; {} order(s) not settled",
+                shift.id,
+                open.len()
+            ),
+            None => format!("shift #{} closed with Z #{z}", shift.id),
+        },
     )?;
     tx.commit()?;
     let closed =

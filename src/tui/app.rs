@@ -40,6 +40,57 @@ pub enum Overlay {
     ConfirmCancel,
     /// Really close the shift?
     ConfirmClose,
+    /// A form that needs a supervisor (refund, forced close): see `App::form`.
+    Form,
+}
+
+/// What a supervisor form is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormKind {
+    /// Refund part or all of a paid order.
+    Refund {
+        /// The order's row id.
+        order_id: i64,
+        /// Its number.
+        out_trade_no: String,
+        /// Its amount.
+        paid: Fen,
+    },
+    /// Close the shift although orders are not settled.
+    ForceClose,
+}
+
+/// A supervisor form: fields typed by the cashier and the supervisor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Form {
+    /// What for.
+    pub kind: FormKind,
+    /// Field values (refund: amount, reason, supervisor, PIN; forced close: supervisor, PIN).
+    pub fields: Vec<String>,
+    /// The focused field.
+    pub focus: usize,
+    /// Why the last submit was refused.
+    pub error: Option<String>,
+}
+
+impl Form {
+    /// A new form.
+    pub fn new(kind: FormKind) -> Form {
+        let n = match kind {
+            FormKind::Refund { .. } => 4,
+            FormKind::ForceClose => 2,
+        };
+        Form {
+            kind,
+            fields: vec![String::new(); n],
+            focus: 0,
+            error: None,
+        }
+    }
+    /// Whether field `i` is the PIN (shown masked).
+    pub fn is_pin(&self, i: usize) -> bool {
+        i + 1 == self.fields.len()
+    }
 }
 
 /// What the key table needs to know about the screen.
@@ -59,6 +110,12 @@ pub struct View {
     pub selected_unresolved: bool,
     /// A paid order is on screen (result, or selected in the history): it can be reprinted.
     pub can_reprint: bool,
+    /// The selected history order can be refunded.
+    pub can_refund: bool,
+    /// A shift is open.
+    pub shift_open: bool,
+    /// The payment in flight can still be cancelled (not already reversing).
+    pub can_cancel: bool,
 }
 
 /// The scanner as the status line shows it.
@@ -241,6 +298,8 @@ pub struct App {
     pub last_scan: Option<([u8; 32], i64)>,
     /// Quit now.
     pub quit: bool,
+    /// The open supervisor form.
+    pub form: Option<Form>,
 }
 
 /// Settings the screen starts with.
@@ -293,6 +352,7 @@ impl App {
             now,
             last_scan: None,
             quit: false,
+            form: None,
         }
     }
 
@@ -304,12 +364,30 @@ impl App {
             awaiting_scan: self.screen == Screen::Sale && self.sale.confirmed.is_some(),
             note_focused: self.sale.note_focused,
             detail_open: self.history.detail.is_some(),
-            selected_unresolved: self
-                .history
-                .selected_order()
-                .is_some_and(|o| o.state == OrderState::Unresolved),
+            selected_unresolved: match &self.history.detail {
+                Some((o, _)) => o.state == OrderState::Unresolved,
+                None => self
+                    .history
+                    .selected_order()
+                    .is_some_and(|o| o.state == OrderState::Unresolved),
+            },
+            can_cancel: self.payment.as_ref().is_some_and(|p| {
+                !p.cancelling
+                    && !matches!(p.phase, Phase::Reversing | Phase::Confirming | Phase::Done)
+            }),
             can_reprint: self.reprint_target().is_some(),
+            can_refund: self.screen == Screen::History && self.refund_target().is_some(),
+            shift_open: self.shift.is_some(),
         }
+    }
+
+    /// The history order a refund would be for (paid, not fully refunded).
+    pub fn refund_target(&self) -> Option<&OrderRecord> {
+        let o = match &self.history.detail {
+            Some((o, _)) => Some(o),
+            None => self.history.selected_order(),
+        }?;
+        matches!(o.state, OrderState::Paid | OrderState::PartiallyRefunded).then_some(o)
     }
 
     /// The paid order a reprint would print.
@@ -392,6 +470,12 @@ pub enum Msg {
     Recovered(Vec<OrderRecord>),
     /// The printer's state changed.
     Printer(PrinterStatus),
+    /// A refund ended (or was refused): what to tell the cashier.
+    RefundFinished(Result<String, String>),
+    /// A background action finished: what to tell the cashier (and reload what is shown).
+    Notice(String),
+    /// A reconciliation's report (or why it could not be made).
+    Reconciled(String),
     /// Something failed in the background.
     Error(String),
 }
@@ -426,6 +510,28 @@ pub enum Cmd {
     CloseShift,
     /// Settle an unresolved order again.
     RetryOrder(i64),
+    /// Refund (the supervisor's PIN is checked first).
+    Refund {
+        /// Order number.
+        out_trade_no: String,
+        /// Amount.
+        amount: Fen,
+        /// Reason.
+        reason: String,
+        /// Supervisor id.
+        supervisor: String,
+        /// The PIN as typed (never stored or logged).
+        pin: String,
+    },
+    /// Reconcile a day (`YYYY-MM-DD`) against WeChat Pay's bill.
+    Reconcile(String),
+    /// Close the shift over unsettled orders (the supervisor's PIN is checked first).
+    ForceClose {
+        /// Supervisor id.
+        supervisor: String,
+        /// The PIN as typed.
+        pin: String,
+    },
     /// Print an order's receipt (`copy`: a reprint, marked as a copy).
     Print {
         /// Order row id.

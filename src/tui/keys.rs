@@ -84,6 +84,18 @@ pub enum Action {
     CloseHelp,
     /// Print a copy of the receipt.
     Reprint,
+    /// Refund the selected order (supervisor).
+    Refund,
+    /// Close the shift over unsettled orders (supervisor).
+    ForceClose,
+    /// Next form field.
+    NextField,
+    /// Previous form field.
+    PrevField,
+    /// Submit the form.
+    Submit,
+    /// Reconcile yesterday's bill.
+    Reconcile,
 }
 
 /// One line of the key table.
@@ -150,6 +162,18 @@ const SHIFT: Binding = b(&[Key::F(3)], "F3", Action::Shift, "班次", "shift");
 pub fn bindings(view: &View) -> Vec<Binding> {
     if let Some(o) = &view.overlay {
         return match o {
+            Overlay::Form => vec![
+                b(&[Key::Enter], "Enter", Action::Submit, "提交", "submit"),
+                b(
+                    &[Key::Tab, Key::Down],
+                    "Tab",
+                    Action::NextField,
+                    "下一项",
+                    "next field",
+                ),
+                b(&[Key::BackTab, Key::Up], "", Action::PrevField, "", ""),
+                b(&[Key::Esc], "Esc", Action::No, "取消", "cancel"),
+            ],
             Overlay::Help => vec![b(
                 &[Key::Esc, Key::F(1), Key::Char('?'), Key::Enter],
                 "Esc",
@@ -205,8 +229,8 @@ pub fn bindings(view: &View) -> Vec<Binding> {
                     &[Key::Enter],
                     "Enter",
                     Action::ConfirmAmount,
-                    "确认金额",
-                    "confirm amount",
+                    "确认",
+                    "confirm",
                 ),
                 b(
                     &[Key::Tab, Key::BackTab],
@@ -224,17 +248,20 @@ pub fn bindings(view: &View) -> Vec<Binding> {
             v.push(QUIT);
             v
         }
-        Screen::Waiting => vec![
-            b(
-                &[Key::Esc],
-                "Esc",
-                Action::CancelPayment,
-                "取消收款（将撤销订单）",
-                "cancel payment (reverses the order)",
-            ),
-            HELP_F1,
-            QUIT,
-        ],
+        Screen::Waiting => {
+            let mut v = Vec::new();
+            if view.can_cancel {
+                v.push(b(
+                    &[Key::Esc],
+                    "Esc",
+                    Action::CancelPayment,
+                    "取消收款（将撤销订单）",
+                    "cancel payment (reverses the order)",
+                ));
+            }
+            v.extend([HELP_F1, QUIT]);
+            v
+        }
         Screen::Result => {
             let mut v = vec![b(
                 &[Key::Enter],
@@ -250,12 +277,15 @@ pub fn bindings(view: &View) -> Vec<Binding> {
             v
         }
         Screen::History => {
-            let mut v = vec![
-                b(&[Key::Up], "↑↓", Action::Up, "选择", "select"),
-                b(&[Key::Down], "", Action::Down, "", ""),
-                b(&[Key::PageUp], "", Action::PageUp, "", ""),
-                b(&[Key::PageDown], "", Action::PageDown, "", ""),
-            ];
+            let mut v = Vec::new();
+            if !view.detail_open {
+                v.extend([
+                    b(&[Key::Up], "↑↓", Action::Up, "选择", "select"),
+                    b(&[Key::Down], "", Action::Down, "", ""),
+                    b(&[Key::PageUp], "", Action::PageUp, "", ""),
+                    b(&[Key::PageDown], "", Action::PageDown, "", ""),
+                ]);
+            }
             if !view.detail_open {
                 v.push(b(
                     &[Key::Enter],
@@ -267,6 +297,9 @@ pub fn bindings(view: &View) -> Vec<Binding> {
             }
             if view.can_reprint {
                 v.push(REPRINT);
+            }
+            if view.can_refund {
+                v.push(b(&[Key::F(7)], "F7", Action::Refund, "退款", "refund"));
             }
             if view.selected_unresolved {
                 v.push(b(
@@ -282,18 +315,31 @@ pub fn bindings(view: &View) -> Vec<Binding> {
             v.push(QUIT);
             v
         }
-        Screen::Shift => vec![
-            b(
-                &[Key::F(10)],
-                "F10",
-                Action::CloseShift,
-                "结班（Z 报表）",
-                "close shift (Z report)",
-            ),
-            b(&[Key::Esc], "Esc", Action::Back, "返回", "back"),
-            HELP,
-            QUIT,
-        ],
+        Screen::Shift => {
+            let mut v = Vec::new();
+            if view.shift_open {
+                v.push(b(
+                    &[Key::F(10)],
+                    "F10",
+                    Action::CloseShift,
+                    "结班（Z 报表）",
+                    "close shift (Z)",
+                ));
+                v.push(b(
+                    &[Key::F(9)],
+                    "F9",
+                    Action::ForceClose,
+                    "强制结班（主管）",
+                    "force close (supervisor)",
+                ));
+            }
+            v.extend([
+                b(&[Key::Esc], "Esc", Action::Back, "返回", "back"),
+                HELP,
+                QUIT,
+            ]);
+            v
+        }
     }
 }
 

@@ -138,6 +138,17 @@ async fn run_async(cfg: Config) -> Result<(), RunError> {
         printer: printer.clone(),
     };
 
+    // The demo has a supervisor `demo` (PIN 0000) so a newcomer can try a refund.
+    if cfg.wechatpay.mode == Mode::Simulator {
+        let now = clock.now_ms();
+        let _ = store
+            .call(move |c| {
+                crate::supervisor::ensure_demo(c, now)
+                    .map_err(|e| crate::store::StoreError::Sql(e.to_string()))
+            })
+            .await;
+    }
+
     // The shift: the demo starts with one open for cashier "demo".
     let terminal_id = cfg.merchant.terminal_id.clone();
     let demo = cfg.wechatpay.mode == Mode::Simulator;
@@ -326,6 +337,63 @@ struct Ctx {
     printer: crate::receipt::printer::PrintQueue,
 }
 
+/// Prints a Z report through the receipt machinery (spool + printer).
+fn print_z(
+    cfg: &Config,
+    printer: &crate::receipt::printer::PrintQueue,
+    shift: &crate::store::shifts::Shift,
+    s: &crate::store::shifts::Summary,
+) {
+    use crate::money::Fen;
+    let zh = cfg.language == crate::config::Language::Zh;
+    let z = shift.z_number.unwrap_or(0);
+    let title = if zh {
+        format!("Z 报表 #{z} · 班次 #{}", shift.id)
+    } else {
+        format!("Z report #{z} — shift #{}", shift.id)
+    };
+    let mut lines: Vec<(String, String)> = s
+        .by_state
+        .iter()
+        .map(|(st, n, f)| (st.clone(), format!("{n} · {}", Fen(*f).grouped())))
+        .collect();
+    lines.push((
+        if zh { "实收" } else { "Paid" }.into(),
+        format!("{} · {}", s.paid_count, Fen(s.paid_fen).grouped()),
+    ));
+    lines.push((
+        if zh { "退款" } else { "Refunds" }.into(),
+        format!("{} · -{}", s.refund_count, Fen(s.refund_fen).grouped()),
+    ));
+    lines.push((
+        if zh { "净收" } else { "Net" }.into(),
+        Fen(s.net_fen).grouped(),
+    ));
+    for (c, n, f) in &s.by_cashier {
+        lines.push((
+            format!("{} {c}", if zh { "收银员" } else { "Cashier" }),
+            format!("{n} · {}", Fen(*f).grouped()),
+        ));
+    }
+    for (h, n, f) in &s.by_hour {
+        lines.push((format!("{h:02}:00"), format!("{n} · {}", Fen(*f).grouped())));
+    }
+    if let Some(sup) = &s.forced_by {
+        lines.push((if zh { "强制结班" } else { "FORCED" }.into(), sup.clone()));
+        for (no, st) in &s.open_orders {
+            lines.push((no.clone(), st.clone()));
+        }
+    }
+    let r = crate::receipt::layout::summary(
+        cfg.language,
+        &title,
+        &cfg.merchant.store_name,
+        &lines,
+        cfg.printer.width,
+    );
+    printer.submit(crate::receipt::job(cfg, &r, format!("z-{z:05}"), false));
+}
+
 /// Runs a command off the UI task; its result comes back as a message.
 fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
     let tx = ctx.tx.clone();
@@ -430,11 +498,23 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
         }
         Cmd::CloseShift => {
             let terminal = ctx.terminal_id.clone();
+            let data_dir = ctx.cfg.data_dir.clone();
+            let (cfg, printer) = (ctx.cfg.clone(), ctx.printer.clone());
             tokio::spawn(async move {
                 let now = SystemClock.now_ms();
                 let r = store
-                    .call(move |c| shifts::close(c, &terminal, "tui", now))
+                    .call(move |c| shifts::close(c, &terminal, "tui", now, None))
                     .await;
+                // The automatic backup at every Z, keeping the newest 30.
+                if let Ok((shift, _)) = &r
+                    && let Err(e) =
+                        crate::store::backup::at_z_close(&data_dir, shift.z_number.unwrap_or(0), 30)
+                {
+                    tracing::error!(error = %e, "Z backup failed");
+                }
+                if let Ok((shift, summary)) = &r {
+                    print_z(&cfg, &printer, shift, summary);
+                }
                 let _ = tx.send(Msg::ShiftClosed(r.map_err(|e| e.to_string())));
             });
         }
@@ -493,6 +573,109 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                         let _ = tx.send(Msg::Error(e.to_string()));
                     }
                 }
+            });
+        }
+        Cmd::Refund {
+            out_trade_no,
+            amount,
+            reason,
+            supervisor,
+            pin,
+        } => {
+            let engine = ctx.engine.clone();
+            let zh = ctx.cfg.language == crate::config::Language::Zh;
+            tokio::spawn(async move {
+                let now = SystemClock.now_ms();
+                let (sup, what) = (
+                    supervisor.clone(),
+                    format!("{out_trade_no} {amount} ({reason})"),
+                );
+                let approved = store
+                    .call(move |c| {
+                        crate::supervisor::approve(c, &sup, &pin, "refund", &what, now)
+                            .map_err(|e| crate::store::StoreError::Refused(e.to_string()))
+                    })
+                    .await;
+                let msg = match approved {
+                    Err(e) => Msg::RefundFinished(Err(format!("✘ {e}"))),
+                    Ok(_) => match engine
+                        .refund(
+                            &out_trade_no,
+                            amount,
+                            &reason,
+                            Some(&supervisor),
+                            Some(Duration::from_secs(60)),
+                        )
+                        .await
+                    {
+                        Ok(r) => Msg::RefundFinished(Ok(match (r.status, zh) {
+                            (crate::engine::refund::RefundStatus::Success, true) => {
+                                format!("✔ 退款成功 {} {}", r.amount, r.out_refund_no)
+                            }
+                            (crate::engine::refund::RefundStatus::Success, false) => {
+                                format!("✔ refunded {} {}", r.amount, r.out_refund_no)
+                            }
+                            (_, _) => format!(
+                                "{} {} {}",
+                                r.status.as_str(),
+                                r.out_refund_no,
+                                r.machine.reason.unwrap_or_default()
+                            ),
+                        })),
+                        Err(e) => Msg::RefundFinished(Err(format!("✘ {e}"))),
+                    },
+                };
+                let _ = tx.send(msg);
+            });
+        }
+        Cmd::ForceClose { supervisor, pin } => {
+            let terminal = ctx.terminal_id.clone();
+            let data_dir = ctx.cfg.data_dir.clone();
+            let (cfg, printer) = (ctx.cfg.clone(), ctx.printer.clone());
+            tokio::spawn(async move {
+                let now = SystemClock.now_ms();
+                let r = store
+                    .call(move |c| {
+                        crate::supervisor::approve(
+                            c,
+                            &supervisor,
+                            &pin,
+                            "force_close",
+                            &format!("shift on {terminal}"),
+                            now,
+                        )
+                        .map_err(|e| crate::store::StoreError::Refused(e.to_string()))?;
+                        shifts::close(c, &terminal, "tui", now, Some(&supervisor))
+                    })
+                    .await;
+                if let Ok((shift, _)) = &r
+                    && let Err(e) =
+                        crate::store::backup::at_z_close(&data_dir, shift.z_number.unwrap_or(0), 30)
+                {
+                    tracing::error!(error = %e, "Z backup failed");
+                }
+                if let Ok((shift, summary)) = &r {
+                    print_z(&cfg, &printer, shift, summary);
+                }
+                let _ = tx.send(Msg::ShiftClosed(r.map_err(|e| e.to_string())));
+            });
+        }
+        Cmd::Reconcile(date) => {
+            let (engine, cfg) = (ctx.engine.clone(), ctx.cfg.clone());
+            tokio::spawn(async move {
+                let zh = cfg.language == crate::config::Language::Zh;
+                let text = match crate::reconcile::fetch_and_compare(
+                    engine.client(),
+                    &store,
+                    &cfg.merchant.mchid,
+                    &date,
+                )
+                .await
+                {
+                    Ok(r) => crate::reconcile::to_table(&r, zh),
+                    Err(e) => format!("✘ {e}"),
+                };
+                let _ = tx.send(Msg::Reconciled(text));
             });
         }
         Cmd::Quit => {}

@@ -151,7 +151,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.summary = Some(summary);
             app.shift = None;
         }
-        Msg::ShiftClosed(Err(e)) => app.shift_message = Some(e),
+        Msg::ShiftClosed(Err(e)) => {
+            let prefix = match app.lang {
+                crate::config::Language::Zh => {
+                    "无法结班（可先在流水中处理未完成的订单，或按 F9 由主管强制结班）："
+                }
+                crate::config::Language::En => {
+                    "Not closed (settle the open orders in History, or F9 for a supervisor's forced close): "
+                }
+            };
+            app.shift_message = Some(format!("{prefix}{e}"));
+        }
         Msg::Scanner(status) => app.scanner = status,
         Msg::Recovered(orders) => {
             if !orders.is_empty() {
@@ -166,6 +176,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
         }
         Msg::Printer(status) => app.printer = status,
+        Msg::Reconciled(text) => app.shift_message = Some(text),
+        Msg::RefundFinished(Ok(text) | Err(text)) | Msg::Notice(text) => {
+            set_hint(app, text);
+            cmds.push(Cmd::LoadSummary);
+            if app.history.loaded {
+                cmds.push(Cmd::LoadHistory);
+            }
+            if let Some((o, _)) = &app.history.detail {
+                cmds.push(Cmd::LoadDetail(o.id));
+            }
+        }
         Msg::Error(e) => set_hint(app, e),
     }
     cmds
@@ -200,6 +221,29 @@ fn typed_key(app: &mut App, key: Key, cmds: &mut Vec<Cmd>) {
         act(app, action, cmds);
         return;
     }
+    if app.overlay == Some(Overlay::Form) {
+        if let Some(f) = app.form.as_mut() {
+            let pin = f.is_pin(f.focus);
+            let amount = matches!(f.kind, super::app::FormKind::Refund { .. }) && f.focus == 0;
+            let field = &mut f.fields[f.focus];
+            match key {
+                Key::Char(c) if pin && c.is_ascii_digit() && field.len() < 12 => field.push(c),
+                Key::Char(c) if amount && (c.is_ascii_digit() || c == '.') && field.len() < 12 => {
+                    field.push(c)
+                }
+                Key::Char(c)
+                    if !pin && !amount && !c.is_control() && field.chars().count() < 60 =>
+                {
+                    field.push(c)
+                }
+                Key::Backspace => {
+                    field.pop();
+                }
+                _ => {}
+            }
+        }
+        return;
+    }
     if app.overlay.is_some() {
         return;
     }
@@ -214,7 +258,9 @@ fn typed_key(app: &mut App, key: Key, cmds: &mut Vec<Cmd>) {
                 if !c.is_control() && app.sale.note.chars().count() < 60 {
                     app.sale.note.push(c);
                 }
-            } else if (c.is_ascii_digit() || c == '.' || c == ',') && app.sale.amount.len() < 14 {
+            } else if (c.is_ascii_digit() || ".,-¥￥．，".contains(c) || ('０'..='９').contains(&c))
+                && app.sale.amount.chars().count() < 14
+            {
                 app.sale.amount.push(c);
                 app.sale.error = None;
             }
@@ -366,11 +412,49 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
                     cmds.push(Cmd::CancelPayment);
                 }
                 Some(Overlay::ConfirmClose) => cmds.push(Cmd::CloseShift),
-                Some(Overlay::Help) | None => {}
+                Some(Overlay::Help) | Some(Overlay::Form) | None => {}
             }
             app.overlay = None;
         }
-        Action::No => app.overlay = None,
+        Action::No => {
+            app.overlay = None;
+            app.form = None;
+        }
+        Action::Refund => {
+            if let Some(o) = app.refund_target() {
+                let kind = super::app::FormKind::Refund {
+                    order_id: o.id,
+                    out_trade_no: o.out_trade_no.clone(),
+                    paid: o.amount,
+                };
+                app.form = Some(super::app::Form::new(kind));
+                app.overlay = Some(Overlay::Form);
+            }
+        }
+        Action::ForceClose => {
+            app.form = Some(super::app::Form::new(super::app::FormKind::ForceClose));
+            app.overlay = Some(Overlay::Form);
+        }
+        Action::NextField => {
+            if let Some(f) = app.form.as_mut() {
+                f.focus = (f.focus + 1) % f.fields.len();
+            }
+        }
+        Action::PrevField => {
+            if let Some(f) = app.form.as_mut() {
+                f.focus = (f.focus + f.fields.len() - 1) % f.fields.len();
+            }
+        }
+        Action::Submit => submit_form(app, cmds),
+        Action::Reconcile => {
+            // Yesterday in Beijing: bills for a day are ready from 09:00 the next day.
+            let yesterday = crate::clock::beijing::date(app.now - 24 * 3600 * 1000);
+            app.shift_message = Some(match app.lang {
+                crate::config::Language::Zh => format!("正在对账 {yesterday}…"),
+                crate::config::Language::En => format!("Reconciling {yesterday}…"),
+            });
+            cmds.push(Cmd::Reconcile(yesterday));
+        }
         Action::Reprint => {
             if let Some(order_id) = app.reprint_target() {
                 cmds.push(Cmd::Print {
@@ -481,4 +565,60 @@ fn result_view(app: &App, o: &OrderRecord) -> ResultView {
         message,
         at: o.updated_at,
     }
+}
+
+fn submit_form(app: &mut App, cmds: &mut Vec<Cmd>) {
+    let zh = app.lang == crate::config::Language::Zh;
+    let Some(f) = app.form.as_mut() else { return };
+    let missing = |zh: bool| {
+        if zh {
+            "请填写所有项目"
+        } else {
+            "fill in every field"
+        }
+        .to_string()
+    };
+    match f.kind.clone() {
+        super::app::FormKind::Refund {
+            out_trade_no, paid, ..
+        } => {
+            let amount = match Fen::parse(&f.fields[0], paid) {
+                Ok(a) => a,
+                Err(e) => {
+                    f.error = Some(i18n::amount_error(app.lang, &e));
+                    f.focus = 0;
+                    return;
+                }
+            };
+            if f.fields[1..].iter().any(|x| x.trim().is_empty()) {
+                f.error = Some(missing(zh));
+                return;
+            }
+            cmds.push(Cmd::Refund {
+                out_trade_no,
+                amount,
+                reason: f.fields[1].trim().to_string(),
+                supervisor: f.fields[2].trim().to_string(),
+                pin: f.fields[3].clone(),
+            });
+        }
+        super::app::FormKind::ForceClose => {
+            if f.fields.iter().any(|x| x.trim().is_empty()) {
+                f.error = Some(missing(zh));
+                return;
+            }
+            cmds.push(Cmd::ForceClose {
+                supervisor: f.fields[0].trim().to_string(),
+                pin: f.fields[1].clone(),
+            });
+        }
+    }
+    app.form = None;
+    app.overlay = None;
+    let text = if zh {
+        "正在处理（主管核验中）…"
+    } else {
+        "Working (checking the supervisor)…"
+    };
+    set_hint(app, text.into());
 }

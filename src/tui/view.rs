@@ -554,6 +554,74 @@ fn open_shift(app: &App, area: Rect, buf: &mut Buffer) {
 fn overlay(app: &App, o: Overlay, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
     let (title, body): (&str, Vec<Line>) = match o {
+        Overlay::Form => {
+            let Some(f) = &app.form else { return };
+            let zh = app.lang == crate::config::Language::Zh;
+            let (title, labels): (&str, Vec<&str>) = match &f.kind {
+                super::app::FormKind::Refund { .. } => (
+                    if zh {
+                        "退款（需主管核准）"
+                    } else {
+                        "Refund (supervisor approves)"
+                    },
+                    if zh {
+                        vec!["退款金额", "退款原因", "主管编号", "主管密码"]
+                    } else {
+                        vec!["Amount", "Reason", "Supervisor", "PIN"]
+                    },
+                ),
+                super::app::FormKind::ForceClose => (
+                    if zh {
+                        "强制结班（需主管核准）"
+                    } else {
+                        "Force close (supervisor approves)"
+                    },
+                    if zh {
+                        vec!["主管编号", "主管密码"]
+                    } else {
+                        vec!["Supervisor", "PIN"]
+                    },
+                ),
+            };
+            let mut lines = Vec::new();
+            if let super::app::FormKind::Refund {
+                out_trade_no, paid, ..
+            } = &f.kind
+            {
+                lines.push(Line::from(format!(
+                    "{} {out_trade_no} · {}",
+                    s.order_no,
+                    paid.grouped()
+                )));
+            } else {
+                lines.push(Line::from(if zh {
+                    "未处理的订单会列在 Z 报表上"
+                } else {
+                    "Unsettled orders are listed on the Z report"
+                }));
+            }
+            lines.push(Line::default());
+            for (i, (label, value)) in labels.iter().zip(&f.fields).enumerate() {
+                let shown = if f.is_pin(i) {
+                    "*".repeat(value.len())
+                } else {
+                    value.clone()
+                };
+                let marker = if i == f.focus { "▸" } else { " " };
+                let cursor = if i == f.focus { "_" } else { "" };
+                lines.push(Line::from(format!(
+                    "{marker} {} {shown}{cursor}",
+                    i18n::pad(label, 10)
+                )));
+            }
+            if let Some(e) = &f.error {
+                lines.push(Line::from(Span::styled(
+                    format!("✘ {e}"),
+                    style(app, Tone::Bad),
+                )));
+            }
+            (title, lines)
+        }
         Overlay::Help => {
             let mut under = app.view();
             under.overlay = None;
@@ -601,9 +669,16 @@ fn overlay(app: &App, o: Overlay, area: Rect, buf: &mut Buffer) {
             ],
         ),
     };
-    let title = if o == Overlay::Help { title } else { "?" };
+    let title = if matches!(o, Overlay::Help | Overlay::Form) {
+        title
+    } else {
+        "?"
+    };
     let width = area.width.saturating_sub(8).min(70);
-    let height = (body.len() as u16 + 2).min(area.height);
+    // Wrapped lines take more rows: count them, so no line of a popup is cut off.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = body.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = (rows as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -629,6 +704,7 @@ fn demo_help(app: &App) -> Vec<String> {
             "演示（模拟器）：付款码 18 位，以 10–15 开头，末两位决定顾客行为：".into(),
             "  11 立即成功  01 需输密码（8 秒后成功）  02 顾客取消  03 一直不确认".into(),
             "  04 余额不足  05 付款码过期  例：134567890123456711".into(),
+            "退款（流水 F7）与强制结班的演示主管：demo，密码 0000".into(),
         ],
         crate::config::Language::En => vec![
             String::new(),
@@ -636,6 +712,7 @@ fn demo_help(app: &App) -> Vec<String> {
             "choose the customer: 11 paid at once · 01 password, paid after 8 s ·".into(),
             "02 cancels · 03 never confirms · 04 no balance · 05 expired code".into(),
             "Example: 134567890123456711".into(),
+            "Refunds (History, F7) and forced closes: supervisor demo, PIN 0000".into(),
         ],
     }
 }

@@ -1,0 +1,292 @@
+//! Reconciliation: the pure comparison for every kind of disagreement, and end to end — the
+//! simulator serves a real-format bill from its ledger, downloaded with its hash checked.
+
+use std::sync::Arc;
+
+use scanpay::auth_code::AuthCode;
+use scanpay::clock::{SharedClock, TokioClock, beijing};
+use scanpay::config::{Config, Source};
+use scanpay::engine::{Engine, OrderState, Progress, Sale};
+use scanpay::money::Fen;
+use scanpay::reconcile::{
+    LocalOrder, LocalRefund, Mismatch, fetch_and_compare, reconcile, to_csv, to_table,
+};
+use scanpay::sim::connect_in_process;
+use scanpay::store::{Store, shifts};
+use scanpay::wechat::bill::{BillRow, BillSummary, BillType, TradeBill};
+use scanpay::wechat::model::*;
+
+fn row(no: &str, state: &str, fen: i64) -> BillRow {
+    BillRow {
+        trade_time: "2025-11-25 10:00:00".into(),
+        mchid: "1900000001".into(),
+        out_trade_no: no.into(),
+        transaction_id: format!("4200{no}"),
+        trade_type: "MICROPAY".into(),
+        trade_state: state.into(),
+        order_amount: Fen(fen),
+        settlement_total: Fen(fen),
+        ..BillRow::default()
+    }
+}
+
+fn refund_row(no: &str, refund_no: &str, fen: i64) -> BillRow {
+    BillRow {
+        out_refund_no: refund_no.into(),
+        refund: Fen(fen),
+        refund_requested: Fen(fen),
+        order_amount: Fen(0),
+        settlement_total: Fen(0),
+        ..row(no, "REFUND", 0)
+    }
+}
+
+fn local(no: &str, state: &str, fen: i64, was_paid: bool) -> LocalOrder {
+    LocalOrder {
+        out_trade_no: no.into(),
+        transaction_id: None,
+        amount: Fen(fen),
+        state: state.into(),
+        was_paid,
+    }
+}
+
+fn bill(rows: Vec<BillRow>) -> TradeBill {
+    TradeBill {
+        bill_type: BillType::All,
+        rows,
+        summary: BillSummary::default(),
+    }
+}
+
+#[test]
+fn every_kind_of_disagreement() {
+    let b = bill(vec![
+        row("A1", "SUCCESS", 100),     // matches
+        row("A2", "SUCCESS", 200),     // there, missing here
+        row("A3", "SUCCESS", 300),     // amount differs (local 301)
+        row("A4", "SUCCESS", 400),     // reversed here, charged there
+        row("A5", "REVOKED", 500),     // paid then reversed: agrees with REVERSED + was_paid
+        row("A6", "REVOKED", 600),     // paid here, revoked there
+        refund_row("A1", "A1-R1", 50), // matches
+        refund_row("A1", "A1-R2", 10), // refund there, missing here
+        refund_row("A1", "A1-R3", 20), // refund amount differs (local 21)
+        BillRow {
+            trade_type: "JSAPI".into(),
+            ..row("J1", "SUCCESS", 1)
+        },
+        BillRow {
+            mchid: "1900000002".into(),
+            ..row("M1", "SUCCESS", 1)
+        },
+    ]);
+    let orders = vec![
+        local("A1", "PARTIALLY_REFUNDED", 100, true),
+        local("A3", "PAID", 301, true),
+        local("A4", "REVERSED", 400, false),
+        local("A5", "REVERSED", 500, true),
+        local("A6", "PAID", 600, true),
+        local("A7", "PAID", 700, true),    // paid here, missing there
+        local("A8", "FAILED", 800, false), // never charged, rightly absent
+    ];
+    let refunds = vec![
+        LocalRefund {
+            out_refund_no: "A1-R1".into(),
+            out_trade_no: "A1".into(),
+            amount: Fen(50),
+            status: "SUCCESS".into(),
+        },
+        LocalRefund {
+            out_refund_no: "A1-R3".into(),
+            out_trade_no: "A1".into(),
+            amount: Fen(21),
+            status: "SUCCESS".into(),
+        },
+        LocalRefund {
+            out_refund_no: "A1-R4".into(),
+            out_trade_no: "A1".into(),
+            amount: Fen(5),
+            status: "PROCESSING".into(),
+        }, // here, missing there
+        LocalRefund {
+            out_refund_no: "A1-R5".into(),
+            out_trade_no: "A1".into(),
+            amount: Fen(5),
+            status: "FAILED".into(),
+        }, // never made
+    ];
+    let r = reconcile("2025-11-25", "1900000001", &b, &orders, &refunds);
+    assert_eq!(
+        (r.matched_payments, r.matched_refunds, r.skipped_rows),
+        (2, 1, 2)
+    );
+    let want = vec![
+        Mismatch::ThereMissingHere {
+            out_trade_no: "A2".into(),
+            transaction_id: "4200A2".into(),
+            amount: Fen(200),
+        },
+        Mismatch::StateDiffers {
+            out_trade_no: "A4".into(),
+            ours: "REVERSED".into(),
+            theirs: "SUCCESS".into(),
+        },
+        Mismatch::StateDiffers {
+            out_trade_no: "A6".into(),
+            ours: "PAID".into(),
+            theirs: "REVOKED".into(),
+        },
+        Mismatch::AmountDiffers {
+            out_trade_no: "A3".into(),
+            ours: Fen(301),
+            theirs: Fen(300),
+        },
+        Mismatch::PaidHereMissingThere {
+            out_trade_no: "A7".into(),
+            amount: Fen(700),
+        },
+        Mismatch::RefundThereMissingHere {
+            out_refund_no: "A1-R2".into(),
+            out_trade_no: "A1".into(),
+            amount: Fen(10),
+        },
+        Mismatch::RefundAmountDiffers {
+            out_refund_no: "A1-R3".into(),
+            ours: Fen(21),
+            theirs: Fen(20),
+        },
+        Mismatch::RefundHereMissingThere {
+            out_refund_no: "A1-R4".into(),
+            amount: Fen(5),
+        },
+    ];
+    assert_eq!(r.mismatches, want);
+    assert!(!r.is_clean());
+    let table = to_table(&r, true);
+    assert!(
+        table.contains("已收款但本机无记录") && table.contains("不一致 8 处"),
+        "{table}"
+    );
+    let csv = to_csv(&r);
+    assert_eq!(csv.lines().count(), 9);
+    assert!(csv.contains("amount_differs,A3,,,3.01,3.00"), "{csv}");
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["mismatches"][0]["kind"], "there_missing_here");
+}
+
+#[test]
+fn a_clean_day_is_clean() {
+    let b = bill(vec![row("A1", "SUCCESS", 100)]);
+    let r = reconcile(
+        "d",
+        "1900000001",
+        &b,
+        &[local("A1", "PAID", 100, true)],
+        &[],
+    );
+    assert!(r.is_clean());
+    assert!(to_table(&r, false).contains("0 mismatch"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn end_to_end_against_the_simulators_bill() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
+    let clock: SharedClock = Arc::new(TokioClock::new());
+    let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
+    let store = Store::open_inline(dir.path()).unwrap();
+    let now = clock.now_ms();
+    let shift = store
+        .call(move |c| shifts::open(c, "POS01", "li", now))
+        .await
+        .unwrap()
+        .id;
+    let engine = Engine::new(&cfg, client.clone(), store.clone(), clock.clone());
+    let mut quiet = |_: &Progress| {};
+    let mut pay = async |suffix: &str, fen: i64| {
+        let sale = Sale {
+            amount: Fen(fen),
+            description: "x".into(),
+            code: AuthCode::parse(&format!("1345678901234567{suffix}")).unwrap(),
+            shift_id: shift,
+            cashier: "li".into(),
+        };
+        engine.pay(&sale, &mut quiet, None).await.unwrap()
+    };
+    let a = pay("11", 1000).await;
+    let b = pay("12", 2000).await;
+    let c = pay("13", 3000).await;
+    engine
+        .refund(&a.out_trade_no, Fen(100), "r", Some("demo"), None)
+        .await
+        .unwrap();
+    let date = beijing::date(clock.now_ms());
+    assert!(
+        fetch_and_compare(&client, &store, &cfg.merchant.mchid, &date)
+            .await
+            .unwrap()
+            .is_clean()
+    );
+
+    // Disagreements: a charge made around the till, a local amount edited, a local reverse
+    // that WeChat never saw.
+    let req = CodepayRequest {
+        appid: cfg.merchant.appid.clone(),
+        mchid: cfg.merchant.mchid.clone(),
+        description: "elsewhere".into(),
+        out_trade_no: "ELSEWHERE0001".into(),
+        attach: None,
+        payer: CodepayPayer {
+            auth_code: "134567890123456714".into(),
+        },
+        amount: RequestAmount {
+            total: 999,
+            currency: Some("CNY".into()),
+        },
+        scene_info: SceneInfo {
+            store_info: StoreInfo {
+                out_id: Some("S".into()),
+                id: None,
+            },
+            device_ip: None,
+            device_id: None,
+        },
+    };
+    client.codepay(&req).await.unwrap();
+    let (bno, cno) = (b.out_trade_no.clone(), c.out_trade_no.clone());
+    store
+        .call(move |conn| {
+            conn.execute(
+                "UPDATE orders SET amount_fen = 2001 WHERE out_trade_no = ?1",
+                [&bno],
+            )?;
+            conn.execute(
+                "UPDATE orders SET state = 'REVERSED' WHERE out_trade_no = ?1",
+                [&cno],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let r = fetch_and_compare(&client, &store, &cfg.merchant.mchid, &date)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = r
+        .mismatches
+        .iter()
+        .map(|m| match m {
+            Mismatch::ThereMissingHere { .. } => "there_missing_here",
+            Mismatch::AmountDiffers { .. } => "amount_differs",
+            Mismatch::StateDiffers { .. } => "state_differs",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["there_missing_here", "state_differs", "amount_differs"],
+        "{r:?}"
+    );
+    assert_eq!(r.matched_refunds, 1);
+    assert!(sim.ledger(|l| l.order("ELSEWHERE0001").unwrap().is_charged()));
+    let _ = OrderState::Paid;
+}
