@@ -107,9 +107,24 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How hard a commit waits for the disk. scanpay always runs with [`Durability::Full`]; the
+/// other exists so the benchmarks can show what `synchronous=FULL` costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a committed order survives a power cut.
+    Full,
+    /// `synchronous=NORMAL` (benchmarks only): may lose the last commits on power loss.
+    Normal,
+}
+
 /// Opens (creating if needed) and migrates the database at `path`, with the pragmas every
 /// connection of scanpay uses.
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    open_connection_with(path, Durability::Full)
+}
+
+/// [`open_connection`] with a chosen durability.
+pub fn open_connection_with(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -127,7 +142,10 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
             "WAL journal mode not available (got {mode})"
         )));
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     schema::migrate(&mut conn)?;
     Ok(conn)
@@ -177,8 +195,13 @@ impl Store {
     /// Opens the log and runs every call on the caller's thread. For tests on tokio's paused
     /// clock: waiting on another thread would let the paused clock jump ahead.
     pub fn open_inline(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_inline_with(data_dir, Durability::Full)
+    }
+
+    /// [`Store::open_inline`] with a chosen durability (benchmarks).
+    pub fn open_inline_with(data_dir: &Path, durability: Durability) -> Result<Store, StoreError> {
         let path = Self::prepare(data_dir)?;
-        let conn = open_connection(&path)?;
+        let conn = open_connection_with(&path, durability)?;
         Ok(Store {
             worker: Worker::Inline(Arc::new(Mutex::new(conn))),
             path,
