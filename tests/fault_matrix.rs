@@ -46,17 +46,29 @@ struct Counts {
 
 #[tokio::test(start_paused = true)]
 async fn every_scenario_every_fault_random_kills() {
-    let rounds: u64 = std::env::var("SCANPAY_FAULT_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let seed: u64 = std::env::var("SCANPAY_FAULT_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5ca9_9a7);
+    let rounds: u64 = std::env::var("SCANPAY_FAULT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let seed: u64 = std::env::var("SCANPAY_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x05ca_99a7);
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
     let clock: SharedClock = Arc::new(TokioClock::new());
     let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
     let store = Store::open_inline(dir.path()).unwrap();
     let now = clock.now_ms();
-    let shift = store.call(move |c| shifts::open(c, "POS01", "li", now)).await.unwrap().id;
+    let shift = store
+        .call(move |c| shifts::open(c, "POS01", "li", now))
+        .await
+        .unwrap()
+        .id;
     let engine = Engine::new(&cfg, client, store.clone(), clock.clone());
-    let scenarios = ["11", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10"];
+    let scenarios = [
+        "11", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10",
+    ];
     let faults: Vec<Option<Fault>> = vec![
         None,
         Some(Fault::Latency { ms: 20_000 }),
@@ -78,7 +90,11 @@ async fn every_scenario_every_fault_random_kills() {
                 if let Some(f) = fault {
                     let endpoint = endpoints[rng.below(3) as usize];
                     let times = 1 + rng.below(2) as u32;
-                    sim.inject(FaultRule { fault: f.clone(), endpoint, times });
+                    sim.inject(FaultRule {
+                        fault: f.clone(),
+                        endpoint,
+                        times,
+                    });
                     c.faults += 1;
                 }
                 // A fresh code per payment (a code is used once per shift), same scenario suffix.
@@ -131,14 +147,22 @@ async fn every_scenario_every_fault_random_kills() {
         }
         if !ok {
             c.mismatches += 1;
-            eprintln!("MISMATCH {} local {:?} charged at WeChat: {charged} (seed {seed})", o.out_trade_no, o.state);
+            eprintln!(
+                "MISMATCH {} local {:?} charged at WeChat: {charged} (seed {seed})",
+                o.out_trade_no, o.state
+            );
         }
     }
     // Never a second pay call for one order.
     for o in &all {
         let id = o.id;
         let pays = store
-            .call(move |c| Ok(orders::events(c, id)?.iter().filter(|e| e.kind == "pay_request").count()))
+            .call(move |c| {
+                Ok(orders::events(c, id)?
+                    .iter()
+                    .filter(|e| e.kind == "pay_request")
+                    .count())
+            })
             .await
             .unwrap();
         assert_eq!(pays, 1, "{}", o.out_trade_no);

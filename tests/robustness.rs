@@ -34,7 +34,13 @@ fn a_truncated_wal_never_panics_and_keeps_whole_commits() {
     conn.execute_batch("PRAGMA wal_autocheckpoint = 0").unwrap();
     let shift = shifts::open(&mut conn, "POS01", "li", 0).unwrap();
     for i in 0..40 {
-        let o = orders::create(&mut conn, &order(shift.id, i), &Machine::new(100 + i, Timing::from_secs(5, 45)), i).unwrap();
+        let o = orders::create(
+            &mut conn,
+            &order(shift.id, i),
+            &Machine::new(100 + i, Timing::from_secs(5, 45)),
+            i,
+        )
+        .unwrap();
         let mut m = o.machine.clone();
         m.state = scanpay::engine::OrderState::Paid;
         orders::record(&mut conn, o.id, "pay_answer", "{}", &m, i).unwrap();
@@ -43,7 +49,10 @@ fn a_truncated_wal_never_panics_and_keeps_whole_commits() {
     let main = std::fs::read(&db).unwrap();
     assert!(wal.len() > 10_000, "the commits are in the WAL");
     let mut opened = 0;
-    for cut in (0..wal.len()).step_by(wal.len() / 23 + 1).chain([wal.len() - 1, 33, 4096 + 24 + 7]) {
+    for cut in (0..wal.len())
+        .step_by(wal.len() / 23 + 1)
+        .chain([wal.len() - 1, 33, 4096 + 24 + 7])
+    {
         let copy = dir.path().join(format!("cut{cut}.db"));
         std::fs::write(&copy, &main).unwrap();
         std::fs::write(dir.path().join(format!("cut{cut}.db-wal")), &wal[..cut]).unwrap();
@@ -54,7 +63,11 @@ fn a_truncated_wal_never_panics_and_keeps_whole_commits() {
                 let all = orders::all(&c).unwrap();
                 for o in &all {
                     let ev = orders::events(&c, o.id).unwrap();
-                    assert!(!ev.is_empty() && ev[0].kind == "created", "cut {cut}: {} has no creation event", o.out_trade_no);
+                    assert!(
+                        !ev.is_empty() && ev[0].kind == "created",
+                        "cut {cut}: {} has no creation event",
+                        o.out_trade_no
+                    );
                 }
                 assert!(all.len() <= 40);
             }
@@ -123,7 +136,11 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
 fn payment_codes_never_reach_any_file() {
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_scanpay");
-    let codes = ["134567890123456711", "134567890123456704", "134567890123456799"];
+    let codes = [
+        "134567890123456711",
+        "134567890123456704",
+        "134567890123456799",
+    ];
     for code in codes {
         std::process::Command::new(bin)
             .current_dir(dir.path())
@@ -142,11 +159,24 @@ fn payment_codes_never_reach_any_file() {
         .args(["pay", "--amount", "2", "--code", crash_code])
         .output()
         .unwrap();
-    std::process::Command::new(bin).current_dir(dir.path()).env_remove("SCANPAY_CONFIG").args(["recover"]).output().unwrap();
-    let paid = std::process::Command::new(bin).current_dir(dir.path()).args(["orders", "--json"]).output().unwrap();
+    std::process::Command::new(bin)
+        .current_dir(dir.path())
+        .env_remove("SCANPAY_CONFIG")
+        .args(["recover"])
+        .output()
+        .unwrap();
+    let paid = std::process::Command::new(bin)
+        .current_dir(dir.path())
+        .args(["orders", "--json"])
+        .output()
+        .unwrap();
     let list: serde_json::Value = serde_json::from_slice(&paid.stdout).unwrap();
     let no = list[0]["out_trade_no"].as_str().unwrap();
-    std::process::Command::new(bin).current_dir(dir.path()).args(["reprint", no, "--to", "file"]).output().unwrap();
+    std::process::Command::new(bin)
+        .current_dir(dir.path())
+        .args(["reprint", no, "--to", "file"])
+        .output()
+        .unwrap();
     let data = dir.path().join("scanpay-data");
     assert!(data.join("scanpay.db").exists());
     for code in codes.iter().chain([&crash_code]) {
@@ -154,6 +184,9 @@ fn payment_codes_never_reach_any_file() {
         assert!(hits.is_empty(), "{code} found in {hits:?}");
         // The masked form is what is kept.
         let masked = format!("{} **** **** {}", &code[..4], &code[14..]);
-        assert!(!files_containing(&data, masked.as_bytes()).is_empty(), "{masked} is kept");
+        assert!(
+            !files_containing(&data, masked.as_bytes()).is_empty(),
+            "{masked} is kept"
+        );
     }
 }

@@ -142,10 +142,14 @@ pub fn open_connection_with(path: &Path, durability: Durability) -> Result<Conne
             "WAL journal mode not available (got {mode})"
         )));
     }
-    conn.pragma_update(None, "synchronous", match durability {
-        Durability::Full => "FULL",
-        Durability::Normal => "NORMAL",
-    })?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        },
+    )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     schema::migrate(&mut conn)?;
     Ok(conn)
