@@ -242,7 +242,27 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
         ev(5_000, "query_answer", "USERPAYING"),
         ev(10_000, "query_answer", "PAID"),
     ];
-    update(&mut h, Msg::Detail(o.clone(), events));
+    let receipt = {
+        let data = scanpay::receipt::layout::SaleReceipt {
+            lang,
+            store_name: "示例便利店".into(),
+            terminal_id: "POS01".into(),
+            cashier: "li".into(),
+            shift_id: 12,
+            at_ms: o.created_at,
+            tz: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+            amount: o.amount,
+            description: String::new(),
+            code_masked: o.code_masked.clone(),
+            out_trade_no: o.out_trade_no.clone(),
+            transaction_id: o.transaction_id.clone(),
+            state: o.state,
+            refunds: vec![],
+            copy_at_ms: None,
+        };
+        scanpay::receipt::layout::to_text(&scanpay::receipt::layout::sale(&data, 32))
+    };
+    update(&mut h, Msg::Detail(o.clone(), events, Some(receipt)));
     out.push(("history_detail", h.clone()));
     update(&mut h, Msg::Key { key: Key::Esc, at });
     key(&mut h, Key::F(7), &mut at);

@@ -221,6 +221,8 @@ pub struct HistoryView {
     pub selected: usize,
     /// Open details.
     pub detail: Option<(OrderRecord, Vec<OrderEvent>)>,
+    /// The receipt of the open order, as printed (paid orders only).
+    pub receipt: Option<String>,
 }
 
 impl HistoryView {
@@ -459,7 +461,7 @@ pub enum Msg {
     /// History loaded.
     History(Vec<OrderRecord>),
     /// An order's details loaded.
-    Detail(OrderRecord, Vec<OrderEvent>),
+    Detail(OrderRecord, Vec<OrderEvent>, Option<String>),
     /// Shift summary loaded.
     Summary(Summary),
     /// Closing the shift: its Z, or why not.

@@ -453,12 +453,26 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
             });
         }
         Cmd::LoadDetail(id) => {
+            let cfg = ctx.cfg.clone();
             tokio::spawn(async move {
                 let r = store
-                    .call(move |c| Ok((orders::by_id(c, id)?, orders::events(c, id)?)))
+                    .call(move |c| {
+                        let o = orders::by_id(c, id)?;
+                        let events = orders::events(c, id)?;
+                        // The same layout the printer gets, as the screen preview.
+                        let receipt = if o.state.is_charged() {
+                            let data = crate::receipt::sale_receipt(c, &cfg, &o, None)?;
+                            Some(crate::receipt::layout::to_text(
+                                &crate::receipt::layout::sale(&data, 32),
+                            ))
+                        } else {
+                            None
+                        };
+                        Ok((o, events, receipt))
+                    })
                     .await;
                 let _ = tx.send(match r {
-                    Ok((o, ev)) => Msg::Detail(o, ev),
+                    Ok((o, ev, receipt)) => Msg::Detail(o, ev, receipt),
                     Err(e) => Msg::Error(e.to_string()),
                 });
             });

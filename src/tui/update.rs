@@ -139,7 +139,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             let n = app.history.filtered().len();
             app.history.selected = app.history.selected.min(n.saturating_sub(1));
         }
-        Msg::Detail(order, events) => app.history.detail = Some((order, events)),
+        Msg::Detail(order, events, receipt) => {
+            app.history.detail = Some((order, events));
+            app.history.receipt = receipt;
+        }
         Msg::Summary(s) => app.summary = Some(s),
         Msg::ShiftClosed(Ok((shift, summary))) => {
             let s = strings(app.lang);

@@ -434,9 +434,31 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
                 state
             )));
         }
+        // Beside the timeline, the receipt as the printer gets it (32 columns).
+        let (left, right) = match &app.history.receipt {
+            Some(_) if area.width >= 76 => {
+                let [l, r] =
+                    Layout::horizontal([Constraint::Min(40), Constraint::Length(34)]).areas(area);
+                (l, Some(r))
+            }
+            _ => (area, None),
+        };
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .render(area, buf);
+            .render(left, buf);
+        if let (Some(r), Some(text)) = (right, &app.history.receipt) {
+            let preview: Vec<Line> = text.lines().map(|l| Line::from(l.to_string())).collect();
+            Paragraph::new(preview)
+                .block(
+                    Block::default()
+                        .borders(Borders::LEFT)
+                        .title(match app.lang {
+                            crate::config::Language::Zh => " 小票 ",
+                            crate::config::Language::En => " receipt ",
+                        }),
+                )
+                .render(r, buf);
+        }
         return;
     }
     let [search, list] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
