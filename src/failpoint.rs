@@ -6,7 +6,7 @@
 //!
 //! Points: `pay.before_send` (order and request event committed, pay call not sent),
 //! `pay.after_send` (pay answered, answer not yet recorded), `poll.waiting` (waiting between
-//! queries), `reverse.before_send`, `reverse.after_send`.
+//! queries), `reverse.before_send`, `reverse.after_send`, `refund.after_send`.
 
 use std::sync::OnceLock;
 

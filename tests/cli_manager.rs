@@ -219,3 +219,54 @@ fn a_supervisor_forces_a_close_over_unsettled_orders() {
     assert_eq!(z["summary"]["forced_by"], "demo");
     assert_eq!(z["summary"]["open_orders"][0][1], "UNRESOLVED");
 }
+
+#[test]
+fn a_refund_interrupted_after_its_request_is_recovered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let paid = json(&run(
+        d,
+        &[
+            "pay",
+            "--amount",
+            "8.00",
+            "--code",
+            "134567890123456712",
+            "--json",
+        ],
+        "",
+    ));
+    let no = paid["out_trade_no"].as_str().unwrap().to_string();
+    let mut child = Command::new(BIN)
+        .current_dir(d)
+        .env_remove("SCANPAY_CONFIG")
+        .env("SCANPAY_FAILPOINT", "refund.after_send")
+        .args(["refund", &no, "--amount", "2.00", "--reason", "crash"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"0000\n").unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed after the refund request");
+    let out = run(d, &["recover"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SUCCESS"),
+        "{out:?}"
+    );
+    let db = rusqlite::Connection::open(d.join("scanpay-data/scanpay.db")).unwrap();
+    let (n, status): (i64, String) = db
+        .query_row("SELECT COUNT(*), MAX(status) FROM refunds", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((n, status.as_str()), (1, "SUCCESS"));
+    // The simulator (the demo keeps its books on disk) refunded exactly once.
+    let ledger: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(d.join("scanpay-data/simulator/ledger.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ledger["refunds"].as_object().unwrap().len(), 1);
+}

@@ -135,6 +135,21 @@ pub async fn recover_all(cfg: Config, json: bool) -> Result<u8, Failure> {
     let done = recover(&session.engine, Scope::InFlightAndUnresolved)
         .await
         .map_err(|e| Failure::usage(e.to_string()))?;
+    // Refunds in flight too (waiting at most a minute each; the rest stays for the next run).
+    let refunds = scanpay::engine::recovery::recover_refunds(
+        &session.engine,
+        Some(std::time::Duration::from_secs(60)),
+    )
+    .await
+    .map_err(|e| Failure::usage(e.to_string()))?;
+    for r in &refunds {
+        eprintln!(
+            "scanpay: refund {} of {} → {}",
+            r.out_refund_no,
+            r.amount,
+            r.status.as_str()
+        );
+    }
     if json {
         let v: Vec<serde_json::Value> = done.iter().map(|o| order_json(o, lang, true)).collect();
         println!("{}", serde_json::Value::Array(v));

@@ -658,6 +658,7 @@ impl Engine {
                             },
                         };
                         let answer = self.client.refund(&req).await;
+                        failpoint::hit("refund.after_send");
                         queue.push_back(match answer {
                             Ok(r) => (
                                 RefundEvent::Create(CreateResult::Accepted(refund_status(&r.status))),

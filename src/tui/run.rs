@@ -179,6 +179,21 @@ async fn run_async(cfg: Config) -> Result<(), RunError> {
                     let _ = tx.send(Msg::Error(e.to_string()));
                 }
             }
+            // Refunds left in flight are followed up too.
+            match crate::engine::recovery::recover_refunds(&engine, None).await {
+                Ok(done) if !done.is_empty() => {
+                    let text = done
+                        .iter()
+                        .map(|r| format!("{} {}", r.out_refund_no, r.status.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let _ = tx.send(Msg::Notice(text));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.send(Msg::Error(e.to_string()));
+                }
+            }
         });
     }
 
