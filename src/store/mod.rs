@@ -179,8 +179,13 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 impl Store {
     /// Opens the log in `data_dir` (created with mode 0700 if missing) with its own writer thread.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with(data_dir, Durability::Full)
+    }
+
+    /// [`Store::open`] with a chosen durability (benchmarks).
+    pub fn open_with(data_dir: &Path, durability: Durability) -> Result<Store, StoreError> {
         let path = Self::prepare(data_dir)?;
-        let mut conn = open_connection(&path)?;
+        let mut conn = open_connection_with(&path, durability)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("scanpay-store".into())

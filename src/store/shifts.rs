@@ -132,58 +132,43 @@ pub struct Summary {
     pub forced_by: Option<String>,
 }
 
-const CHARGED: &str = "('PAID','PARTIALLY_REFUNDED','REFUNDED')";
-
-/// The summary of a shift.
+/// The summary of a shift: one pass over the shift's orders through a covering index. Each
+/// order's `state` column is the state its last event left it in (the event and the column are
+/// written in one transaction), so the figures are derived from the log, not running totals.
 pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> {
-    let mut s = Summary {
-        shift_id,
-        ..Summary::default()
-    };
-    // Each order with the state its last event left it in.
-    let last = "WITH last AS (
-        SELECT o.id, o.amount_fen, o.cashier, o.created_at, o.out_trade_no,
-               (SELECT e.state_after FROM order_events e WHERE e.order_id = o.id ORDER BY e.id DESC LIMIT 1) AS state
-        FROM orders o WHERE o.shift_id = ?1)";
-    let triples = |sql: &str| -> Result<Vec<(String, i64, i64)>, StoreError> {
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt
-            .query_map([shift_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    };
-    s.by_state = triples(&format!(
-        "{last} SELECT state, COUNT(*), SUM(amount_fen) FROM last GROUP BY state ORDER BY state"
-    ))?;
-    for (state, n, sum) in &s.by_state {
-        let st = OrderState::parse(state);
+    let mut s = Summary { shift_id, ..Summary::default() };
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, cashier, ((created_at / 1000 + 28800) / 3600) % 24, COUNT(*), SUM(amount_fen)
+         FROM orders WHERE shift_id = ?1 GROUP BY 1, 2, 3",
+    )?;
+    let groups = stmt
+        .query_map([shift_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut by_state = std::collections::BTreeMap::<String, (i64, i64)>::new();
+    let mut by_cashier = std::collections::BTreeMap::<String, (i64, i64)>::new();
+    let mut by_hour = std::collections::BTreeMap::<i64, (i64, i64)>::new();
+    for (state, cashier, hour, n, sum) in groups {
+        let e = by_state.entry(state.clone()).or_default();
+        e.0 += n;
+        e.1 += sum;
+        let st = OrderState::parse(&state);
         if st.is_some_and(OrderState::is_charged) {
             s.paid_count += n;
             s.paid_fen += sum;
+            let c = by_cashier.entry(cashier).or_default();
+            c.0 += n;
+            c.1 += sum;
+            let h = by_hour.entry(hour).or_default();
+            h.0 += n;
+            h.1 += sum;
         }
-        if matches!(
-            st,
-            Some(OrderState::Pending | OrderState::Userpaying | OrderState::Unresolved)
-        ) {
+        if matches!(st, Some(OrderState::Pending | OrderState::Userpaying | OrderState::Unresolved)) {
             s.open_count += n;
         }
     }
-    s.by_cashier = triples(&format!(
-        "{last} SELECT cashier, COUNT(*), SUM(amount_fen) FROM last WHERE state IN {CHARGED} GROUP BY cashier ORDER BY cashier"
-    ))?;
-    s.by_hour = triples(&format!(
-        "{last} SELECT strftime('%H', created_at / 1000 + 28800, 'unixepoch'), COUNT(*), SUM(amount_fen)
-         FROM last WHERE state IN {CHARGED} GROUP BY 1 ORDER BY 1"
-    ))?
-    .into_iter()
-    .map(|(h, n, f)| (h.parse().unwrap_or(0), n, f))
-    .collect();
+    s.by_state = by_state.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
+    s.by_cashier = by_cashier.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
+    s.by_hour = by_hour.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
     let (rc, rf): (i64, i64) = conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM refunds WHERE shift_id = ?1 AND status = 'SUCCESS'",
         [shift_id],

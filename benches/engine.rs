@@ -1,0 +1,281 @@
+//! One whole payment through the engine against the in-process simulator on loopback (the
+//! happy path: a code ending `11`, paid at once), with `synchronous=FULL` and `NORMAL`, beside
+//! its physical floor measured in the same run.
+//!
+//! The floor of a happy-path payment is the work no implementation can skip, counted from the
+//! code (and checked at set-up below):
+//! - RSA: the client signs the pay request, the simulator verifies it and signs its answer, the
+//!   client verifies the answer: 2 signatures + 2 verifications;
+//! - fsync: three commits (`orders::create` writes the order and its `created` event, then
+//!   `pay_request` before the call leaves, then `pay_answer`), each one WAL sync with
+//!   `synchronous=FULL`, none with `NORMAL`;
+//! - one loopback HTTP round trip (one `POST /v3/pay/transactions/codepay`).
+//!
+//! `floor_payment_full` / `floor_payment_normal` do exactly that work back to back with the bare
+//! primitives (aws-lc-rs RSA with a parsed key, 4 KiB `write` + `sync_data`, a reqwest GET to a
+//! tiny axum server on 127.0.0.1), so the ratio compares like with like.
+//!
+//! Run: `cargo bench --bench engine` (results: docs/performance.md).
+
+use std::fs::File;
+use std::hint::black_box;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{self, ParsedPublicKey};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use scanpay::auth_code::AuthCode;
+use scanpay::clock::{SharedClock, SystemClock};
+use scanpay::config::{Config, Source};
+use scanpay::engine::{Engine, OrderState, Progress, Sale};
+use scanpay::money::Fen;
+use scanpay::store::{Durability, Store, orders, shifts};
+
+/// The merchant request message size the engine signs (a codepay body plus the header lines).
+const MESSAGE: &[u8] = br#"POST
+/v3/pay/transactions/codepay
+1764208800
+5F3A0C1E9B2D4E6F8A7B6C5D4E3F2A1B
+{"appid":"wxd678efh567hg6787","mchid":"1900000001","description":"bench","out_trade_no":"POS01-20261127-AB-000001","payer":{"auth_code":"134567890123456711"},"amount":{"total":1234,"currency":"CNY"},"scene_info":{"store_info":{"out_id":"SZ-001"},"device_ip":"10.0.0.8","device_id":"POS01"}}
+"#;
+
+/// Bare RSA-2048 with a parsed public key.
+struct Rsa {
+    pair: KeyPair,
+    public: ParsedPublicKey,
+    rng: aws_lc_rs::rand::SystemRandom,
+    sig: Vec<u8>,
+}
+
+impl Rsa {
+    fn new() -> Rsa {
+        use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+        use aws_lc_rs::signature::KeyPair as _;
+        let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key");
+        let der: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI");
+        let public = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der.as_ref())
+            .expect("public key");
+        let sig = vec![0u8; pair.public_modulus_len()];
+        Rsa {
+            pair,
+            public,
+            rng: aws_lc_rs::rand::SystemRandom::new(),
+            sig,
+        }
+    }
+    fn sign(&mut self) {
+        self.pair
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &self.rng,
+                black_box(MESSAGE),
+                &mut self.sig,
+            )
+            .expect("sign");
+    }
+    fn verify(&self) {
+        self.public
+            .verify_sig(black_box(MESSAGE), black_box(&self.sig))
+            .expect("verify");
+    }
+}
+
+/// 4 KiB written over the start of a file, then `fdatasync`: one durable commit's worth.
+struct Fsync {
+    file: File,
+    block: [u8; 4096],
+}
+
+impl Fsync {
+    fn new(dir: &Path) -> Fsync {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.join("fsync-floor"))
+            .expect("floor file");
+        let block = [0x5a; 4096];
+        file.write_all_at(&block, 0).expect("write");
+        file.sync_all().expect("sync");
+        Fsync { file, block }
+    }
+    fn once(&self) {
+        self.file.write_all_at(&self.block, 0).expect("write");
+        self.file.sync_data().expect("fdatasync");
+    }
+}
+
+/// A tiny HTTP server on 127.0.0.1 and a keep-alive reqwest client for it.
+struct Loopback {
+    client: reqwest::Client,
+    url: String,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Loopback {
+    fn start(rt: &tokio::runtime::Runtime) -> Loopback {
+        rt.block_on(async {
+            let app = axum::Router::new().fallback(|| async { "{}" });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let server = tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Loopback {
+                client: reqwest::Client::new(),
+                url: format!("http://{addr}/"),
+                _server: server,
+            }
+        })
+    }
+    async fn round_trip(&self) {
+        let body = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .expect("send")
+            .bytes()
+            .await
+            .expect("body");
+        black_box(body);
+    }
+}
+
+/// The runtime the cashier screen uses: multi-threaded, two workers.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// An engine on the in-process simulator and a fresh shift log in `dir`.
+struct Rig {
+    engine: Engine,
+    sim: scanpay::sim::SimHandle,
+    shift: i64,
+    next: AtomicU64,
+}
+
+impl Rig {
+    fn new(rt: &tokio::runtime::Runtime, dir: &Path, durability: Durability) -> Rig {
+        let cfg = Config::load_from(Source::EmbeddedDemo).expect("demo config");
+        let clock: SharedClock = Arc::new(SystemClock);
+        rt.block_on(async {
+            let (client, sim) = scanpay::sim::connect_in_process(&cfg, clock.clone())
+                .await
+                .expect("simulator");
+            // The writer thread, as the cashier screen and `scanpay pay` run it.
+            let store = Store::open_with(dir, durability).expect("store");
+            let now = clock.now_ms();
+            let shift = store
+                .call(move |c| shifts::open(c, "POS01", "bench", now))
+                .await
+                .expect("shift")
+                .id;
+            Rig {
+                engine: Engine::new(&cfg, client, store, clock),
+                sim,
+                shift,
+                next: AtomicU64::new(1),
+            }
+        })
+    }
+
+    /// One payment with a fresh code (a code may be used once per shift): 13…11, paid at once.
+    async fn pay(&self) -> scanpay::store::orders::OrderRecord {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let sale = Sale {
+            amount: Fen(1234),
+            description: "bench".into(),
+            code: AuthCode::parse(&format!("13{i:014}11")).expect("code"),
+            shift_id: self.shift,
+            cashier: "bench".into(),
+        };
+        let mut quiet = |_: &Progress| {};
+        let o = self
+            .engine
+            .pay(&sale, &mut quiet, None)
+            .await
+            .expect("payment");
+        assert_eq!(o.state, OrderState::Paid);
+        o
+    }
+
+    /// Checks the counts the floor is built on: three events, one request.
+    fn check_floor_counts(&self, rt: &tokio::runtime::Runtime) {
+        let before: u64 = self.sim.stats().requests.values().sum();
+        let o = rt.block_on(self.pay());
+        let after: u64 = self.sim.stats().requests.values().sum();
+        assert_eq!(after - before, 1, "one HTTP request per happy-path payment");
+        let id = o.id;
+        let kinds: Vec<String> = rt
+            .block_on(self.engine.store().call(move |c| orders::events(c, id)))
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["created", "pay_request", "pay_answer"]);
+    }
+}
+
+fn engine(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut g = c.benchmark_group("engine");
+
+    // Floors: each primitive alone, on this machine, in this run.
+    let mut rsa = Rsa::new();
+    g.bench_function("floor_rsa2048_sign", |b| b.iter(|| rsa.sign()));
+    g.bench_function("floor_rsa2048_verify", |b| b.iter(|| rsa.verify()));
+    // In the folder the shift logs below live in (TMPDIR), so on the same disk.
+    let fsync = Fsync::new(dir.path());
+    g.bench_function("floor_fsync_4k", |b| b.iter(|| fsync.once()));
+    let net = Loopback::start(&rt);
+    g.bench_function("floor_loopback_http_round_trip", |b| {
+        b.iter(|| rt.block_on(net.round_trip()))
+    });
+    // The whole floor of one happy-path payment, done back to back.
+    for (name, fsyncs) in [("floor_payment_full", 3), ("floor_payment_normal", 0)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rsa.sign(); // client signs the request
+                rsa.verify(); // simulator verifies it
+                rsa.sign(); // simulator signs the answer
+                rsa.verify(); // client verifies the answer
+                for _ in 0..fsyncs {
+                    fsync.once(); // created, pay_request, pay_answer
+                }
+                rt.block_on(net.round_trip());
+            })
+        });
+    }
+
+    // The real thing: Engine::pay, from writing the order to the PAID record read back.
+    g.sampling_mode(SamplingMode::Flat);
+    for (name, durability, sub) in [
+        ("payment_sync_full", Durability::Full, "full"),
+        ("payment_sync_normal", Durability::Normal, "normal"),
+    ] {
+        let data = dir.path().join(sub);
+        let rig = Rig::new(&rt, &data, durability);
+        rig.check_floor_counts(&rt);
+        g.bench_function(name, |b| b.iter(|| rt.block_on(rig.pay())));
+        eprintln!(
+            "engine/{name}: {} payments made",
+            rig.next.load(Ordering::Relaxed) - 1
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, engine);
+criterion_main!(benches);
