@@ -136,13 +136,24 @@ pub struct Summary {
 /// order's `state` column is the state its last event left it in (the event and the column are
 /// written in one transaction), so the figures are derived from the log, not running totals.
 pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> {
-    let mut s = Summary { shift_id, ..Summary::default() };
+    let mut s = Summary {
+        shift_id,
+        ..Summary::default()
+    };
     let mut stmt = conn.prepare_cached(
         "SELECT state, cashier, ((created_at / 1000 + 28800) / 3600) % 24, COUNT(*), SUM(amount_fen)
          FROM orders WHERE shift_id = ?1 GROUP BY 1, 2, 3",
     )?;
     let groups = stmt
-        .query_map([shift_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?)))?
+        .query_map([shift_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut by_state = std::collections::BTreeMap::<String, (i64, i64)>::new();
     let mut by_cashier = std::collections::BTreeMap::<String, (i64, i64)>::new();
@@ -162,12 +173,18 @@ pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> 
             h.0 += n;
             h.1 += sum;
         }
-        if matches!(st, Some(OrderState::Pending | OrderState::Userpaying | OrderState::Unresolved)) {
+        if matches!(
+            st,
+            Some(OrderState::Pending | OrderState::Userpaying | OrderState::Unresolved)
+        ) {
             s.open_count += n;
         }
     }
     s.by_state = by_state.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
-    s.by_cashier = by_cashier.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
+    s.by_cashier = by_cashier
+        .into_iter()
+        .map(|(k, (n, f))| (k, n, f))
+        .collect();
     s.by_hour = by_hour.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
     let (rc, rf): (i64, i64) = conn.query_row(
         "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM refunds WHERE shift_id = ?1 AND status = 'SUCCESS'",
