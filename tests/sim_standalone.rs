@@ -1,10 +1,9 @@
 //! `scanpay sim` as a standalone process: it writes keys and a live-mode configuration, and
 //! the real `scanpay` binary talks to it with that configuration.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use scanpay::clock::SystemClock;
@@ -12,71 +11,12 @@ use scanpay::config::{Config, FoundBy, Mode, Source};
 use scanpay::wechat::model::*;
 use scanpay::wechat::{Client, PayAnswer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
+mod common;
 
-struct Sim {
-    child: Child,
-    base: String,
-    admin: String,
-    lines: Vec<String>,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim(keys: &Path) -> Sim {
-    let mut child = Command::new(BIN)
-        .args(["sim", "--listen", "127.0.0.1:0", "--keys"])
-        .arg(keys)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "sim exited early: {lines:?}"
-        );
-        let done = line.starts_with("Ctrl-C");
-        lines.push(line.trim_end().to_string());
-        if done {
-            break;
-        }
-    }
-    let find = |prefix: &str| {
-        lines
-            .iter()
-            .find_map(|l| {
-                l.trim_start()
-                    .strip_prefix(prefix)
-                    .map(|s| s.trim().to_string())
-            })
-            .unwrap()
-    };
-    let base = find("scanpay sim: WeChat Pay APIv3 simulator listening on");
-    let admin = find("admin").split_whitespace().next().unwrap().to_string();
-    Sim {
-        child,
-        base,
-        admin,
-        lines,
-    }
-}
+use common::{BIN, start_sim};
 
 fn scanpay(config: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap()
+    common::scanpay(config, args, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
