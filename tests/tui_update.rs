@@ -690,3 +690,17 @@ fn a_supervisor_may_force_the_close() {
         "{cmds:?}"
     );
 }
+
+#[test]
+fn f8_on_the_shift_screen_reconciles_yesterday() {
+    let mut a = app(Language::En);
+    key(&mut a, Key::F(3), T0);
+    let cmds = key(&mut a, Key::F(8), T0 + 100);
+    let yesterday = scanpay::clock::beijing::date(T0 + 100 - 24 * 3600 * 1000);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::Reconcile(d)] if *d == yesterday),
+        "{cmds:?}"
+    );
+    update(&mut a, Msg::Reconciled("matched: 3 payments".into()));
+    assert_eq!(a.shift_message.as_deref(), Some("matched: 3 payments"));
+}

@@ -245,6 +245,8 @@ pub fn close(
         )));
     }
     let mut summary = summary(&tx, shift.id)?;
+    // A "forced" close over nothing unsettled is an ordinary close.
+    let forced_by = forced_by.filter(|_| !open.is_empty());
     if forced_by.is_some() {
         summary.open_orders = open.clone();
         summary.forced_by = forced_by.map(str::to_string);

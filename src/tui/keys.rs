@@ -329,10 +329,17 @@ pub fn bindings(view: &View) -> Vec<Binding> {
                     &[Key::F(9)],
                     "F9",
                     Action::ForceClose,
-                    "强制结班（主管）",
-                    "force close (supervisor)",
+                    "强制结班",
+                    "force close",
                 ));
             }
+            v.push(b(
+                &[Key::F(8)],
+                "F8",
+                Action::Reconcile,
+                "对账（昨日）",
+                "reconcile yesterday",
+            ));
             v.extend([
                 b(&[Key::Esc], "Esc", Action::Back, "返回", "back"),
                 HELP,
