@@ -199,3 +199,29 @@ fn shift_close_is_refused_while_orders_are_open() {
     );
     assert!(shifts::current(&conn, "POS01").unwrap().is_some());
 }
+
+#[test]
+fn order_numbers_rise_with_the_clock_so_a_restored_log_never_reuses_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
+    let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
+    let m = Machine::new(1234, Timing::from_secs(5, 45));
+    // 10:00:00 Beijing, then a copy of the log taken at that moment…
+    let ten = NOW + 10 * 3_600_000;
+    let a = orders::create(&mut conn, &new_order(shift.id), &m, ten).unwrap();
+    let backup = dir.path().join("backup.db");
+    scanpay::store::backup::to_file(&dir.path().join("scanpay.db"), &backup).unwrap();
+    // …more sales at 10:00:05, then the log is lost and the backup restored.
+    let b = orders::create(&mut conn, &new_order(shift.id), &m, ten + 5_000).unwrap();
+    drop(conn);
+    let mut restored = open_connection(&backup).unwrap();
+    let c = orders::create(&mut restored, &new_order(shift.id), &m, ten + 60_000).unwrap();
+    assert!(
+        a.out_trade_no < b.out_trade_no && b.out_trade_no < c.out_trade_no,
+        "{} {} {}",
+        a.out_trade_no,
+        b.out_trade_no,
+        c.out_trade_no
+    );
+    assert!(c.out_trade_no.len() <= 32);
+}

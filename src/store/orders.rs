@@ -114,7 +114,8 @@ fn epoch(conn: &Connection) -> Result<String, StoreError> {
 }
 
 /// Writes a new order and its `created` event in one transaction, allocating its
-/// out_trade_no `{terminal}-{yyyymmdd}-{epoch}-{seq:06}` (≤ 32 characters).
+/// out_trade_no `{terminal}-{yyyymmdd}-{epoch}-{seq:06}` (≤ 32 characters; `seq` rises with the
+/// time of day as well as with each order).
 pub fn create(
     conn: &mut Connection,
     new: &NewOrder,
@@ -136,10 +137,15 @@ pub fn create(
             |r| r.get(0),
         )
         .optional()?;
-    let seq = last
+    // Never below ten per second of the (Beijing) day: numbers keep rising with the clock, so a
+    // till restored from an older backup cannot hand out a number it already used that day
+    // (unless it had sold more than ten a second).
+    let floor = u64::try_from((now / 1000 + 8 * 3600).rem_euclid(86_400) * 10).unwrap_or(0);
+    let seq = (last
         .and_then(|l| l[prefix.len()..].parse::<u64>().ok())
         .unwrap_or(0)
-        + 1;
+        + 1)
+    .max(floor);
     let out_trade_no = format!("{prefix}{seq:06}");
     let machine_json = serde_json::to_string(machine)?;
     tx.execute(
