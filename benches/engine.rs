@@ -30,9 +30,12 @@ use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use scanpay::auth_code::AuthCode;
 use scanpay::clock::{SharedClock, SystemClock};
 use scanpay::config::{Config, Source};
+use scanpay::engine::micropay::{Event, PayResult, Remote};
 use scanpay::engine::{Engine, OrderState, Progress, Sale};
 use scanpay::money::Fen;
 use scanpay::store::{Durability, Store, orders, shifts};
+use scanpay::wechat::PayAnswer;
+use scanpay::wechat::model::{CodepayPayer, CodepayRequest, RequestAmount, SceneInfo, StoreInfo};
 
 /// The merchant request message size the engine signs (a codepay body plus the header lines).
 const MESSAGE: &[u8] = br#"POST
@@ -107,6 +110,27 @@ impl Fsync {
         self.file.write_all_at(&self.block, 0).expect("write");
         self.file.sync_data().expect("fdatasync");
     }
+
+    /// A diagnostic, printed and not part of the table: the median of `n` syncs of 4 KiB, each
+    /// after `gap` idle (a payment's commits are milliseconds apart), with `fdatasync` (the
+    /// floor) or `fsync` (what SQLite calls, which also journals the file's new mtime).
+    fn spaced_median(&self, n: usize, gap: std::time::Duration, full: bool) -> std::time::Duration {
+        let mut times: Vec<std::time::Duration> = (0..n)
+            .map(|_| {
+                std::thread::sleep(gap);
+                let t = std::time::Instant::now();
+                self.file.write_all_at(&self.block, 0).expect("write");
+                if full {
+                    self.file.sync_all().expect("fsync");
+                } else {
+                    self.file.sync_data().expect("fdatasync");
+                }
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[n / 2]
+    }
 }
 
 /// A tiny HTTP server on 127.0.0.1 and a keep-alive reqwest client for it.
@@ -161,9 +185,15 @@ fn runtime() -> tokio::runtime::Runtime {
 struct Rig {
     engine: Engine,
     sim: scanpay::sim::SimHandle,
-    shift: i64,
+    /// The shift sales go to, and how many it has.
+    shift: std::sync::Mutex<(i64, u64)>,
     next: AtomicU64,
 }
+
+/// Sales per shift before the rig moves to a fresh one. A shift's duplicate-code check scans the
+/// shift's orders (see docs/performance.md), so a payment's cost grows with its shift; a fixed
+/// cap keeps the measurement independent of how long criterion runs.
+const SHIFT_SALES: u64 = 500;
 
 impl Rig {
     fn new(rt: &tokio::runtime::Runtime, dir: &Path, durability: Durability) -> Rig {
@@ -181,25 +211,62 @@ impl Rig {
                 .await
                 .expect("shift")
                 .id;
+            let plan = store
+                .call(|c| {
+                    let mut stmt = c.prepare(
+                        "EXPLAIN QUERY PLAN SELECT id FROM orders
+                         WHERE shift_id = ?1 AND code_fingerprint = ?2 ORDER BY id",
+                    )?;
+                    let steps = stmt
+                        .query_map([1, 2], |r| r.get::<_, String>(3))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(steps.join("; "))
+                })
+                .await
+                .expect("plan");
+            eprintln!("engine: plan of the duplicate-code check: {plan}");
             Rig {
                 engine: Engine::new(&cfg, client, store, clock),
                 sim,
-                shift,
+                shift: std::sync::Mutex::new((shift, 0)),
                 next: AtomicU64::new(1),
             }
         })
     }
 
-    /// One payment with a fresh code (a code may be used once per shift): 13…11, paid at once.
-    async fn pay(&self) -> scanpay::store::orders::OrderRecord {
+    /// A sale with a fresh code (a code may be used once per shift): 13…11, paid at once. Every
+    /// `SHIFT_SALES` sales it opens a fresh shift (on another till id: one open shift per till).
+    async fn sale(&self) -> Sale {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
-        let sale = Sale {
+        let full = {
+            let mut s = self.shift.lock().expect("shift");
+            s.1 += 1;
+            s.1 > SHIFT_SALES
+        };
+        if full {
+            let now = self.engine.clock().now_ms();
+            let till = format!("BENCH{i}");
+            let id = self
+                .engine
+                .store()
+                .call(move |c| shifts::open(c, &till, "bench", now))
+                .await
+                .expect("shift")
+                .id;
+            *self.shift.lock().expect("shift") = (id, 1);
+        }
+        Sale {
             amount: Fen(1234),
             description: "bench".into(),
             code: AuthCode::parse(&format!("13{i:014}11")).expect("code"),
-            shift_id: self.shift,
+            shift_id: self.shift.lock().expect("shift").0,
             cashier: "bench".into(),
-        };
+        }
+    }
+
+    /// One payment through `Engine::pay`.
+    async fn pay(&self) -> scanpay::store::orders::OrderRecord {
+        let sale = self.sale().await;
         let mut quiet = |_: &Progress| {};
         let o = self
             .engine
@@ -208,6 +275,72 @@ impl Rig {
             .expect("payment");
         assert_eq!(o.state, OrderState::Paid);
         o
+    }
+
+    /// The payment's shift-log part alone, as `Engine::pay` does it through the writer thread:
+    /// the order and its `created` event (with the duplicate-code check), `pay_request`,
+    /// `pay_answer`, the final record read back. No network, no RSA.
+    async fn store_part(&self) {
+        let sale = self.sale().await;
+        let order = self.engine.create_order(&sale).await.expect("order");
+        let store = self.engine.store();
+        let (id, now) = (order.id, order.created_at);
+        let (m, _) = order.machine.clone().step(Event::Start, now);
+        let sent = m.clone();
+        store
+            .call(move |c| orders::record(c, id, "pay_request", "{}", &sent, now))
+            .await
+            .expect("pay_request");
+        let tid = "4200002562202611270000000001";
+        let (m, _) = m.step(
+            Event::Pay(PayResult::Answer(Remote::Paid {
+                transaction_id: Some(tid.into()),
+                total: Some(1234),
+            })),
+            now,
+        );
+        assert_eq!(m.state, OrderState::Paid);
+        let detail =
+            format!(r#"{{"result":"answer","trade_state":"SUCCESS","transaction_id":"{tid}"}}"#);
+        store
+            .call(move |c| orders::record(c, id, "pay_answer", &detail, &m, now))
+            .await
+            .expect("pay_answer");
+        let o = store
+            .call(move |c| orders::by_id(c, id))
+            .await
+            .expect("read back");
+        assert_eq!(o.state, OrderState::Paid);
+    }
+
+    /// The payment's pay call alone: `Client::codepay` against the simulator (sign, HTTP,
+    /// the simulator's checks, ledger and signature, verify, decode). No shift log.
+    async fn call_part(&self) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let req = CodepayRequest {
+            appid: scanpay::sim::DEMO_APPID.into(),
+            mchid: scanpay::sim::DEMO_MCHID.into(),
+            description: "bench".into(),
+            out_trade_no: format!("POS01-20261127-BN-{i:08}"),
+            attach: None,
+            payer: CodepayPayer {
+                auth_code: format!("13{i:014}11"),
+            },
+            amount: RequestAmount {
+                total: 1234,
+                currency: Some("CNY".into()),
+            },
+            scene_info: SceneInfo {
+                store_info: StoreInfo {
+                    out_id: Some("SZ-001".into()),
+                    id: None,
+                },
+                device_ip: Some("10.0.0.8".into()),
+                device_id: Some("POS01".into()),
+            },
+        };
+        let answer = self.engine.client().codepay(&req).await.expect("answer");
+        assert!(matches!(answer, PayAnswer::Paid(_)));
     }
 
     /// Checks the counts the floor is built on: three events, one request.
@@ -239,6 +372,15 @@ fn engine(c: &mut Criterion) {
     // In the folder the shift logs below live in (TMPDIR), so on the same disk.
     let fsync = Fsync::new(dir.path());
     g.bench_function("floor_fsync_4k", |b| b.iter(|| fsync.once()));
+    for (gap_ms, full) in [(0, false), (5, false), (0, true), (5, true)] {
+        let gap = std::time::Duration::from_millis(gap_ms);
+        let median = fsync.spaced_median(200, gap, full);
+        eprintln!(
+            "engine: diagnostic: 4 KiB + {} every {gap_ms} ms + its own time: median {:.0} µs",
+            if full { "fsync" } else { "fdatasync" },
+            median.as_secs_f64() * 1e6
+        );
+    }
     let net = Loopback::start(&rt);
     g.bench_function("floor_loopback_http_round_trip", |b| {
         b.iter(|| rt.block_on(net.round_trip()))
@@ -269,8 +411,15 @@ fn engine(c: &mut Criterion) {
         let rig = Rig::new(&rt, &data, durability);
         rig.check_floor_counts(&rt);
         g.bench_function(name, |b| b.iter(|| rt.block_on(rig.pay())));
+        // Where the time goes: the shift-log part and the pay call, each alone.
+        g.bench_function(format!("part_store_{sub}"), |b| {
+            b.iter(|| rt.block_on(rig.store_part()))
+        });
+        if durability == Durability::Normal {
+            g.bench_function("part_pay_call", |b| b.iter(|| rt.block_on(rig.call_part())));
+        }
         eprintln!(
-            "engine/{name}: {} payments made",
+            "engine/{name}: {} sales and pay calls made, in shifts of at most {SHIFT_SALES} sales",
             rig.next.load(Ordering::Relaxed) - 1
         );
     }

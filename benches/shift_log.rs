@@ -245,7 +245,9 @@ fn build(data_dir: &Path) -> i64 {
 }
 
 /// What the cashier screen does before its first draw (see the header), on `cfg.data_dir`.
-fn start_to_first_frame(cfg: &Config) -> Terminal<TestBackend> {
+/// With `wait_for_summary` false the summary is left out, as the real screen draws its first
+/// frame while `Cmd::LoadSummary` is still running in the background.
+fn start_to_first_frame(cfg: &Config, wait_for_summary: bool) -> Terminal<TestBackend> {
     let lock = DataDirLock::acquire(&cfg.data_dir).expect("lock");
     let store = Store::open(&cfg.data_dir).expect("store");
     let earlier = store
@@ -266,10 +268,12 @@ fn start_to_first_frame(cfg: &Config) -> Terminal<TestBackend> {
         .expect("shift");
     let id = shift.as_ref().expect("open shift").id;
     update(&mut app, Msg::ShiftLoaded(shift));
-    let summary = store
-        .call_blocking(move |c| shifts::summary(c, id))
-        .expect("summary");
-    update(&mut app, Msg::Summary(summary));
+    if wait_for_summary {
+        let summary = store
+            .call_blocking(move |c| shifts::summary(c, id))
+            .expect("summary");
+        update(&mut app, Msg::Summary(summary));
+    }
     update(&mut app, Msg::Printer(printer.status()));
     let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
     t.draw(|f| f.render_widget(&app, f.area())).expect("draw");
@@ -277,17 +281,24 @@ fn start_to_first_frame(cfg: &Config) -> Terminal<TestBackend> {
     t
 }
 
-/// The summary's three aggregates from one pass over the shift, each order's state still taken
-/// from its last event (what a single-pass `summary` would cost).
+/// The summary's three aggregates from one pass over the shift, each order's state taken from
+/// `state_expr` (its last event, or the `orders.state` column).
 fn whatif_one_pass(conn: &Connection, shift_id: i64, state_expr: &str) -> Summary {
-    let mut stmt = conn
-        .prepare_cached(&format!(
+    whatif_grouped(
+        conn,
+        shift_id,
+        &format!(
             "SELECT {state_expr} AS state, o.cashier,
                     CAST(strftime('%H', o.created_at / 1000 + 28800, 'unixepoch') AS INTEGER),
                     COUNT(*), SUM(o.amount_fen)
              FROM orders o WHERE o.shift_id = ?1 GROUP BY 1, 2, 3"
-        ))
-        .expect("prepare");
+        ),
+    )
+}
+
+/// Folds `(state, cashier, hour, count, fen)` groups into the summary's three aggregates.
+fn whatif_grouped(conn: &Connection, shift_id: i64, sql: &str) -> Summary {
+    let mut stmt = conn.prepare_cached(sql).expect("prepare");
     let mut s = Summary {
         shift_id,
         ..Summary::default()
@@ -327,6 +338,31 @@ fn whatif_one_pass(conn: &Connection, shift_id: i64, state_expr: &str) -> Summar
         .collect();
     s.by_hour = by_hour.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
     s
+}
+
+/// The summary's aggregates read from maintained per-shift totals (see `whatif_maintained_totals`
+/// in the benchmark), folded exactly as the one-pass summary folds its groups.
+fn whatif_maintained_totals(conn: &Connection, shift_id: i64) -> Summary {
+    whatif_grouped(
+        conn,
+        shift_id,
+        "SELECT state, cashier, hour, n, fen FROM bench_shift_totals WHERE shift_id = ?1",
+    )
+}
+
+/// SQLite's plan for a query, one line per step.
+fn plan(conn: &Connection, sql: &str) -> String {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("plan");
+    let n = stmt.parameter_count();
+    stmt.query_map(rusqlite::params_from_iter(vec![1; n]), |r| {
+        r.get::<_, String>(3)
+    })
+    .expect("plan")
+    .map(|r| r.expect("plan row"))
+    .collect::<Vec<_>>()
+    .join("; ")
 }
 
 /// The three aggregates exactly as `shifts::summary` computed them at commit e48cf40: three
@@ -380,6 +416,26 @@ fn shift_log(c: &mut Criterion) {
         ORDERS
     );
 
+    // The plans, for docs/performance.md (the summary's query as src/store/shifts.rs has it
+    // since 56a1800).
+    for (what, sql) in [
+        (
+            "floor",
+            "SELECT COUNT(*), SUM(amount_fen) FROM orders WHERE shift_id = ?1",
+        ),
+        (
+            "duplicate-code check",
+            "SELECT id FROM orders WHERE shift_id = ?1 AND code_fingerprint = ?2 ORDER BY id",
+        ),
+        (
+            "summary",
+            "SELECT state, cashier, ((created_at / 1000 + 28800) / 3600) % 24, COUNT(*), SUM(amount_fen)
+             FROM orders WHERE shift_id = ?1 GROUP BY 1, 2, 3",
+        ),
+    ] {
+        eprintln!("shift_log: plan of the {what} query: {}", plan(&conn, sql));
+    }
+
     let mut g = c.benchmark_group("shift_log");
     g.sampling_mode(SamplingMode::Flat);
     g.sample_size(10);
@@ -393,6 +449,15 @@ fn shift_log(c: &mut Criterion) {
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
             )
             .expect("scan")
+        })
+    });
+    // The duplicate-code check every new sale makes (`orders::code_used_in_shift`), for a code
+    // not used yet, in this shift of 1 000 000 orders.
+    g.bench_function("duplicate_code_check_1m_orders", |b| {
+        b.iter(|| {
+            let used = orders::code_used_in_shift(&conn, shift, "00000000000000000000000000000000")
+                .expect("check");
+            assert!(used.is_none());
         })
     });
     g.bench_function("summary_1m_orders", |b| {
@@ -411,13 +476,16 @@ fn shift_log(c: &mut Criterion) {
             (s, t)
         })
     });
-    let first = start_to_first_frame(&cfg);
+    let first = start_to_first_frame(&cfg, true);
     assert!(
         format!("{:?}", first.backend()).contains("POS01"),
         "the first frame shows the till"
     );
     g.bench_function("startup_first_frame_1m_orders", |b| {
-        b.iter(|| start_to_first_frame(&cfg))
+        b.iter(|| start_to_first_frame(&cfg, true))
+    });
+    g.bench_function("startup_first_frame_summary_in_background_1m_orders", |b| {
+        b.iter(|| start_to_first_frame(&cfg, false))
     });
 
     // What the summary costs other ways, on the same data (see docs/performance.md).
@@ -435,35 +503,27 @@ fn shift_log(c: &mut Criterion) {
     g.bench_function("whatif_one_pass_last_event", |b| {
         b.iter(|| whatif_one_pass(&conn, shift, LAST_EVENT))
     });
-    // `orders.state` is written in the same transaction as every event (orders::create,
-    // orders::record, refunds::record), so it always equals the last event's state_after.
-    assert_eq!(
-        whatif_one_pass(&conn, shift, "o.state").by_state,
-        reference.by_state
-    );
-    g.bench_function("whatif_one_pass_orders_state", |b| {
-        b.iter(|| whatif_one_pass(&conn, shift, "o.state"))
+    // Per-shift totals kept up to date in the same transactions as the events (a table keyed by
+    // shift, state, cashier and hour): a Z then reads a few dozen rows. Filled here once from the
+    // data, to measure the read side.
+    conn.execute_batch(&format!(
+        "CREATE TABLE bench_shift_totals (shift_id INTEGER, state TEXT, cashier TEXT, hour INTEGER,
+                                          n INTEGER, fen INTEGER,
+                                          PRIMARY KEY (shift_id, state, cashier, hour)) STRICT;
+         INSERT INTO bench_shift_totals
+             SELECT o.shift_id, {LAST_EVENT}, o.cashier,
+                    CAST(strftime('%H', o.created_at / 1000 + 28800, 'unixepoch') AS INTEGER),
+                    COUNT(*), SUM(o.amount_fen)
+             FROM orders o GROUP BY 1, 2, 3, 4;"
+    ))
+    .expect("totals");
+    let totals = whatif_maintained_totals(&conn, shift);
+    assert_eq!(totals.by_state, reference.by_state);
+    assert_eq!(totals.by_cashier, reference.by_cashier);
+    assert_eq!(totals.by_hour, reference.by_hour);
+    g.bench_function("whatif_maintained_totals", |b| {
+        b.iter(|| whatif_maintained_totals(&conn, shift))
     });
-    // The same with a covering index, so the pass reads the index and not the wide rows (each
-    // row carries its machine snapshot) — unless the schema already has one.
-    let covered: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_index_info('orders_shift_summary'))",
-            [],
-            |r| r.get(0),
-        )
-        .expect("index list");
-    if covered {
-        eprintln!("shift_log: the schema already has orders_shift_summary; no extra index");
-    } else {
-        conn.execute_batch(
-            "CREATE INDEX bench_orders_summary ON orders(shift_id, state, cashier, created_at, amount_fen)",
-        )
-        .expect("index");
-        g.bench_function("whatif_one_pass_orders_state_covering_index", |b| {
-            b.iter(|| whatif_one_pass(&conn, shift, "o.state"))
-        });
-    }
     g.finish();
 }
 

@@ -120,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX orders_shift_summary ON orders(shift_id, state, cashier, created_at, amount_fen);
     "#,
+    // 4: the duplicate-code guard looks a code up within a shift without reading the shift.
+    r#"
+    CREATE INDEX orders_shift_fingerprint ON orders(shift_id, code_fingerprint);
+    DROP INDEX orders_by_fingerprint;
+    "#,
 ];
 
 /// The schema version this build writes.
