@@ -302,7 +302,7 @@ impl Engine {
                         let answer = self.client.codepay(&req).await;
                         failpoint::hit("pay.after_send");
                         network_ok = Some(!matches!(answer, Err(ApiError::Transport { .. })));
-                        queue.push_back(map_pay(answer, machine.amount));
+                        queue.push_back(map_pay(answer));
                     }
                     Command::Query => {
                         let answer = self.client.query_by_out_trade_no(&no).await;
@@ -439,10 +439,7 @@ fn error_detail(e: &ApiError) -> serde_json::Value {
     }
 }
 
-fn map_pay(
-    answer: Result<PayAnswer, ApiError>,
-    _amount: i64,
-) -> (Event, Option<serde_json::Value>) {
+fn map_pay(answer: Result<PayAnswer, ApiError>) -> (Event, Option<serde_json::Value>) {
     match answer {
         Ok(PayAnswer::Paid(t)) | Ok(PayAnswer::NotFinal(t)) => (
             Event::Pay(PayResult::Answer(remote(&t))),

@@ -487,7 +487,7 @@ impl Machine {
                 self.reverse_attempts = 0;
                 self.confirm_failures = 0;
                 self.in_flight = false;
-                self.start_reversing_or_query(now, &mut cmds);
+                self.query_again(&mut cmds);
             }
             return (self, cmds);
         }
@@ -825,7 +825,8 @@ impl Machine {
         }
     }
 
-    fn start_reversing_or_query(&mut self, _now: i64, cmds: &mut Vec<Command>) {
+    /// A person's retry of an unresolved order: learn the truth by query first.
+    fn query_again(&mut self, cmds: &mut Vec<Command>) {
         self.phase = Phase::Polling;
         self.query_now(cmds);
     }
