@@ -30,9 +30,11 @@ use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use scanpay::auth_code::AuthCode;
 use scanpay::clock::{SharedClock, SystemClock};
 use scanpay::config::{Config, Source};
-use scanpay::engine::micropay::{Event, PayResult, Remote};
+use scanpay::engine::micropay::{Event, Machine, PayResult, Remote};
 use scanpay::engine::{Engine, OrderState, Progress, Sale};
 use scanpay::money::Fen;
+use scanpay::order::EventKind;
+use scanpay::store::orders::Change;
 use scanpay::store::{Durability, Store, orders, shifts};
 use scanpay::wechat::PayAnswer;
 use scanpay::wechat::model::{CodepayPayer, CodepayRequest, RequestAmount, SceneInfo, StoreInfo};
@@ -285,10 +287,21 @@ impl Rig {
         let order = self.engine.create_order(&sale).await.expect("order");
         let store = self.engine.store();
         let (id, now) = (order.id, order.created_at);
-        let (m, _) = order.machine.clone().step(Event::Start, now);
-        let sent = m.clone();
+        let machine = Machine::from_snapshot(&order.snapshot).expect("snapshot");
+        let (m, _) = machine.step(Event::Start, now);
+        let sent = m.to_snapshot();
         store
-            .call(move |c| orders::record(c, id, "pay_request", "{}", &sent, now))
+            .call(move |c| {
+                let change = Change {
+                    kind: EventKind::PayRequest,
+                    detail: "{}",
+                    state: OrderState::Pending,
+                    snapshot: &sent,
+                    transaction_id: None,
+                    reason: None,
+                };
+                orders::record(c, id, &change, now)
+            })
             .await
             .expect("pay_request");
         let tid = "4200002562202611270000000001";
@@ -299,11 +312,22 @@ impl Rig {
             })),
             now,
         );
-        assert_eq!(m.state, OrderState::Paid);
+        assert_eq!(m.state(), OrderState::Paid);
         let detail =
             format!(r#"{{"result":"answer","trade_state":"SUCCESS","transaction_id":"{tid}"}}"#);
+        let paid = m.to_snapshot();
         store
-            .call(move |c| orders::record(c, id, "pay_answer", &detail, &m, now))
+            .call(move |c| {
+                let change = Change {
+                    kind: EventKind::PayAnswer,
+                    detail: &detail,
+                    state: OrderState::Paid,
+                    snapshot: &paid,
+                    transaction_id: Some(tid),
+                    reason: None,
+                };
+                orders::record(c, id, &change, now)
+            })
             .await
             .expect("pay_answer");
         let o = store
@@ -354,7 +378,7 @@ impl Rig {
             .block_on(self.engine.store().call(move |c| orders::events(c, id)))
             .expect("events")
             .into_iter()
-            .map(|e| e.kind)
+            .map(|e| e.kind.as_str().to_string())
             .collect();
         assert_eq!(kinds, ["created", "pay_request", "pay_answer"]);
     }

@@ -14,7 +14,6 @@ use ratatui::backend::TestBackend;
 use scanpay::auth_code::AuthCode;
 use scanpay::clock::{SharedClock, SystemClock};
 use scanpay::config::{Config, Language, Source};
-use scanpay::engine::micropay::{Machine, Timing};
 use scanpay::engine::{Engine, OrderState, Progress, Sale};
 use scanpay::money::Fen;
 use scanpay::store::orders::OrderRecord;
@@ -212,9 +211,10 @@ fn screens(c: &mut Criterion) {
             description: String::new(),
             code_masked: "1345 **** **** 6711".into(),
             state: OrderState::Paid,
-            machine: Machine::new(100 + i, Timing::from_secs(5, 45)),
+            snapshot: String::new(),
             transaction_id: None,
             reason_code: None,
+            reason: None,
             created_at: i * 1000,
             updated_at: i * 1000,
         })

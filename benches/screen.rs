@@ -14,7 +14,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use scanpay::config::Language;
 use scanpay::engine::OrderState;
-use scanpay::engine::micropay::{Machine, Phase, Reason, Timing};
+use scanpay::engine::micropay::Reason;
 use scanpay::money::Fen;
 use scanpay::store::orders::OrderRecord;
 use scanpay::store::shifts::{Shift, Summary};
@@ -36,15 +36,10 @@ fn order(i: i64) -> OrderRecord {
         _ => OrderState::Paid,
     };
     let amount = 100 + (i * 7919) % 50_000;
-    let mut m = Machine::new(amount, Timing::from_secs(5, 45));
-    m.state = state;
-    m.phase = Phase::Done;
-    m.pay_sent_at = Some(T0 + i * 400);
-    m.seen_paid = state.is_charged();
-    m.transaction_id = state
+    let transaction_id = state
         .is_charged()
         .then(|| format!("42000002562026112{i:011}"));
-    m.reason = match state {
+    let reason = match state {
         OrderState::Failed => Some(Reason::Declined {
             code: "NOTENOUGH".into(),
             en: "insufficient balance".into(),
@@ -63,9 +58,11 @@ fn order(i: i64) -> OrderRecord {
         description: String::new(),
         code_masked: format!("1345 **** **** {:04}", 6700 + i % 100),
         state,
-        transaction_id: m.transaction_id.clone(),
-        reason_code: m.reason.as_ref().map(Reason::code),
-        machine: m,
+        transaction_id,
+        reason_code: reason.as_ref().map(Reason::code),
+        reason,
+        // The screen never reads the engine's snapshot.
+        snapshot: String::new(),
         created_at: T0 + i * 400,
         updated_at: T0 + i * 400 + 1_500,
     }

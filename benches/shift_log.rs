@@ -36,7 +36,7 @@ use rusqlite::{Connection, params};
 use scanpay::clock::beijing;
 use scanpay::config::{Config, Source};
 use scanpay::engine::OrderState;
-use scanpay::engine::micropay::{Machine, Phase, Reason, Timing};
+use scanpay::engine::micropay::{Event, Machine, PayResult, Reason, Remote, Timing};
 use scanpay::lock::DataDirLock;
 use scanpay::store::shifts::{self, Summary};
 use scanpay::store::{DB_FILE, Store, StoreError, open_connection, orders};
@@ -119,14 +119,22 @@ fn build(data_dir: &Path) -> i64 {
                 OrderState::Reversed => Some(Reason::NotConfirmedInTime),
                 _ => None,
             };
-            let mut m = Machine::new(amount, timing);
-            m.state = state;
-            m.phase = Phase::Done;
-            m.pay_sent_at = Some(at);
-            m.seen_paid = charged;
-            m.seen_user_paying = state == OrderState::Reversed;
-            m.transaction_id = transaction_id.clone();
-            m.reason = reason.clone();
+            // A settled machine as the engine leaves one (paid, or declined for the rest: the
+            // summaries never read snapshots, only their size matters here).
+            let (m, _) = Machine::new(amount, timing).step(Event::Start, at);
+            let answer = if charged {
+                PayResult::Answer(Remote::Paid {
+                    transaction_id: transaction_id.clone(),
+                    total: Some(amount),
+                })
+            } else {
+                PayResult::Declined {
+                    code: "NOTENOUGH".into(),
+                    en: "the customer's balance is not enough".into(),
+                    zh: "用户余额不足".into(),
+                }
+            };
+            let (m, _) = m.step(Event::Pay(answer), at + 1_500);
             order
                 .execute(params![
                     out_trade_no,
@@ -136,7 +144,7 @@ fn build(data_dir: &Path) -> i64 {
                     format!("1345 **** **** {:04}", 6700 + i % 100),
                     format!("{:016x}{:016x}", mix(i as u64), mix(!(i as u64))),
                     state.as_str(),
-                    serde_json::to_string(&m).expect("machine"),
+                    m.to_snapshot(),
                     transaction_id,
                     reason.as_ref().map(Reason::code),
                     at,

@@ -14,6 +14,7 @@ pub mod failpoint;
 pub mod lock;
 pub mod logging;
 pub mod money;
+pub mod order;
 pub mod receipt;
 pub mod reconcile;
 pub mod scanner;

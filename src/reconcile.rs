@@ -541,7 +541,8 @@ pub async fn fetch_and_compare(
                     transaction_id: o.transaction_id,
                     amount: o.amount,
                     state: o.state.as_str().to_string(),
-                    was_paid: o.machine.seen_paid,
+                    was_paid: crate::engine::Machine::from_snapshot(&o.snapshot)
+                        .is_ok_and(|m| m.seen_paid()),
                 });
             }
             let refunds = crate::store::refunds::between(c, start, end)?

@@ -8,7 +8,7 @@ use std::time::Duration;
 use scanpay::auth_code::AuthCode;
 use scanpay::clock::{SharedClock, TokioClock};
 use scanpay::config::{Config, Source};
-use scanpay::engine::micropay::Phase;
+use scanpay::engine::micropay::{Machine, Phase};
 use scanpay::engine::recovery::{Scope, recover};
 use scanpay::engine::{Engine, OrderState, Progress, Sale};
 use scanpay::money::Fen;
@@ -71,7 +71,7 @@ async fn kinds(r: &Rig, id: i64) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str().to_string())
         .collect()
 }
 
@@ -131,7 +131,10 @@ async fn every_scenario_settles_and_agrees_with_the_ledger() {
             );
         }
         // Reverses respect the 15-second rule.
-        let t0 = o.machine.pay_sent_at.unwrap();
+        let t0 = Machine::from_snapshot(&o.snapshot)
+            .unwrap()
+            .pay_sent_at()
+            .unwrap();
         for call in r.sim.ledger(|l| {
             l.order(&o.out_trade_no)
                 .map(|x| x.reverse_calls.clone())
@@ -181,7 +184,11 @@ async fn userpaying_progress_counts_down() {
             .iter()
             .any(|p| p.queries >= 1 && p.seconds_left < 45)
     );
-    assert_eq!(o.machine.queries, 2, "queried at 5 s and 10 s; paid at 8 s");
+    assert_eq!(
+        Machine::from_snapshot(&o.snapshot).unwrap().queries(),
+        2,
+        "queried at 5 s and 10 s; paid at 8 s"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -160,7 +160,7 @@ async fn every_scenario_every_fault_random_kills() {
             .call(move |c| {
                 Ok(orders::events(c, id)?
                     .iter()
-                    .filter(|e| e.kind == "pay_request")
+                    .filter(|e| e.kind == scanpay::order::EventKind::PayRequest)
                     .count())
             })
             .await

@@ -11,9 +11,10 @@ use scanpay::clock::{SharedClock, TokioClock};
 use scanpay::config::{Config, Source};
 use scanpay::engine::micropay::{Machine, Timing};
 use scanpay::engine::recovery::recover_refunds;
-use scanpay::engine::refund::RefundStatus;
+use scanpay::engine::refund::{RefundMachine, RefundStatus};
 use scanpay::engine::{Engine, OrderState, Progress, Sale};
 use scanpay::money::Fen;
+use scanpay::order::EventKind;
 use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
 use scanpay::sim::{SimHandle, connect_in_process};
 use scanpay::store::{Store, open_connection, orders, refunds, shifts};
@@ -123,7 +124,7 @@ async fn partial_then_full_refund_never_more_than_paid() {
                 let o = orders::by_out_trade_no(c, &no)?.unwrap();
                 Ok(orders::events(c, o.id)?
                     .into_iter()
-                    .map(|e| e.kind)
+                    .map(|e| e.kind.as_str().to_string())
                     .collect())
             })
             .await
@@ -177,7 +178,11 @@ async fn abnormal_refund_needs_attention() {
         .await
         .unwrap();
     assert_eq!(a.status, RefundStatus::Abnormal);
-    assert!(a.machine.reason.unwrap().contains("merchant platform"));
+    assert!(
+        scanpay::engine::refund::RefundMachine::reason_in(&a.snapshot)
+            .unwrap()
+            .contains("merchant platform")
+    );
     // ABNORMAL still counts against what may be refunded (a person decides).
     let err = r
         .engine
@@ -215,8 +220,22 @@ async fn refunds_in_flight_are_recovered_like_orders() {
         let no = no.clone();
         r.engine
             .store()
-            .call(move |c| refunds::create(c, &no, Fen(250), "crash", Some("demo"), 1, 0))
+            .call(move |c| {
+                let snapshot = RefundMachine::new().to_snapshot();
+                refunds::create(
+                    c,
+                    &no,
+                    Fen(250),
+                    "crash",
+                    Some("demo"),
+                    1,
+                    &snapshot,
+                    0,
+                    |_, _| Ok(()),
+                )
+            })
             .await
+            .unwrap()
             .unwrap()
     };
     assert_eq!(created.status, RefundStatus::Created);
@@ -250,7 +269,8 @@ async fn close_is_refused_while_orders_are_open_and_a_forced_close_lists_them() 
                 code_masked: "1345 **** **** 6716".into(),
                 code_fingerprint: "x".into(),
             };
-            orders::create(c, &new, &Machine::new(500, Timing::from_secs(5, 45)), 0)
+            let m = Machine::new(500, Timing::from_secs(5, 45));
+            orders::create(c, &new, m.state(), &m.to_snapshot(), 0)
         })
         .await
         .unwrap();
@@ -356,18 +376,18 @@ proptest! {
         for (amount, st, who, at, refund_kind) in orders_spec {
             let new = orders::NewOrder { shift_id: shift.id, terminal_id: "POS01".into(), cashier: cashiers[who].into(), amount: Fen(amount),
                 description: String::new(), code_masked: "x".into(), code_fingerprint: format!("{amount}-{at}") };
-            let mut m = Machine::new(amount, Timing::from_secs(5, 45));
-            let o = orders::create(&mut conn, &new, &m, at).unwrap();
-            m.state = states[usize::from(st)];
-            orders::record(&mut conn, o.id, "test", "{}", &m, at + 1).unwrap();
-            let mut final_state = m.state;
-            if m.state == OrderState::Paid && refund_kind > 0 {
+            // The store persists what it is told: write the states straight in.
+            let o = orders::create(&mut conn, &new, OrderState::Pending, "{}", at).unwrap();
+            let state = states[usize::from(st)];
+            let change = orders::Change { kind: EventKind::PayAnswer, detail: "{}", state, snapshot: "{}", transaction_id: None, reason: None };
+            orders::record(&mut conn, o.id, &change, at + 1).unwrap();
+            let mut final_state = state;
+            if state == OrderState::Paid && refund_kind > 0 {
                 let part = if refund_kind == 1 { amount / 2 } else { amount };
                 if part > 0 {
-                    let rf = refunds::create(&mut conn, &o.out_trade_no, Fen(part), "t", None, shift.id, at + 2).unwrap();
-                    let mut rm = scanpay::engine::refund::RefundMachine::new();
-                    rm.status = RefundStatus::Success;
-                    refunds::record(&mut conn, rf.id, "refund_answer", "{}", &rm, None, at + 3).unwrap();
+                    let rf = refunds::create(&mut conn, &o.out_trade_no, Fen(part), "t", None, shift.id, "{}", at + 2, |_, _| Ok(())).unwrap().unwrap();
+                    let change = refunds::Change { kind: EventKind::RefundAnswer, detail: "{}", status: RefundStatus::Success, snapshot: "{}", wechat_refund_id: None };
+                    refunds::record(&mut conn, rf.id, &change, at + 3, |o, refunded| scanpay::engine::refund::order_state(o.state, o.amount, refunded)).unwrap();
                     refund_fen += part;
                     refund_n += 1;
                     final_state = if part == amount { OrderState::Refunded } else { OrderState::PartiallyRefunded };

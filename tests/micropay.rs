@@ -22,7 +22,7 @@ fn paid(total: i64) -> Remote {
 fn started() -> Machine {
     let (m, cmds) = Machine::new(100, timing()).step(Event::Start, T0);
     assert_eq!(cmds, vec![Command::SendPay]);
-    assert_eq!(m.pay_sent_at, Some(T0));
+    assert_eq!(m.pay_sent_at(), Some(T0));
     m
 }
 
@@ -38,11 +38,8 @@ fn success_is_paid() {
         T0 + 300,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Paid)]);
-    assert_eq!(m.state, OrderState::Paid);
-    assert_eq!(
-        m.transaction_id.as_deref(),
-        Some("4200000000000000000000000001")
-    );
+    assert_eq!(m.state(), OrderState::Paid);
+    assert_eq!(m.transaction_id(), Some("4200000000000000000000000001"));
 }
 
 #[test]
@@ -54,7 +51,7 @@ fn definite_failure_is_failed_with_a_reason() {
     };
     let (m, cmds) = step(started(), Event::Pay(declined), T0 + 300);
     assert_eq!(cmds, vec![Command::Finished(OrderState::Failed)]);
-    let r = m.reason.unwrap();
+    let r = m.reason().cloned().unwrap();
     assert_eq!(r.code(), "NOTENOUGH");
     assert_eq!(r.zh(), "余额不足");
 }
@@ -62,7 +59,7 @@ fn definite_failure_is_failed_with_a_reason() {
 #[test]
 fn userpaying_polls_every_interval_until_success() {
     let (m, cmds) = step(started(), Event::Pay(PayResult::UserPaying), T0 + 200);
-    assert_eq!(m.state, OrderState::Userpaying);
+    assert_eq!(m.state(), OrderState::Userpaying);
     assert_eq!(cmds, vec![Command::WakeAt(T0 + 5 * S)]);
     // An early timer only re-arms.
     let (m, cmds) = step(m, Event::Timer, T0 + 4 * S);
@@ -86,7 +83,7 @@ fn userpaying_polls_every_interval_until_success() {
         T0 + 10 * S + 200,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Paid)]);
-    assert_eq!(m.queries, 2);
+    assert_eq!(m.queries(), 2);
 }
 
 #[test]
@@ -110,7 +107,7 @@ fn deadline_reverses_and_the_confirming_query_settles() {
     let mut now;
     // Poll until the deadline.
     loop {
-        let at = match m.next_at {
+        let at = match m.next_wake() {
             Some(at) => at,
             None => panic!("no timer"),
         };
@@ -125,7 +122,7 @@ fn deadline_reverses_and_the_confirming_query_settles() {
         m = m2;
     }
     assert_eq!(now, T0 + 45 * S, "reverse exactly at the deadline");
-    assert_eq!(m.queries, 8);
+    assert_eq!(m.queries(), 8);
     let (m, cmds) = step(m, Event::Reverse(ReverseResult::Done), now + 100);
     assert_eq!(cmds, vec![Command::Query]);
     let (m, cmds) = step(
@@ -134,7 +131,7 @@ fn deadline_reverses_and_the_confirming_query_settles() {
         now + 200,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Reversed)]);
-    assert_eq!(m.reason, Some(Reason::NotConfirmedInTime));
+    assert_eq!(m.reason().cloned(), Some(Reason::NotConfirmedInTime));
 }
 
 #[test]
@@ -160,7 +157,7 @@ fn payerror_ends_through_a_reverse_but_not_before_15s() {
         T0 + 16 * S,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Reversed)]);
-    assert_eq!(m.reason, Some(Reason::CustomerCancelled));
+    assert_eq!(m.reason().cloned(), Some(Reason::CustomerCancelled));
 }
 
 #[test]
@@ -173,21 +170,21 @@ fn revoked_and_closed_end_polling() {
         T0 + 5 * S,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Reversed)]);
-    assert!(!m2.state.is_charged());
+    assert!(!m2.state().is_charged());
     let (m3, cmds) = step(
         m,
         Event::Query(QueryResult::State(Remote::Closed)),
         T0 + 5 * S,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Failed)]);
-    assert_eq!(m3.reason, Some(Reason::Closed));
+    assert_eq!(m3.reason(), Some(&Reason::Closed));
 }
 
 #[test]
 fn reverse_retries_with_backoff_then_gives_up() {
     let (m, _) = step(started(), Event::Pay(PayResult::UserPaying), T0);
     let (mut m, _) = step(m, Event::Cancel, T0 + 2 * S);
-    assert_eq!(m.next_at, Some(T0 + 15 * S));
+    assert_eq!(m.next_wake(), Some(T0 + 15 * S));
     let mut now = T0 + 15 * S;
     let mut waits = Vec::new();
     loop {
@@ -205,7 +202,10 @@ fn reverse_retries_with_backoff_then_gives_up() {
         }
     }
     assert_eq!(waits, vec![2 * S, 4 * S, 8 * S, 16 * S, 30 * S]);
-    assert_eq!(m.reason, Some(Reason::ReverseExhausted { attempts: 6 }));
+    assert_eq!(
+        m.reason().cloned(),
+        Some(Reason::ReverseExhausted { attempts: 6 })
+    );
     // A person may try again later.
     let (m, cmds) = step(m, Event::Retry, now + 3600 * S);
     assert_eq!(cmds, vec![Command::Query]);
@@ -222,7 +222,7 @@ fn reverse_retries_with_backoff_then_gives_up() {
         now + 3600 * S,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Reversed)]);
-    assert_eq!(m.reason, Some(Reason::CashierCancelled));
+    assert_eq!(m.reason().cloned(), Some(Reason::CashierCancelled));
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn reverse_that_reports_paid_is_paid() {
     assert_eq!(cmds, vec![Command::Reverse]);
     let (m, cmds) = step(m, Event::Reverse(ReverseResult::AlreadyPaid), T0 + 15 * S);
     assert_eq!(cmds, vec![Command::Finished(OrderState::Paid)]);
-    assert!(m.state.is_charged());
+    assert!(m.state().is_charged());
 }
 
 #[test]
@@ -253,7 +253,7 @@ fn cashier_cancel_is_a_reverse_even_if_the_customer_paid_meanwhile() {
         T0 + 15 * S,
     );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Reversed)]);
-    assert_eq!(m.reason, Some(Reason::MoneyReturned));
+    assert_eq!(m.reason().cloned(), Some(Reason::MoneyReturned));
 }
 
 #[test]
@@ -266,7 +266,7 @@ fn paid_in_the_race_with_the_reverse_reverses_again() {
     assert_eq!(cmds, vec![Command::WakeAt(T0 + 18 * S)]);
     let (m, cmds) = step(m, Event::Timer, T0 + 18 * S);
     assert_eq!(cmds, vec![Command::Reverse]);
-    assert_eq!(m.reverse_attempts, 2);
+    assert_eq!(m.reverse_attempts(), 2);
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn reverse_of_an_order_that_does_not_exist_is_not_charged() {
     let mut m = m;
     let mut now;
     loop {
-        let at = m.next_at.unwrap();
+        let at = m.next_wake().unwrap();
         now = at;
         let (m2, cmds) = step(m, Event::Timer, now);
         m = m2;
@@ -288,7 +288,7 @@ fn reverse_of_an_order_that_does_not_exist_is_not_charged() {
     assert_eq!(now, T0 + 45 * S);
     let (m, cmds) = step(m, Event::Reverse(ReverseResult::NotFound), now);
     assert_eq!(cmds, vec![Command::Finished(OrderState::Failed)]);
-    assert_eq!(m.reason, Some(Reason::NoSuchOrder));
+    assert_eq!(m.reason().cloned(), Some(Reason::NoSuchOrder));
 }
 
 #[test]
@@ -296,7 +296,7 @@ fn another_amount_for_our_order_number_is_unresolved_not_paid() {
     let (m, cmds) = step(started(), Event::Pay(PayResult::Answer(paid(999))), T0);
     assert_eq!(cmds, vec![Command::Finished(OrderState::Unresolved)]);
     assert_eq!(
-        m.reason,
+        m.reason().cloned(),
         Some(Reason::AmountMismatch {
             ours: 100,
             theirs: 999
@@ -341,7 +341,7 @@ fn finished_orders_ignore_everything_but_a_retry_of_unresolved() {
     ] {
         let (m2, cmds) = step(m.clone(), e.clone(), T0 + 60 * S);
         assert!(cmds.is_empty(), "{e:?}");
-        assert_eq!(m2.state, OrderState::Paid);
+        assert_eq!(m2.state(), OrderState::Paid);
     }
 }
 
@@ -433,13 +433,13 @@ proptest! {
         let mut verified_paid = false;
         let apply = |m: Machine, e: Event, now: i64, pending: &mut Option<Command>, pays: &mut u32, finished: &mut Vec<OrderState>| {
             let (m2, cmds) = m.step(e, now);
-            prop_assert_eq!(m2.amount, amount, "amount never changes");
+            prop_assert_eq!(m2.amount(), amount, "amount never changes");
             for c in cmds {
                 match c {
                     Command::SendPay => { *pays += 1; *pending = Some(Command::SendPay); }
                     Command::Query => *pending = Some(Command::Query),
                     Command::Reverse => {
-                        let t0 = m2.pay_sent_at.unwrap_or(i64::MIN);
+                        let t0 = m2.pay_sent_at().unwrap_or(i64::MIN);
                         prop_assert!(now >= t0 + 15_000, "reverse at {} is sooner than 15 s after {}", now, t0);
                         *pending = Some(Command::Reverse);
                     }
@@ -470,7 +470,7 @@ proptest! {
                             if a == ReverseResult::AlreadyPaid { verified_paid = true; }
                             Event::Reverse(a)
                         }
-                        _ => match m.next_at { Some(at) => { now = now.max(at); Event::Timer } None => continue },
+                        _ => match m.next_wake() { Some(at) => { now = now.max(at); Event::Timer } None => continue },
                     };
                     now += i64::from(x) * 10;
                     m = apply(m, e, now, &mut pending, &mut pays, &mut finished)?;
@@ -482,20 +482,20 @@ proptest! {
         }
         // Then a dull environment (no answer is ever trusted) must still bring it to an end.
         for _ in 0..200 {
-            if m.phase == Phase::Done { break; }
+            if m.phase() == Phase::Done { break; }
             let e = match pending.take() {
                 Some(Command::SendPay) => Event::Pay(PayResult::Unknown),
                 Some(Command::Query) => Event::Query(QueryResult::Unknown),
                 Some(Command::Reverse) => Event::Reverse(ReverseResult::Retry),
-                _ => { now = now.max(m.next_at.unwrap_or(now)); Event::Timer }
+                _ => { now = now.max(m.next_wake().unwrap_or(now)); Event::Timer }
             };
             m = apply(m, e, now, &mut pending, &mut pays, &mut finished)?;
         }
         prop_assert_eq!(pays, 1, "exactly one pay call, never a second after an unknown outcome");
         prop_assert_eq!(finished.len(), 1, "exactly one final state: {:?}", finished);
-        prop_assert!(m.state.is_final());
-        prop_assert!(matches!(m.state, OrderState::Paid | OrderState::Failed | OrderState::Reversed | OrderState::Unresolved));
-        if m.state == OrderState::Paid {
+        prop_assert!(m.state().is_final());
+        prop_assert!(matches!(m.state(), OrderState::Paid | OrderState::Failed | OrderState::Reversed | OrderState::Unresolved));
+        if m.state() == OrderState::Paid {
             prop_assert!(verified_paid, "PAID only after a verified paid answer");
         }
     }

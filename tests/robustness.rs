@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use scanpay::config::{Config, FoundBy, Source};
 use scanpay::engine::micropay::{Machine, Timing};
 use scanpay::money::Fen;
+use scanpay::order::EventKind;
 use scanpay::store::{open_connection, orders, shifts};
 use scanpay::wechat::model::{ErrorBody, Refund, Transaction};
 
@@ -34,16 +35,24 @@ fn a_truncated_wal_never_panics_and_keeps_whole_commits() {
     conn.execute_batch("PRAGMA wal_autocheckpoint = 0").unwrap();
     let shift = shifts::open(&mut conn, "POS01", "li", 0).unwrap();
     for i in 0..40 {
+        let m = Machine::new(100 + i, Timing::from_secs(5, 45));
         let o = orders::create(
             &mut conn,
             &order(shift.id, i),
-            &Machine::new(100 + i, Timing::from_secs(5, 45)),
+            m.state(),
+            &m.to_snapshot(),
             i,
         )
         .unwrap();
-        let mut m = o.machine.clone();
-        m.state = scanpay::engine::OrderState::Paid;
-        orders::record(&mut conn, o.id, "pay_answer", "{}", &m, i).unwrap();
+        let paid = orders::Change {
+            kind: EventKind::PayAnswer,
+            detail: "{}",
+            state: scanpay::engine::OrderState::Paid,
+            snapshot: &m.to_snapshot(),
+            transaction_id: None,
+            reason: None,
+        };
+        orders::record(&mut conn, o.id, &paid, i).unwrap();
     }
     let wal = std::fs::read(dir.path().join("live.db-wal")).unwrap();
     let main = std::fs::read(&db).unwrap();
@@ -64,7 +73,7 @@ fn a_truncated_wal_never_panics_and_keeps_whole_commits() {
                 for o in &all {
                     let ev = orders::events(&c, o.id).unwrap();
                     assert!(
-                        !ev.is_empty() && ev[0].kind == "created",
+                        !ev.is_empty() && ev[0].kind == EventKind::Created,
                         "cut {cut}: {} has no creation event",
                         o.out_trade_no
                     );

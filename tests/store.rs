@@ -70,8 +70,22 @@ fn orders_get_unique_numbers_and_events_are_append_only() {
     let mut conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
     let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
     let m = Machine::new(1234, Timing::from_secs(5, 45));
-    let a = orders::create(&mut conn, &new_order(shift.id), &m, NOW).unwrap();
-    let b = orders::create(&mut conn, &new_order(shift.id), &m, NOW).unwrap();
+    let a = orders::create(
+        &mut conn,
+        &new_order(shift.id),
+        m.state(),
+        &m.to_snapshot(),
+        NOW,
+    )
+    .unwrap();
+    let b = orders::create(
+        &mut conn,
+        &new_order(shift.id),
+        m.state(),
+        &m.to_snapshot(),
+        NOW,
+    )
+    .unwrap();
     assert!(
         a.out_trade_no.ends_with("-000001") && b.out_trade_no.ends_with("-000002"),
         "{} {}",
@@ -93,7 +107,7 @@ fn orders_get_unique_numbers_and_events_are_append_only() {
     // A foreign key to a missing shift is refused.
     let mut bad = new_order(999);
     bad.shift_id = 999;
-    assert!(orders::create(&mut conn, &bad, &m, NOW).is_err());
+    assert!(orders::create(&mut conn, &bad, m.state(), &m.to_snapshot(), NOW).is_err());
     // Negative or zero amounts are refused by the schema itself.
     assert!(conn
         .execute("INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, code_fingerprint, state, machine, created_at, updated_at) VALUES ('X', ?1, 'P', 'c', 0, '', '', '', 'PAID', '{}', 0, 0)", [shift.id])
@@ -191,7 +205,14 @@ fn shift_close_is_refused_while_orders_are_open() {
     let mut conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
     let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
     let m = Machine::new(1234, Timing::from_secs(5, 45));
-    let o = orders::create(&mut conn, &new_order(shift.id), &m, NOW).unwrap();
+    let o = orders::create(
+        &mut conn,
+        &new_order(shift.id),
+        m.state(),
+        &m.to_snapshot(),
+        NOW,
+    )
+    .unwrap();
     let err = shifts::close(&mut conn, "POS01", "li", NOW, None)
         .unwrap_err()
         .to_string();
@@ -210,14 +231,35 @@ fn order_numbers_rise_with_the_clock_so_a_restored_log_never_reuses_one() {
     let m = Machine::new(1234, Timing::from_secs(5, 45));
     // 10:00:00 Beijing, then a copy of the log taken at that moment…
     let ten = NOW + 10 * 3_600_000;
-    let a = orders::create(&mut conn, &new_order(shift.id), &m, ten).unwrap();
+    let a = orders::create(
+        &mut conn,
+        &new_order(shift.id),
+        m.state(),
+        &m.to_snapshot(),
+        ten,
+    )
+    .unwrap();
     let backup = dir.path().join("backup.db");
     scanpay::store::backup::to_file(&dir.path().join("scanpay.db"), &backup).unwrap();
     // …more sales at 10:00:05, then the log is lost and the backup restored.
-    let b = orders::create(&mut conn, &new_order(shift.id), &m, ten + 5_000).unwrap();
+    let b = orders::create(
+        &mut conn,
+        &new_order(shift.id),
+        m.state(),
+        &m.to_snapshot(),
+        ten + 5_000,
+    )
+    .unwrap();
     drop(conn);
     let mut restored = open_connection(&backup).unwrap();
-    let c = orders::create(&mut restored, &new_order(shift.id), &m, ten + 60_000).unwrap();
+    let c = orders::create(
+        &mut restored,
+        &new_order(shift.id),
+        m.state(),
+        &m.to_snapshot(),
+        ten + 60_000,
+    )
+    .unwrap();
     assert!(
         a.out_trade_no < b.out_trade_no && b.out_trade_no < c.out_trade_no,
         "{} {} {}",

@@ -5,7 +5,7 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use scanpay::config::Language;
-use scanpay::engine::micropay::{Machine, Phase, Reason, Timing};
+use scanpay::engine::micropay::{Phase, Reason};
 use scanpay::engine::{OrderState, Progress};
 use scanpay::money::Fen;
 use scanpay::store::orders::{OrderEvent, OrderRecord};
@@ -89,9 +89,6 @@ fn draw(a: &App, w: u16, h: u16) -> TestBackend {
 }
 
 fn order(id: i64, state: OrderState, amount: i64, reason: Option<Reason>) -> OrderRecord {
-    let mut m = Machine::new(amount, Timing::from_secs(5, 45));
-    m.state = state;
-    m.reason = reason;
     OrderRecord {
         id,
         out_trade_no: format!("POS01-20251125-AB-{id:06}"),
@@ -102,10 +99,11 @@ fn order(id: i64, state: OrderState, amount: i64, reason: Option<Reason>) -> Ord
         description: String::new(),
         code_masked: "1345 **** **** 6701".into(),
         state,
-        machine: m,
+        snapshot: String::new(),
         transaction_id: (state == OrderState::Paid)
             .then(|| format!("42000002562025112501234567{id:02}")),
-        reason_code: None,
+        reason_code: reason.as_ref().map(Reason::code),
+        reason,
         created_at: T0 + 3_600_000 * 14 + 60_000 * id,
         updated_at: T0 + 3_600_000 * 14 + 60_000 * id + 7_000,
     }
@@ -231,7 +229,7 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
     let o = order(1, OrderState::Paid, 1250, None);
     let ev = |dt: i64, kind: &str, st: &str| OrderEvent {
         at: o.created_at + dt,
-        kind: kind.into(),
+        kind: scanpay::order::EventKind::parse(kind).unwrap(),
         detail: "{}".into(),
         state_after: st.into(),
     };

@@ -1,7 +1,7 @@
 //! The cashier screen's `update`, screen by screen, with explicit timestamps.
 
 use scanpay::config::Language;
-use scanpay::engine::micropay::{Machine, Phase, Reason, Timing};
+use scanpay::engine::micropay::{Phase, Reason};
 use scanpay::engine::{OrderState, Progress};
 use scanpay::money::Fen;
 use scanpay::store::orders::OrderRecord;
@@ -86,9 +86,6 @@ fn wedge_scan(a: &mut App, code: &str, mut at: i64) -> (Vec<Cmd>, i64) {
 }
 
 fn order(state: OrderState, reason: Option<Reason>) -> OrderRecord {
-    let mut m = Machine::new(1234, Timing::from_secs(5, 45));
-    m.state = state;
-    m.reason = reason;
     OrderRecord {
         id: 1,
         out_trade_no: "POS01-20251125-AB-000001".into(),
@@ -99,9 +96,10 @@ fn order(state: OrderState, reason: Option<Reason>) -> OrderRecord {
         description: String::new(),
         code_masked: "1345 **** **** 6711".into(),
         state,
-        machine: m,
+        snapshot: String::new(),
         transaction_id: (state == OrderState::Paid).then(|| "4200000000202511250000000001".into()),
-        reason_code: None,
+        reason_code: reason.as_ref().map(Reason::code),
+        reason,
         created_at: T0,
         updated_at: T0 + 3_000,
     }

@@ -137,8 +137,9 @@ pub async fn refund(
         )
         .await
         .map_err(|e| match e {
-            scanpay::engine::EngineError::Refused(m) => Failure::failed(m),
+            scanpay::engine::EngineError::Refused(m) => Failure::failed(m.to_string()),
             scanpay::engine::EngineError::Store(s) => Failure::from(s),
+            other => Failure::usage(other.to_string()),
         })?;
     let zh = lang == scanpay::config::Language::Zh;
     let message = match r.status {
@@ -149,10 +150,7 @@ pub async fn refund(
             "refund processing: `scanpay recover` follows it up"
         }
         .to_string(),
-        _ => r
-            .machine
-            .reason
-            .clone()
+        _ => scanpay::engine::refund::RefundMachine::reason_in(&r.snapshot)
             .unwrap_or_else(|| r.status.as_str().to_string()),
     };
     if json {

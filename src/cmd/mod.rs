@@ -138,7 +138,7 @@ pub fn exit_for(state: OrderState) -> u8 {
 
 /// The message for an order in the configured language.
 pub fn message(o: &OrderRecord, lang: Language) -> String {
-    if let Some(r) = &o.machine.reason {
+    if let Some(r) = &o.reason {
         return match lang {
             Language::Zh => r.zh(),
             Language::En => r.en(),

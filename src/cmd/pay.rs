@@ -94,8 +94,9 @@ pub async fn pay(
         .pay(&sale, &mut show, Some(cancel_rx))
         .await
         .map_err(|e| match e {
-            scanpay::engine::EngineError::Refused(m) => Failure::failed(m),
+            scanpay::engine::EngineError::Refused(m) => Failure::failed(m.to_string()),
             scanpay::engine::EngineError::Store(s) => Failure::from(s),
+            other => Failure::usage(other.to_string()),
         })?;
     if json {
         println!("{}", order_json(&order, lang, false));

@@ -16,198 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The order states of the contract (JSON output and the database use these names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderState {
-    /// Written; the outcome is not known yet.
-    Pending,
-    /// The customer is confirming on the phone.
-    Userpaying,
-    /// Paid.
-    Paid,
-    /// Definitely not charged, with a reason.
-    Failed,
-    /// Cancelled by a reverse; not charged (or the money was returned).
-    Reversed,
-    /// Could not be settled automatically; needs a person.
-    Unresolved,
-    /// Paid, part of it refunded.
-    PartiallyRefunded,
-    /// Paid, all of it refunded.
-    Refunded,
-}
-
-impl OrderState {
-    /// The contract name (`PAID`, `USERPAYING`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderState::Pending => "PENDING",
-            OrderState::Userpaying => "USERPAYING",
-            OrderState::Paid => "PAID",
-            OrderState::Failed => "FAILED",
-            OrderState::Reversed => "REVERSED",
-            OrderState::Unresolved => "UNRESOLVED",
-            OrderState::PartiallyRefunded => "PARTIALLY_REFUNDED",
-            OrderState::Refunded => "REFUNDED",
-        }
-    }
-
-    /// From the contract name.
-    pub fn parse(s: &str) -> Option<OrderState> {
-        Some(match s {
-            "PENDING" => OrderState::Pending,
-            "USERPAYING" => OrderState::Userpaying,
-            "PAID" => OrderState::Paid,
-            "FAILED" => OrderState::Failed,
-            "REVERSED" => OrderState::Reversed,
-            "UNRESOLVED" => OrderState::Unresolved,
-            "PARTIALLY_REFUNDED" => OrderState::PartiallyRefunded,
-            "REFUNDED" => OrderState::Refunded,
-            _ => return None,
-        })
-    }
-
-    /// Whether the payment flow is over (UNRESOLVED is over for the machine; a person or
-    /// `scanpay recover` may restart it).
-    pub fn is_final(self) -> bool {
-        !matches!(self, OrderState::Pending | OrderState::Userpaying)
-    }
-
-    /// Whether the customer was charged and the money kept.
-    pub fn is_charged(self) -> bool {
-        matches!(
-            self,
-            OrderState::Paid | OrderState::PartiallyRefunded | OrderState::Refunded
-        )
-    }
-}
-
-impl std::fmt::Display for OrderState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why an order ended the way it did, in words a cashier can read out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Reason {
-    /// WeChat declined the payment (`code` is the service's error code).
-    Declined {
-        /// Error code, e.g. `NOTENOUGH`.
-        code: String,
-        /// English meaning.
-        en: String,
-        /// Chinese meaning.
-        zh: String,
-    },
-    /// The customer cancelled or the payment failed on the phone (PAYERROR).
-    CustomerCancelled,
-    /// The customer did not confirm in time; the order was cancelled.
-    NotConfirmedInTime,
-    /// The cashier cancelled; the order was reversed.
-    CashierCancelled,
-    /// WeChat has no such order: the pay request never took effect.
-    NoSuchOrder,
-    /// The order was closed at WeChat.
-    Closed,
-    /// The order had been paid and the reverse returned the money to the customer.
-    MoneyReturned,
-    /// Reverse kept failing.
-    ReverseExhausted {
-        /// Attempts made.
-        attempts: u32,
-    },
-    /// Reverse was refused (e.g. too old) and the order is not paid.
-    ReverseRefused {
-        /// Error code.
-        code: String,
-    },
-    /// WeChat reports another amount for this order number.
-    AmountMismatch {
-        /// Our amount, fen.
-        ours: i64,
-        /// WeChat's amount, fen.
-        theirs: i64,
-    },
-    /// WeChat reports a state this version does not know.
-    UnknownState {
-        /// The state.
-        state: String,
-    },
-}
-
-impl Reason {
-    /// A short machine-readable code for the database and JSON.
-    pub fn code(&self) -> String {
-        match self {
-            Reason::Declined { code, .. } => code.clone(),
-            Reason::CustomerCancelled => "CUSTOMER_CANCELLED".into(),
-            Reason::NotConfirmedInTime => "NOT_CONFIRMED_IN_TIME".into(),
-            Reason::CashierCancelled => "CASHIER_CANCELLED".into(),
-            Reason::NoSuchOrder => "NO_SUCH_ORDER".into(),
-            Reason::Closed => "CLOSED".into(),
-            Reason::MoneyReturned => "MONEY_RETURNED".into(),
-            Reason::ReverseExhausted { .. } => "REVERSE_EXHAUSTED".into(),
-            Reason::ReverseRefused { code } => format!("REVERSE_REFUSED_{code}"),
-            Reason::AmountMismatch { .. } => "AMOUNT_MISMATCH".into(),
-            Reason::UnknownState { .. } => "UNKNOWN_STATE".into(),
-        }
-    }
-
-    /// What to tell the cashier, in English.
-    pub fn en(&self) -> String {
-        match self {
-            Reason::Declined { en, .. } => en.clone(),
-            Reason::CustomerCancelled => "the customer cancelled or the payment failed on the phone; not charged".into(),
-            Reason::NotConfirmedInTime => "the customer did not confirm in time; the order was cancelled, not charged".into(),
-            Reason::CashierCancelled => "cancelled by the cashier; not charged".into(),
-            Reason::NoSuchOrder => "WeChat Pay never received the payment; not charged".into(),
-            Reason::Closed => "the order was closed; not charged".into(),
-            Reason::MoneyReturned => "the payment had gone through and was reversed; the money was returned to the customer".into(),
-            Reason::ReverseExhausted { attempts } => format!(
-                "the result could not be confirmed and cancelling failed {attempts} times; do not charge again — check History later or call the manager"
-            ),
-            Reason::ReverseRefused { code } => format!("WeChat refused to cancel the order ({code}); check it in the merchant platform"),
-            Reason::AmountMismatch { ours, theirs } => format!(
-                "WeChat reports {} for this order but the till charged {}; check it in the merchant platform",
-                crate::money::Fen(*theirs),
-                crate::money::Fen(*ours)
-            ),
-            Reason::UnknownState { state } => format!("WeChat reports an unknown state {state}; check it in the merchant platform"),
-        }
-    }
-
-    /// What to tell the cashier, in Chinese.
-    pub fn zh(&self) -> String {
-        match self {
-            Reason::Declined { zh, .. } => zh.clone(),
-            Reason::CustomerCancelled => "顾客取消支付或支付失败，未扣款".into(),
-            Reason::NotConfirmedInTime => "顾客未在规定时间内确认，订单已撤销，未扣款".into(),
-            Reason::CashierCancelled => "收银员已取消，未扣款".into(),
-            Reason::NoSuchOrder => "微信支付未收到该笔支付，未扣款".into(),
-            Reason::Closed => "订单已关闭，未扣款".into(),
-            Reason::MoneyReturned => "该笔支付已成功，已撤销并原路退还顾客".into(),
-            Reason::ReverseExhausted { attempts } => {
-                format!(
-                    "无法确认扣款结果，已尝试撤销 {attempts} 次。请勿重复收款，请在「流水」中查看并稍后重试撤销，或联系店长。"
-                )
-            }
-            Reason::ReverseRefused { code } => {
-                format!("微信支付拒绝撤销（{code}），请在商户平台核实")
-            }
-            Reason::AmountMismatch { ours, theirs } => format!(
-                "微信支付记录的金额为 {}，与本机 {} 不符，请在商户平台核实",
-                crate::money::Fen(*theirs),
-                crate::money::Fen(*ours)
-            ),
-            Reason::UnknownState { state } => {
-                format!("微信支付返回未知状态 {state}，请在商户平台核实")
-            }
-        }
-    }
-}
+pub use crate::order::{OrderState, Reason};
 
 /// Timing rules, from the configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,41 +201,79 @@ pub enum Command {
     Finished(OrderState),
 }
 
-/// One order's payment flow.
+/// What a live phase is waiting for. A machine never both waits for an answer and for a
+/// timer, so the two cannot be set together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Wait {
+    /// A request is in flight; timers wait for its answer.
+    Answer,
+    /// The next action is due at this time (Unix ms); `0` means now.
+    Until(i64),
+}
+
+/// The flow, one variant per phase, each holding only what that phase can have.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+enum Flow {
+    /// Written, the pay call not yet made. `then_reverse`: a cancel arrived already.
+    New { then_reverse: Option<Reason> },
+    /// The pay call is in flight.
+    Paying {
+        sent_at: i64,
+        then_reverse: Option<Reason>,
+    },
+    /// Querying until the outcome is known or the deadline passes. `then_reverse`: once the
+    /// answer in flight is in, reverse (a cancel, or a reverse interrupted by a restart).
+    Polling {
+        sent_at: i64,
+        wait: Wait,
+        then_reverse: Option<Reason>,
+    },
+    /// Reversing (closing the order) for `reason`.
+    Reversing {
+        sent_at: i64,
+        wait: Wait,
+        reason: Reason,
+    },
+    /// A reverse for `reason` was acknowledged; confirming it with a query.
+    Confirming {
+        sent_at: i64,
+        wait: Wait,
+        reason: Reason,
+        failures: u32,
+    },
+    /// Over: `outcome` is never PENDING or USERPAYING.
+    Done {
+        sent_at: Option<i64>,
+        outcome: OrderState,
+        reason: Option<Reason>,
+        /// Why a reverse had been under way, kept for a person's retry.
+        reversing_for: Option<Reason>,
+    },
+}
+
+/// What the machine has learnt over the order's life, whatever the phase.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Facts {
+    queries: u32,
+    reverse_attempts: u32,
+    cancel_requested: bool,
+    seen_paid: bool,
+    /// The customer was seen confirming in the current run (a retry starts a new run).
+    user_paying: bool,
+    transaction_id: Option<String>,
+}
+
+/// One order's payment flow. Its state can only be changed by [`Machine::step`], so it is
+/// always one the rules produce; read it through the getters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "snapshot::Stored", into = "snapshot::Stored")]
 pub struct Machine {
-    /// Our amount, fen (never changes).
-    pub amount: i64,
-    /// Timing rules.
-    pub timing: Timing,
-    /// The contract state.
-    pub state: OrderState,
-    /// Where in the flow.
-    pub phase: Phase,
-    /// When the pay call was made (Unix ms).
-    pub pay_sent_at: Option<i64>,
-    /// When the next timed action is due.
-    pub next_at: Option<i64>,
-    /// Whether a request is in flight (timers wait for it).
-    pub in_flight: bool,
-    /// Queries made.
-    pub queries: u32,
-    /// Reverse attempts made.
-    pub reverse_attempts: u32,
-    /// Failed confirmation queries after an acknowledged reverse.
-    pub confirm_failures: u32,
-    /// The cashier asked to cancel.
-    pub cancel_requested: bool,
-    /// WeChat reported the order paid at some point.
-    pub seen_paid: bool,
-    /// The customer was seen confirming (USERPAYING).
-    pub seen_user_paying: bool,
-    /// Why the flow is heading for a reverse (PAYERROR / timeout / cashier).
-    pub reverse_reason: Option<Reason>,
-    /// WeChat order number, once known.
-    pub transaction_id: Option<String>,
-    /// Why it ended as it did.
-    pub reason: Option<Reason>,
+    amount: i64,
+    timing: Timing,
+    flow: Flow,
+    facts: Facts,
 }
 
 /// Confirmation queries after an acknowledged reverse before trusting the acknowledgement.
@@ -438,27 +285,122 @@ impl Machine {
         Machine {
             amount,
             timing,
-            state: OrderState::Pending,
-            phase: Phase::New,
-            pay_sent_at: None,
-            next_at: None,
-            in_flight: false,
-            queries: 0,
-            reverse_attempts: 0,
-            confirm_failures: 0,
-            cancel_requested: false,
-            seen_paid: false,
-            seen_user_paying: false,
-            reverse_reason: None,
-            transaction_id: None,
-            reason: None,
+            flow: Flow::New { then_reverse: None },
+            facts: Facts::default(),
+        }
+    }
+
+    /// Our amount, fen (never changes).
+    pub fn amount(&self) -> i64 {
+        self.amount
+    }
+
+    /// The timing rules this order runs by.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// The order's payment state: PENDING or USERPAYING while the flow runs, then its outcome.
+    pub fn state(&self) -> OrderState {
+        match &self.flow {
+            Flow::Done { outcome, .. } => *outcome,
+            _ if self.facts.user_paying => OrderState::Userpaying,
+            _ => OrderState::Pending,
+        }
+    }
+
+    /// Where in the flow.
+    pub fn phase(&self) -> Phase {
+        match &self.flow {
+            Flow::New { .. } => Phase::New,
+            Flow::Paying { .. } => Phase::Paying,
+            Flow::Polling { .. } => Phase::Polling,
+            Flow::Reversing { .. } => Phase::Reversing,
+            Flow::Confirming { .. } => Phase::Confirming,
+            Flow::Done { .. } => Phase::Done,
+        }
+    }
+
+    /// Whether the flow is over.
+    pub fn is_done(&self) -> bool {
+        matches!(self.flow, Flow::Done { .. })
+    }
+
+    /// When the pay call was made (Unix ms).
+    pub fn pay_sent_at(&self) -> Option<i64> {
+        match &self.flow {
+            Flow::New { .. } => None,
+            Flow::Paying { sent_at, .. }
+            | Flow::Polling { sent_at, .. }
+            | Flow::Reversing { sent_at, .. }
+            | Flow::Confirming { sent_at, .. } => Some(*sent_at),
+            Flow::Done { sent_at, .. } => *sent_at,
+        }
+    }
+
+    /// When the machine next needs a [`Event::Timer`] (Unix ms), or `None` while it waits for
+    /// an answer or is done.
+    pub fn next_wake(&self) -> Option<i64> {
+        match self.wait() {
+            Some(Wait::Until(at)) => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Whether a request is in flight (its answer is awaited).
+    pub fn awaits_answer(&self) -> bool {
+        matches!(self.flow, Flow::Paying { .. }) || self.wait() == Some(Wait::Answer)
+    }
+
+    /// Queries made.
+    pub fn queries(&self) -> u32 {
+        self.facts.queries
+    }
+
+    /// Reverse attempts made.
+    pub fn reverse_attempts(&self) -> u32 {
+        self.facts.reverse_attempts
+    }
+
+    /// Whether the cashier asked to cancel.
+    pub fn cancel_requested(&self) -> bool {
+        self.facts.cancel_requested
+    }
+
+    /// Whether WeChat reported the order paid at some point (a reversed order with this set
+    /// had its money returned).
+    pub fn seen_paid(&self) -> bool {
+        self.facts.seen_paid
+    }
+
+    /// WeChat's order number, once known.
+    pub fn transaction_id(&self) -> Option<&str> {
+        self.facts.transaction_id.as_deref()
+    }
+
+    /// Why it ended as it did (FAILED, REVERSED, UNRESOLVED).
+    pub fn reason(&self) -> Option<&Reason> {
+        match &self.flow {
+            Flow::Done { reason, .. } => reason.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Why a reverse is under way, or due once the answer in flight is in.
+    pub fn reversing_for(&self) -> Option<&Reason> {
+        match &self.flow {
+            Flow::New { then_reverse }
+            | Flow::Paying { then_reverse, .. }
+            | Flow::Polling { then_reverse, .. } => then_reverse.as_ref(),
+            Flow::Reversing { reason, .. } | Flow::Confirming { reason, .. } => Some(reason),
+            Flow::Done { reversing_for, .. } => reversing_for.as_ref(),
         }
     }
 
     /// Seconds left in the customer's confirmation window (for the screen).
     pub fn seconds_left(&self, now: i64) -> i64 {
-        match self.pay_sent_at {
-            Some(t0) if !self.state.is_final() => {
+        match self.pay_sent_at() {
+            Some(t0) if !self.is_done() => {
                 ((t0 + self.timing.user_paying_timeout_ms - now).max(0) + 999) / 1000
             }
             _ => 0,
@@ -467,246 +409,352 @@ impl Machine {
 
     /// The deadline after which an unconfirmed order is reversed.
     pub fn deadline(&self) -> Option<i64> {
-        self.pay_sent_at
+        self.pay_sent_at()
             .map(|t0| t0 + self.timing.user_paying_timeout_ms)
     }
 
-    fn earliest_reverse(&self) -> i64 {
-        self.pay_sent_at
-            .map_or(0, |t0| t0 + self.timing.min_reverse_after_ms)
+    fn wait(&self) -> Option<Wait> {
+        match &self.flow {
+            Flow::Polling { wait, .. }
+            | Flow::Reversing { wait, .. }
+            | Flow::Confirming { wait, .. } => Some(*wait),
+            _ => None,
+        }
     }
 
-    /// Applies one event at `now`.
+    /// Applies one event at `now` and says what to do next.
     pub fn step(mut self, event: Event, now: i64) -> (Machine, Vec<Command>) {
         let mut cmds = Vec::new();
-        if self.phase == Phase::Done {
-            // Only a person's retry restarts a finished, unresolved order.
-            if event == Event::Retry && self.state == OrderState::Unresolved {
-                self.state = OrderState::Pending;
-                self.reason = None;
-                self.reverse_attempts = 0;
-                self.confirm_failures = 0;
-                self.in_flight = false;
-                self.query_again(&mut cmds);
-            }
-            return (self, cmds);
-        }
         match event {
-            Event::Start => {
-                if self.phase == Phase::New && !self.in_flight {
-                    self.phase = Phase::Paying;
-                    self.pay_sent_at = Some(now);
-                    self.in_flight = true;
-                    cmds.push(Command::SendPay);
-                }
-            }
-            Event::Resume | Event::Retry => {
-                // Whatever happened before the restart, the pay call may have been sent: never
-                // send it again. Learn the truth by query, or carry on reversing.
-                self.in_flight = false;
-                if self.pay_sent_at.is_none() {
-                    self.pay_sent_at = Some(now);
-                }
-                match self.phase {
-                    Phase::Reversing => self.reverse_now_or_later(now, &mut cmds),
-                    _ => {
-                        self.phase = Phase::Polling;
-                        self.query_now(&mut cmds);
-                    }
-                }
-            }
-            Event::Pay(result) => {
-                if self.phase != Phase::Paying {
-                    return (self, cmds);
-                }
-                self.in_flight = false;
-                match result {
-                    PayResult::Answer(remote) => self.on_remote(remote, now, &mut cmds),
-                    PayResult::UserPaying => {
-                        self.seen_user_paying = true;
-                        self.state = OrderState::Userpaying;
-                        self.phase = Phase::Polling;
-                        self.schedule_poll(now, &mut cmds);
-                    }
-                    PayResult::Declined { code, en, zh } => {
-                        if self.cancel_requested {
-                            // Nothing was charged; the cancel is moot.
-                        }
-                        self.finish(
-                            OrderState::Failed,
-                            Some(Reason::Declined { code, en, zh }),
-                            &mut cmds,
-                        );
-                    }
-                    PayResult::Unknown => {
-                        self.phase = Phase::Polling;
-                        self.schedule_poll(now, &mut cmds);
-                    }
-                }
-            }
-            Event::Query(result) => {
-                if !matches!(self.phase, Phase::Polling | Phase::Confirming) || !self.in_flight {
-                    return (self, cmds);
-                }
-                self.in_flight = false;
-                self.queries += 1;
-                if self.phase == Phase::Confirming {
-                    self.on_confirm(result, now, &mut cmds);
-                } else {
-                    match result {
-                        QueryResult::State(remote) => self.on_remote(remote, now, &mut cmds),
-                        QueryResult::NotFound | QueryResult::Unknown => {
-                            self.schedule_poll(now, &mut cmds)
-                        }
-                    }
-                }
-            }
-            Event::Reverse(result) => {
-                if self.phase != Phase::Reversing || !self.in_flight {
-                    return (self, cmds);
-                }
-                self.in_flight = false;
-                match result {
-                    ReverseResult::Done => {
-                        self.phase = Phase::Confirming;
-                        self.query_now(&mut cmds);
-                    }
-                    ReverseResult::Retry => self.retry_reverse_or_give_up(now, &mut cmds),
-                    ReverseResult::NotFound => {
-                        self.finish(OrderState::Failed, Some(Reason::NoSuchOrder), &mut cmds)
-                    }
-                    ReverseResult::AlreadyPaid => {
-                        self.seen_paid = true;
-                        self.finish(OrderState::Paid, None, &mut cmds);
-                    }
-                    ReverseResult::Refused { code } => {
-                        if self.seen_paid {
-                            self.finish(OrderState::Paid, None, &mut cmds);
-                        } else {
-                            self.finish(
-                                OrderState::Unresolved,
-                                Some(Reason::ReverseRefused { code }),
-                                &mut cmds,
-                            );
-                        }
-                    }
-                }
-            }
-            Event::Timer => {
-                if self.in_flight {
-                    return (self, cmds);
-                }
-                match self.next_at {
-                    Some(at) if now < at => cmds.push(Command::WakeAt(at)),
-                    _ => {
-                        self.next_at = None;
-                        match self.phase {
-                            Phase::Polling => {
-                                let deadline_passed = self.deadline().is_some_and(|d| now >= d);
-                                if deadline_passed || self.reverse_reason.is_some() {
-                                    if self.reverse_reason.is_none() {
-                                        self.reverse_reason = Some(Reason::NotConfirmedInTime);
-                                    }
-                                    self.phase = Phase::Reversing;
-                                    self.reverse_now_or_later(now, &mut cmds);
-                                } else {
-                                    self.query_now(&mut cmds);
-                                }
-                            }
-                            Phase::Reversing => self.reverse_now_or_later(now, &mut cmds),
-                            Phase::Confirming => self.query_now(&mut cmds),
-                            Phase::New | Phase::Paying | Phase::Done => {}
-                        }
-                    }
-                }
-            }
-            Event::Cancel => {
-                if !self.cancel_requested {
-                    self.cancel_requested = true;
-                    self.reverse_reason = Some(Reason::CashierCancelled);
-                    if self.phase == Phase::Polling && !self.in_flight {
-                        self.phase = Phase::Reversing;
-                        self.reverse_now_or_later(now, &mut cmds);
-                    }
-                    // A pay call or query in flight: its answer leads to the reverse.
-                }
-            }
+            Event::Start => self.on_start(now, &mut cmds),
+            Event::Resume => self.on_resume(now, &mut cmds),
+            Event::Retry => self.on_retry(now, &mut cmds),
+            Event::Pay(result) => self.on_pay(result, now, &mut cmds),
+            Event::Query(result) => self.on_query(result, now, &mut cmds),
+            Event::Reverse(result) => self.on_reverse(result, now, &mut cmds),
+            Event::Timer => self.on_timer(now, &mut cmds),
+            Event::Cancel => self.on_cancel(now, &mut cmds),
         }
         (self, cmds)
     }
 
+    fn on_start(&mut self, now: i64, cmds: &mut Vec<Command>) {
+        if let Flow::New { then_reverse } = &mut self.flow {
+            let then_reverse = then_reverse.take();
+            self.flow = Flow::Paying {
+                sent_at: now,
+                then_reverse,
+            };
+            cmds.push(Command::SendPay);
+        }
+    }
+
+    /// Whatever happened before the restart, the pay call may have been sent: never send it
+    /// again. Learn the truth by query, or carry on reversing.
+    fn on_resume(&mut self, now: i64, cmds: &mut Vec<Command>) {
+        let sent_at = self.pay_sent_at().unwrap_or(now);
+        match &self.flow {
+            Flow::Done { .. } => {}
+            Flow::Reversing { reason, wait, .. } => {
+                // A back-off that was running still holds; a reverse in flight is sent again.
+                let (reason, wait) = (reason.clone(), *wait);
+                self.reverse_now_or_later(sent_at, reason, wait, now, cmds);
+            }
+            Flow::Confirming { reason, .. } => {
+                let reason = Some(reason.clone());
+                self.query_now(sent_at, reason, cmds);
+            }
+            Flow::New { then_reverse }
+            | Flow::Paying { then_reverse, .. }
+            | Flow::Polling { then_reverse, .. } => {
+                let reason = then_reverse.clone();
+                self.query_now(sent_at, reason, cmds);
+            }
+        }
+    }
+
+    /// A person's retry: an unresolved order learns the truth by query first; an order still
+    /// in flight is resumed.
+    fn on_retry(&mut self, now: i64, cmds: &mut Vec<Command>) {
+        match &self.flow {
+            Flow::Done {
+                outcome: OrderState::Unresolved,
+                sent_at,
+                reversing_for,
+                ..
+            } => {
+                let sent_at = sent_at.unwrap_or(now);
+                let reason = reversing_for.clone();
+                self.facts.reverse_attempts = 0;
+                self.facts.user_paying = false;
+                self.query_now(sent_at, reason, cmds);
+            }
+            Flow::Done { .. } => {}
+            _ => self.on_resume(now, cmds),
+        }
+    }
+
+    fn on_pay(&mut self, result: PayResult, now: i64, cmds: &mut Vec<Command>) {
+        let Flow::Paying {
+            sent_at,
+            then_reverse,
+        } = &self.flow
+        else {
+            return;
+        };
+        let (sent_at, then_reverse) = (*sent_at, then_reverse.clone());
+        match result {
+            PayResult::Answer(remote) => self.on_remote(remote, sent_at, then_reverse, now, cmds),
+            PayResult::UserPaying => {
+                self.facts.user_paying = true;
+                self.schedule_poll(sent_at, then_reverse, now, cmds);
+            }
+            PayResult::Declined { code, en, zh } => {
+                // Nothing was charged: a cancel that arrived meanwhile is moot.
+                self.finish(
+                    OrderState::Failed,
+                    Some(Reason::Declined { code, en, zh }),
+                    cmds,
+                );
+            }
+            PayResult::Unknown => self.schedule_poll(sent_at, then_reverse, now, cmds),
+        }
+    }
+
+    fn on_query(&mut self, result: QueryResult, now: i64, cmds: &mut Vec<Command>) {
+        match &self.flow {
+            Flow::Polling {
+                sent_at,
+                wait: Wait::Answer,
+                then_reverse,
+            } => {
+                let (sent_at, then_reverse) = (*sent_at, then_reverse.clone());
+                self.facts.queries += 1;
+                match result {
+                    QueryResult::State(remote) => {
+                        self.on_remote(remote, sent_at, then_reverse, now, cmds)
+                    }
+                    QueryResult::NotFound | QueryResult::Unknown => {
+                        self.schedule_poll(sent_at, then_reverse, now, cmds)
+                    }
+                }
+            }
+            Flow::Confirming {
+                sent_at,
+                wait: Wait::Answer,
+                reason,
+                failures,
+            } => {
+                let (sent_at, reason, failures) = (*sent_at, reason.clone(), *failures);
+                self.facts.queries += 1;
+                self.on_confirm(result, sent_at, reason, failures, now, cmds);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_reverse(&mut self, result: ReverseResult, now: i64, cmds: &mut Vec<Command>) {
+        let Flow::Reversing {
+            sent_at,
+            wait: Wait::Answer,
+            reason,
+        } = &self.flow
+        else {
+            return;
+        };
+        let (sent_at, reason) = (*sent_at, reason.clone());
+        match result {
+            ReverseResult::Done => {
+                self.flow = Flow::Confirming {
+                    sent_at,
+                    wait: Wait::Answer,
+                    reason,
+                    failures: 0,
+                };
+                cmds.push(Command::Query);
+            }
+            ReverseResult::Retry => self.retry_reverse_or_give_up(sent_at, reason, now, cmds),
+            ReverseResult::NotFound => {
+                self.finish(OrderState::Failed, Some(Reason::NoSuchOrder), cmds)
+            }
+            ReverseResult::AlreadyPaid => {
+                self.facts.seen_paid = true;
+                self.finish(OrderState::Paid, None, cmds);
+            }
+            ReverseResult::Refused { code } => {
+                if self.facts.seen_paid {
+                    self.finish(OrderState::Paid, None, cmds);
+                } else {
+                    self.finish(
+                        OrderState::Unresolved,
+                        Some(Reason::ReverseRefused { code }),
+                        cmds,
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: i64, cmds: &mut Vec<Command>) {
+        let Some(Wait::Until(at)) = self.wait() else {
+            return;
+        };
+        if now < at {
+            cmds.push(Command::WakeAt(at));
+            return;
+        }
+        match &self.flow {
+            Flow::Polling {
+                sent_at,
+                then_reverse,
+                ..
+            } => {
+                let (sent_at, then_reverse) = (*sent_at, then_reverse.clone());
+                let deadline_passed = self.deadline().is_some_and(|d| now >= d);
+                match then_reverse {
+                    Some(reason) => {
+                        self.reverse_now_or_later(sent_at, reason, Wait::Until(0), now, cmds)
+                    }
+                    None if deadline_passed => self.reverse_now_or_later(
+                        sent_at,
+                        Reason::NotConfirmedInTime,
+                        Wait::Until(0),
+                        now,
+                        cmds,
+                    ),
+                    None => self.query_now(sent_at, None, cmds),
+                }
+            }
+            Flow::Reversing {
+                sent_at, reason, ..
+            } => {
+                let (sent_at, reason) = (*sent_at, reason.clone());
+                self.reverse_now_or_later(sent_at, reason, Wait::Until(0), now, cmds);
+            }
+            Flow::Confirming {
+                sent_at,
+                reason,
+                failures,
+                ..
+            } => {
+                self.flow = Flow::Confirming {
+                    sent_at: *sent_at,
+                    wait: Wait::Answer,
+                    reason: reason.clone(),
+                    failures: *failures,
+                };
+                cmds.push(Command::Query);
+            }
+            Flow::New { .. } | Flow::Paying { .. } | Flow::Done { .. } => {}
+        }
+    }
+
+    fn on_cancel(&mut self, now: i64, cmds: &mut Vec<Command>) {
+        if self.facts.cancel_requested || self.is_done() {
+            return;
+        }
+        self.facts.cancel_requested = true;
+        let cancelled = Reason::CashierCancelled;
+        match &mut self.flow {
+            Flow::New { then_reverse } | Flow::Paying { then_reverse, .. } => {
+                // The pay answer leads to the reverse.
+                *then_reverse = Some(cancelled);
+            }
+            Flow::Polling {
+                wait: Wait::Answer,
+                then_reverse,
+                ..
+            } => *then_reverse = Some(cancelled),
+            Flow::Polling {
+                sent_at,
+                wait: wait @ Wait::Until(_),
+                ..
+            } => {
+                // Not before the poll that was already due, nor 15 s after the pay call.
+                let (sent_at, wait) = (*sent_at, *wait);
+                self.reverse_now_or_later(sent_at, cancelled, wait, now, cmds);
+            }
+            Flow::Reversing { reason, .. } | Flow::Confirming { reason, .. } => *reason = cancelled,
+            Flow::Done { .. } => {}
+        }
+    }
+
     /// What WeChat says the order is, while polling (or as the pay answer).
-    fn on_remote(&mut self, remote: Remote, now: i64, cmds: &mut Vec<Command>) {
-        self.phase = Phase::Polling;
+    fn on_remote(
+        &mut self,
+        remote: Remote,
+        sent_at: i64,
+        then_reverse: Option<Reason>,
+        now: i64,
+        cmds: &mut Vec<Command>,
+    ) {
         match remote {
             Remote::Paid {
                 transaction_id,
                 total,
             } => {
                 if let Some(theirs) = total.filter(|t| *t != self.amount) {
+                    let ours = self.amount;
                     self.finish(
                         OrderState::Unresolved,
-                        Some(Reason::AmountMismatch {
-                            ours: self.amount,
-                            theirs,
-                        }),
+                        Some(Reason::AmountMismatch { ours, theirs }),
                         cmds,
                     );
                     return;
                 }
-                self.seen_paid = true;
+                self.facts.seen_paid = true;
                 if transaction_id.is_some() {
-                    self.transaction_id = transaction_id;
+                    self.facts.transaction_id = transaction_id;
                 }
-                if self.cancel_requested {
-                    // The cashier cancelled: reverse returns the money.
-                    self.phase = Phase::Reversing;
-                    self.reverse_now_or_later(now, cmds);
+                if self.facts.cancel_requested {
+                    // The cashier cancelled: the reverse returns the money.
+                    let reason = then_reverse.unwrap_or(Reason::CashierCancelled);
+                    self.reverse_now_or_later(sent_at, reason, Wait::Until(0), now, cmds);
                 } else {
                     self.finish(OrderState::Paid, None, cmds);
                 }
             }
             Remote::UserPaying => {
-                self.seen_user_paying = true;
-                self.state = OrderState::Userpaying;
-                self.poll_or_reverse(now, cmds);
+                self.facts.user_paying = true;
+                self.schedule_poll(sent_at, then_reverse, now, cmds);
             }
-            Remote::NotPaid => self.poll_or_reverse(now, cmds),
+            // Unknown states too: keep asking until the deadline, then close the order.
+            Remote::NotPaid | Remote::Other(_) => {
+                self.schedule_poll(sent_at, then_reverse, now, cmds)
+            }
             Remote::PayError => {
-                if self.reverse_reason.is_none() {
-                    self.reverse_reason = Some(Reason::CustomerCancelled);
-                }
-                self.phase = Phase::Reversing;
-                self.reverse_now_or_later(now, cmds);
+                let reason = then_reverse.unwrap_or(Reason::CustomerCancelled);
+                self.reverse_now_or_later(sent_at, reason, Wait::Until(0), now, cmds);
             }
             Remote::Revoked => {
-                let reason = self
-                    .reverse_reason
-                    .clone()
-                    .unwrap_or(Reason::NotConfirmedInTime);
+                let reason = then_reverse.unwrap_or(Reason::NotConfirmedInTime);
                 self.finish(OrderState::Reversed, Some(reason), cmds);
             }
             Remote::Closed => self.finish(OrderState::Failed, Some(Reason::Closed), cmds),
-            Remote::Other(state) => {
-                // Unknown to us: keep asking until the deadline, then close the order.
-                let _ = state;
-                self.poll_or_reverse(now, cmds);
-            }
         }
     }
 
     /// After an acknowledged reverse, the confirming query.
-    fn on_confirm(&mut self, result: QueryResult, now: i64, cmds: &mut Vec<Command>) {
+    fn on_confirm(
+        &mut self,
+        result: QueryResult,
+        sent_at: i64,
+        reason: Reason,
+        failures: u32,
+        now: i64,
+        cmds: &mut Vec<Command>,
+    ) {
+        let returned = |seen_paid: bool, reason: Reason| {
+            if seen_paid {
+                Reason::MoneyReturned
+            } else {
+                reason
+            }
+        };
         match result {
             QueryResult::State(Remote::Revoked) | QueryResult::State(Remote::Closed) => {
-                let reason = if self.seen_paid {
-                    Reason::MoneyReturned
-                } else {
-                    self.reverse_reason
-                        .clone()
-                        .unwrap_or(Reason::NotConfirmedInTime)
-                };
-                self.finish(OrderState::Reversed, Some(reason), cmds);
+                let r = returned(self.facts.seen_paid, reason);
+                self.finish(OrderState::Reversed, Some(r), cmds);
             }
             QueryResult::NotFound => {
                 self.finish(OrderState::Failed, Some(Reason::NoSuchOrder), cmds)
@@ -715,133 +763,332 @@ impl Machine {
                 total: Some(theirs),
                 ..
             }) if theirs != self.amount => {
+                let ours = self.amount;
                 self.finish(
                     OrderState::Unresolved,
-                    Some(Reason::AmountMismatch {
-                        ours: self.amount,
-                        theirs,
-                    }),
+                    Some(Reason::AmountMismatch { ours, theirs }),
                     cmds,
                 );
             }
             QueryResult::State(Remote::Paid { transaction_id, .. }) => {
                 // Paid in the race between the last query and the reverse: reverse again.
-                self.seen_paid = true;
+                self.facts.seen_paid = true;
                 if transaction_id.is_some() {
-                    self.transaction_id = transaction_id;
+                    self.facts.transaction_id = transaction_id;
                 }
-                self.phase = Phase::Reversing;
-                self.retry_reverse_or_give_up(now, cmds);
+                self.retry_reverse_or_give_up(sent_at, reason, now, cmds);
             }
-            QueryResult::State(_) => {
-                self.phase = Phase::Reversing;
-                self.retry_reverse_or_give_up(now, cmds);
-            }
+            QueryResult::State(_) => self.retry_reverse_or_give_up(sent_at, reason, now, cmds),
             QueryResult::Unknown => {
-                self.confirm_failures += 1;
-                if self.confirm_failures >= MAX_CONFIRM_FAILURES {
+                let failures = failures + 1;
+                if failures >= MAX_CONFIRM_FAILURES {
                     // The reverse itself was acknowledged by a verified answer.
-                    let reason = if self.seen_paid {
-                        Reason::MoneyReturned
-                    } else {
-                        self.reverse_reason
-                            .clone()
-                            .unwrap_or(Reason::NotConfirmedInTime)
-                    };
-                    self.finish(OrderState::Reversed, Some(reason), cmds);
+                    let r = returned(self.facts.seen_paid, reason);
+                    self.finish(OrderState::Reversed, Some(r), cmds);
                 } else {
-                    self.wake_at(
-                        now + Timing::reverse_backoff_ms(self.confirm_failures),
-                        cmds,
-                    );
+                    let at = now + Timing::reverse_backoff_ms(failures);
+                    self.flow = Flow::Confirming {
+                        sent_at,
+                        wait: Wait::Until(at),
+                        reason,
+                        failures,
+                    };
+                    cmds.push(Command::WakeAt(at));
                 }
             }
-        }
-    }
-
-    fn poll_or_reverse(&mut self, now: i64, cmds: &mut Vec<Command>) {
-        if self.reverse_reason.is_some() {
-            self.phase = Phase::Reversing;
-            self.reverse_now_or_later(now, cmds);
-        } else {
-            self.schedule_poll(now, cmds);
         }
     }
 
     /// The first query one interval after the pay call, later ones one interval apart; at
-    /// the deadline the order is reversed instead.
-    fn schedule_poll(&mut self, now: i64, cmds: &mut Vec<Command>) {
-        if self.reverse_reason.is_none() && self.deadline().is_some_and(|d| now >= d) {
-            self.reverse_reason = Some(Reason::NotConfirmedInTime);
-        }
-        if self.reverse_reason.is_some() {
-            self.phase = Phase::Reversing;
-            self.reverse_now_or_later(now, cmds);
+    /// the deadline (or with a reverse due) the order is reversed instead.
+    fn schedule_poll(
+        &mut self,
+        sent_at: i64,
+        then_reverse: Option<Reason>,
+        now: i64,
+        cmds: &mut Vec<Command>,
+    ) {
+        let deadline = sent_at + self.timing.user_paying_timeout_ms;
+        let reverse = match then_reverse {
+            Some(r) => Some(r),
+            None if now >= deadline => Some(Reason::NotConfirmedInTime),
+            None => None,
+        };
+        if let Some(reason) = reverse {
+            self.reverse_now_or_later(sent_at, reason, Wait::Until(0), now, cmds);
             return;
         }
-        let mut at = match self.pay_sent_at {
-            Some(t0) if self.queries == 0 => (t0 + self.timing.query_interval_ms).max(now),
-            _ => now + self.timing.query_interval_ms,
-        };
-        if let Some(d) = self.deadline() {
-            at = at.min(d);
+        let at = if self.facts.queries == 0 {
+            (sent_at + self.timing.query_interval_ms).max(now)
+        } else {
+            now + self.timing.query_interval_ms
         }
-        self.wake_at(at, cmds);
+        .min(deadline);
+        self.flow = Flow::Polling {
+            sent_at,
+            wait: Wait::Until(at),
+            then_reverse: None,
+        };
+        cmds.push(Command::WakeAt(at));
     }
 
-    fn query_now(&mut self, cmds: &mut Vec<Command>) {
-        self.in_flight = true;
-        self.next_at = None;
+    fn query_now(&mut self, sent_at: i64, then_reverse: Option<Reason>, cmds: &mut Vec<Command>) {
+        self.flow = Flow::Polling {
+            sent_at,
+            wait: Wait::Answer,
+            then_reverse,
+        };
         cmds.push(Command::Query);
     }
 
-    fn reverse_now_or_later(&mut self, now: i64, cmds: &mut Vec<Command>) {
-        self.phase = Phase::Reversing;
-        let earliest = self.earliest_reverse().max(self.next_at.unwrap_or(0));
+    /// Reverses now, or at the earliest moment the rules allow (15 s after the pay call, and
+    /// not before a back-off `not_before` that is still running).
+    fn reverse_now_or_later(
+        &mut self,
+        sent_at: i64,
+        reason: Reason,
+        not_before: Wait,
+        now: i64,
+        cmds: &mut Vec<Command>,
+    ) {
+        let backoff = match not_before {
+            Wait::Until(at) => at,
+            Wait::Answer => 0,
+        };
+        let earliest = (sent_at + self.timing.min_reverse_after_ms).max(backoff);
         if now < earliest {
-            self.wake_at(earliest, cmds);
+            self.flow = Flow::Reversing {
+                sent_at,
+                wait: Wait::Until(earliest),
+                reason,
+            };
+            cmds.push(Command::WakeAt(earliest));
         } else {
-            self.reverse_attempts += 1;
-            self.in_flight = true;
-            self.next_at = None;
+            self.facts.reverse_attempts += 1;
+            self.flow = Flow::Reversing {
+                sent_at,
+                wait: Wait::Answer,
+                reason,
+            };
             cmds.push(Command::Reverse);
         }
     }
 
-    fn retry_reverse_or_give_up(&mut self, now: i64, cmds: &mut Vec<Command>) {
-        if self.reverse_attempts >= self.timing.max_reverse_attempts {
-            let attempts = self.reverse_attempts;
+    fn retry_reverse_or_give_up(
+        &mut self,
+        sent_at: i64,
+        reason: Reason,
+        now: i64,
+        cmds: &mut Vec<Command>,
+    ) {
+        let attempts = self.facts.reverse_attempts;
+        if attempts >= self.timing.max_reverse_attempts {
+            self.flow = Flow::Reversing {
+                sent_at,
+                wait: Wait::Answer,
+                reason,
+            };
             self.finish(
                 OrderState::Unresolved,
                 Some(Reason::ReverseExhausted { attempts }),
                 cmds,
             );
         } else {
-            self.phase = Phase::Reversing;
-            self.wake_at(
-                now + Timing::reverse_backoff_ms(self.reverse_attempts),
-                cmds,
-            );
+            let at = now + Timing::reverse_backoff_ms(attempts);
+            self.flow = Flow::Reversing {
+                sent_at,
+                wait: Wait::Until(at),
+                reason,
+            };
+            cmds.push(Command::WakeAt(at));
         }
     }
 
-    /// A person's retry of an unresolved order: learn the truth by query first.
-    fn query_again(&mut self, cmds: &mut Vec<Command>) {
-        self.phase = Phase::Polling;
-        self.query_now(cmds);
+    fn finish(&mut self, outcome: OrderState, reason: Option<Reason>, cmds: &mut Vec<Command>) {
+        let reversing_for = self.reversing_for().cloned();
+        self.flow = Flow::Done {
+            sent_at: self.pay_sent_at(),
+            outcome,
+            reason,
+            reversing_for,
+        };
+        cmds.push(Command::Finished(outcome));
+    }
+}
+
+/// Errors reading a stored machine.
+#[derive(Debug, thiserror::Error)]
+#[error("order snapshot: {0}")]
+pub struct SnapshotError(String);
+
+impl SnapshotError {
+    pub(crate) fn new(what: String) -> SnapshotError {
+        SnapshotError(what)
+    }
+}
+
+impl Machine {
+    /// The stored form (JSON, format version 2).
+    pub fn to_snapshot(&self) -> String {
+        // Serialising plain data to a String cannot fail.
+        serde_json::to_string(&snapshot::Stored::from(self.clone())).unwrap_or_default()
     }
 
-    fn wake_at(&mut self, at: i64, cmds: &mut Vec<Command>) {
-        self.next_at = Some(at);
-        cmds.push(Command::WakeAt(at));
+    /// From the stored form: format version 2, or the flat format version 1 of scanpay ≤ 0.1
+    /// (converted; rules that version could express only loosely are made exact).
+    pub fn from_snapshot(text: &str) -> Result<Machine, SnapshotError> {
+        serde_json::from_str(text).map_err(|e| SnapshotError(e.to_string()))
+    }
+}
+
+/// The stored forms of a machine, newest first.
+mod snapshot {
+    use super::*;
+
+    /// What `orders.machine` holds.
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Stored {
+        V2(V2),
+        V1(V1),
     }
 
-    fn finish(&mut self, state: OrderState, reason: Option<Reason>, cmds: &mut Vec<Command>) {
-        self.state = state;
-        self.reason = reason;
-        self.phase = Phase::Done;
-        self.next_at = None;
-        self.in_flight = false;
-        cmds.push(Command::Finished(state));
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct V2 {
+        v: u32,
+        amount: i64,
+        timing: Timing,
+        flow: Flow,
+        facts: Facts,
+    }
+
+    /// The flat machine of the first version: every field public, phase and flags apart.
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct V1 {
+        amount: i64,
+        timing: Timing,
+        state: OrderState,
+        phase: Phase,
+        pay_sent_at: Option<i64>,
+        next_at: Option<i64>,
+        in_flight: bool,
+        queries: u32,
+        reverse_attempts: u32,
+        confirm_failures: u32,
+        cancel_requested: bool,
+        seen_paid: bool,
+        seen_user_paying: bool,
+        reverse_reason: Option<Reason>,
+        transaction_id: Option<String>,
+        reason: Option<Reason>,
+    }
+
+    impl From<Machine> for Stored {
+        fn from(m: Machine) -> Stored {
+            Stored::V2(V2 {
+                v: 2,
+                amount: m.amount,
+                timing: m.timing,
+                flow: m.flow,
+                facts: m.facts,
+            })
+        }
+    }
+
+    impl TryFrom<Stored> for Machine {
+        type Error = String;
+        fn try_from(s: Stored) -> Result<Machine, String> {
+            match s {
+                Stored::V2(v) if v.v == 2 => Ok(Machine {
+                    amount: v.amount,
+                    timing: v.timing,
+                    flow: v.flow,
+                    facts: v.facts,
+                }),
+                Stored::V2(v) => Err(format!(
+                    "format version {} is newer than this scanpay understands",
+                    v.v
+                )),
+                Stored::V1(v) => from_v1(v),
+            }
+        }
+    }
+
+    fn from_v1(v: V1) -> Result<Machine, String> {
+        let live = !matches!(v.phase, Phase::Done);
+        if live == v.state.is_final() {
+            return Err(format!(
+                "version 1 snapshot in phase {} with state {}",
+                v.phase.as_str(),
+                v.state
+            ));
+        }
+        let sent_at = || {
+            v.pay_sent_at.ok_or_else(|| {
+                format!(
+                    "version 1 snapshot in phase {} without a pay time",
+                    v.phase.as_str()
+                )
+            })
+        };
+        let wait = if v.in_flight {
+            Wait::Answer
+        } else {
+            Wait::Until(v.next_at.unwrap_or(0))
+        };
+        let reversing = || {
+            v.reverse_reason
+                .clone()
+                .unwrap_or(Reason::NotConfirmedInTime)
+        };
+        let flow = match v.phase {
+            Phase::New => Flow::New {
+                then_reverse: v.reverse_reason.clone(),
+            },
+            Phase::Paying => Flow::Paying {
+                sent_at: sent_at()?,
+                then_reverse: v.reverse_reason.clone(),
+            },
+            Phase::Polling => Flow::Polling {
+                sent_at: sent_at()?,
+                wait,
+                then_reverse: v.reverse_reason.clone(),
+            },
+            Phase::Reversing => Flow::Reversing {
+                sent_at: sent_at()?,
+                wait,
+                reason: reversing(),
+            },
+            Phase::Confirming => Flow::Confirming {
+                sent_at: sent_at()?,
+                wait,
+                reason: reversing(),
+                failures: v.confirm_failures,
+            },
+            Phase::Done => Flow::Done {
+                sent_at: v.pay_sent_at,
+                // Version 1 never wrote refund states into the snapshot; be sure anyway.
+                outcome: match v.state {
+                    OrderState::PartiallyRefunded | OrderState::Refunded => OrderState::Paid,
+                    s => s,
+                },
+                reason: v.reason.clone(),
+                reversing_for: v.reverse_reason.clone(),
+            },
+        };
+        Ok(Machine {
+            amount: v.amount,
+            timing: v.timing,
+            flow,
+            facts: Facts {
+                queries: v.queries,
+                reverse_attempts: v.reverse_attempts,
+                cancel_requested: v.cancel_requested,
+                seen_paid: v.seen_paid,
+                user_paying: live && v.state == OrderState::Userpaying,
+                transaction_id: v.transaction_id,
+            },
+        })
     }
 }

@@ -8,5 +8,5 @@ pub mod micropay;
 pub mod recovery;
 pub mod refund;
 
-pub use driver::{Engine, EngineError, Progress, Sale};
+pub use driver::{Engine, EngineError, Progress, Sale, sanitize_description};
 pub use micropay::{Machine, OrderState, Reason, Timing};

@@ -60,7 +60,7 @@ pub async fn settle(
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(result) => done.push(result?),
-            Err(e) => return Err(EngineError::Refused(format!("recovery task failed: {e}"))),
+            Err(e) => return Err(EngineError::Task(format!("recovery task failed: {e}"))),
         }
     }
     done.sort_by_key(|o| o.id);
@@ -97,7 +97,7 @@ pub async fn recover_refunds(
         match joined {
             Ok(result) => done.push(result?),
             Err(e) => {
-                return Err(EngineError::Refused(format!(
+                return Err(EngineError::Task(format!(
                     "refund recovery task failed: {e}"
                 )));
             }

@@ -8,62 +8,20 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A refund's status (stored in `refunds.status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RefundStatus {
-    /// Written; the request may or may not have left.
-    Created,
-    /// Accepted by WeChat, money on its way.
-    Processing,
-    /// Money returned.
-    Success,
-    /// Closed by WeChat: not refunded.
-    Closed,
-    /// Failed at the bank: a person must handle it in the merchant platform.
-    Abnormal,
-    /// Refused: not refunded (reason given).
-    Failed,
-}
+use crate::money::Fen;
+use crate::order::OrderState;
+pub use crate::order::RefundStatus;
 
-impl RefundStatus {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefundStatus::Created => "CREATED",
-            RefundStatus::Processing => "PROCESSING",
-            RefundStatus::Success => "SUCCESS",
-            RefundStatus::Closed => "CLOSED",
-            RefundStatus::Abnormal => "ABNORMAL",
-            RefundStatus::Failed => "FAILED",
-        }
-    }
-    /// From the stored name.
-    pub fn parse(s: &str) -> Option<RefundStatus> {
-        Some(match s {
-            "CREATED" => RefundStatus::Created,
-            "PROCESSING" => RefundStatus::Processing,
-            "SUCCESS" => RefundStatus::Success,
-            "CLOSED" => RefundStatus::Closed,
-            "ABNORMAL" => RefundStatus::Abnormal,
-            "FAILED" => RefundStatus::Failed,
-            _ => return None,
-        })
-    }
-    /// Whether the refund's flow is over.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            RefundStatus::Success
-                | RefundStatus::Closed
-                | RefundStatus::Abnormal
-                | RefundStatus::Failed
-        )
-    }
-    /// Whether its amount counts against what may still be refunded (everything that has not
-    /// definitely not happened).
-    pub fn reserves_amount(self) -> bool {
-        !matches!(self, RefundStatus::Closed | RefundStatus::Failed)
+/// The order's state given the outcome of its payment and the refunds that succeeded: the
+/// one rule for PAID → PARTIALLY_REFUNDED → REFUNDED. Refunds never change an order that was
+/// not charged.
+pub fn order_state(payment: OrderState, amount: Fen, refunded: Fen) -> OrderState {
+    if !payment.is_charged() || refunded.0 <= 0 {
+        payment
+    } else if refunded >= amount {
+        OrderState::Refunded
+    } else {
+        OrderState::PartiallyRefunded
     }
 }
 
@@ -129,23 +87,22 @@ pub enum RefundCommand {
 /// Create attempts before giving up on resending and only querying.
 const MAX_CREATES: u32 = 4;
 
-/// One refund's flow.
+/// One refund's flow. Changed only by [`RefundMachine::step`]; read through the getters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundMachine {
-    /// Status.
-    pub status: RefundStatus,
+    status: RefundStatus,
     /// A request is in flight.
-    pub in_flight: bool,
+    in_flight: bool,
     /// Create requests sent.
-    pub creates: u32,
+    creates: u32,
     /// Queries made.
-    pub queries: u32,
+    queries: u32,
     /// Next timed action.
-    pub next_at: Option<i64>,
+    next_at: Option<i64>,
     /// Why it failed, for the cashier.
-    pub reason: Option<String>,
+    reason: Option<String>,
     /// Whether the next action is a create (else a query).
-    pub next_is_create: bool,
+    next_is_create: bool,
 }
 
 impl RefundMachine {
@@ -160,6 +117,53 @@ impl RefundMachine {
             reason: None,
             next_is_create: true,
         }
+    }
+
+    /// The refund's status.
+    pub fn status(&self) -> RefundStatus {
+        self.status
+    }
+
+    /// Why it failed or needs a person, for the cashier.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// Create requests sent.
+    pub fn creates(&self) -> u32 {
+        self.creates
+    }
+
+    /// Queries made.
+    pub fn queries(&self) -> u32 {
+        self.queries
+    }
+
+    /// When the machine next needs a timer (Unix ms), or `None` while a request is in flight
+    /// or the refund is over.
+    pub fn next_wake(&self) -> Option<i64> {
+        self.next_at.filter(|_| !self.in_flight)
+    }
+
+    /// Whether the flow is over.
+    pub fn is_done(&self) -> bool {
+        self.status.is_final()
+    }
+
+    /// Why a stored refund failed or needs a person (`None` if it did not, or the snapshot
+    /// cannot be read).
+    pub fn reason_in(snapshot: &str) -> Option<String> {
+        RefundMachine::from_snapshot(snapshot).ok()?.reason
+    }
+
+    /// The stored form (JSON).
+    pub fn to_snapshot(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// From the stored form.
+    pub fn from_snapshot(text: &str) -> Result<RefundMachine, super::micropay::SnapshotError> {
+        serde_json::from_str(text).map_err(|e| super::micropay::SnapshotError::new(e.to_string()))
     }
 
     /// Poll back-off: 5 s, 10 s, 20 s, 40 s, then every 60 s.

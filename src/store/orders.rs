@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::{StoreError, meta_get_or_init};
 use crate::clock::beijing;
-use crate::engine::micropay::{Machine, OrderState};
 use crate::money::Fen;
+use crate::order::{EventKind, OrderState, Reason};
 
 /// A new sale, as written before its pay call leaves.
 #[derive(Clone, Debug)]
@@ -48,16 +48,36 @@ pub struct OrderRecord {
     pub code_masked: String,
     /// Contract state.
     pub state: OrderState,
-    /// Engine snapshot.
-    pub machine: Machine,
+    /// The payment flow's snapshot, as the engine wrote it (the store does not read it).
+    #[serde(skip)]
+    pub snapshot: String,
     /// WeChat order number.
     pub transaction_id: Option<String>,
     /// Reason code, when failed / reversed / unresolved.
     pub reason_code: Option<String>,
+    /// Why it ended as it did, when failed / reversed / unresolved.
+    pub reason: Option<Reason>,
     /// Created (Unix ms).
     pub created_at: i64,
     /// Last change (Unix ms).
     pub updated_at: i64,
+}
+
+/// What the engine decided at one step of an order: persisted with its event, atomically.
+#[derive(Clone, Copy, Debug)]
+pub struct Change<'a> {
+    /// What happened.
+    pub kind: EventKind,
+    /// JSON detail of the event (never a payment code or a key).
+    pub detail: &'a str,
+    /// The order's state after it.
+    pub state: OrderState,
+    /// The flow's snapshot after it.
+    pub snapshot: &'a str,
+    /// WeChat's order number, once known.
+    pub transaction_id: Option<&'a str>,
+    /// Why it ended as it did.
+    pub reason: Option<&'a Reason>,
 }
 
 /// One entry of an order's timeline.
@@ -65,19 +85,19 @@ pub struct OrderRecord {
 pub struct OrderEvent {
     /// When (Unix ms).
     pub at: i64,
-    /// What: `created`, `pay_request`, `pay_answer`, `query_answer`, `reverse_request`, …
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// JSON detail (never a payment code or a key).
     pub detail: String,
     /// The order's state after it.
     pub state_after: String,
 }
 
-const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at";
+const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at, reason";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
     let state: String = r.get(8)?;
-    let machine: String = r.get(9)?;
+    let reason: Option<String> = r.get(14)?;
     let conv = |i: usize, e: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     };
@@ -92,9 +112,13 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
         code_masked: r.get(7)?,
         state: OrderState::parse(&state)
             .ok_or_else(|| conv(8, format!("unknown state {state}")))?,
-        machine: serde_json::from_str(&machine).map_err(|e| conv(9, e.to_string()))?,
+        snapshot: r.get(9)?,
         transaction_id: r.get(10)?,
         reason_code: r.get(11)?,
+        reason: reason
+            .map(|j| serde_json::from_str(&j))
+            .transpose()
+            .map_err(|e| conv(14, e.to_string()))?,
         created_at: r.get(12)?,
         updated_at: r.get(13)?,
     })
@@ -119,7 +143,8 @@ fn epoch(conn: &Connection) -> Result<String, StoreError> {
 pub fn create(
     conn: &mut Connection,
     new: &NewOrder,
-    machine: &Machine,
+    state: OrderState,
+    snapshot: &str,
     now: i64,
 ) -> Result<OrderRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -147,7 +172,6 @@ pub fn create(
         + 1)
     .max(floor);
     let out_trade_no = format!("{prefix}{seq:06}");
-    let machine_json = serde_json::to_string(machine)?;
     tx.execute(
         "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
                             code_fingerprint, state, machine, created_at, updated_at)
@@ -161,43 +185,44 @@ pub fn create(
             new.description,
             new.code_masked,
             new.code_fingerprint,
-            machine.state.as_str(),
-            machine_json,
+            state.as_str(),
+            snapshot,
             now
         ],
     )?;
     let id = tx.last_insert_rowid();
     tx.execute(
-        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, 'created', ?3, ?4)",
-        params![id, now, serde_json::json!({"amount_fen": new.amount.0}).to_string(), machine.state.as_str()],
+        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, now, EventKind::Created.as_str(), serde_json::json!({"amount_fen": new.amount.0}).to_string(), state.as_str()],
     )?;
     tx.commit()?;
     by_id(conn, id)
 }
 
-/// Appends an event and saves the machine's state with it, in one transaction.
+/// Appends an event and saves the state and snapshot the engine decided with it, in one
+/// transaction.
 pub fn record(
     conn: &mut Connection,
     order_id: i64,
-    kind: &str,
-    detail: &str,
-    machine: &Machine,
+    change: &Change<'_>,
     now: i64,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![order_id, now, kind, detail, machine.state.as_str()],
+        params![order_id, now, change.kind.as_str(), change.detail, change.state.as_str()],
     )?;
+    let reason = change.reason.map(serde_json::to_string).transpose()?;
     let changed = tx.execute(
-        "UPDATE orders SET state = ?2, machine = ?3, transaction_id = COALESCE(?4, transaction_id), reason_code = ?5, updated_at = ?6
+        "UPDATE orders SET state = ?2, machine = ?3, transaction_id = COALESCE(?4, transaction_id), reason_code = ?5, reason = ?6, updated_at = ?7
          WHERE id = ?1",
         params![
             order_id,
-            machine.state.as_str(),
-            serde_json::to_string(machine)?,
-            machine.transaction_id,
-            machine.reason.as_ref().map(|r| r.code()),
+            change.state.as_str(),
+            change.snapshot,
+            change.transaction_id,
+            change.reason.map(Reason::code),
+            reason,
             now
         ],
     )?;
@@ -285,9 +310,16 @@ pub fn events(conn: &Connection, order_id: i64) -> Result<Vec<OrderEvent>, Store
     )?;
     let rows = stmt
         .query_map([order_id], |r| {
+            let kind: String = r.get(1)?;
             Ok(OrderEvent {
                 at: r.get(0)?,
-                kind: r.get(1)?,
+                kind: EventKind::parse(&kind).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        format!("unknown event kind {kind}").into(),
+                    )
+                })?,
                 detail: r.get(2)?,
                 state_after: r.get(3)?,
             })

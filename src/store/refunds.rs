@@ -1,15 +1,15 @@
 //! Refunds in the shift log. A refund is written (with its own `out_refund_no`) before its
-//! request leaves; its answers are appended to the order's event log; the order's state
-//! (PAID → PARTIALLY_REFUNDED → REFUNDED) follows the refunds that succeeded.
+//! request leaves; its answers are appended to the order's event log. What may be refunded
+//! and what the order's state becomes are the engine's decisions, handed in as functions and
+//! applied inside the same transaction.
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::StoreError;
 use super::orders::{self, OrderRecord};
-use crate::engine::OrderState;
-use crate::engine::refund::{RefundMachine, RefundStatus};
 use crate::money::Fen;
+use crate::order::{EventKind, OrderState, RefundStatus, Refusal};
 
 /// A refund as stored.
 #[derive(Clone, Debug, Serialize)]
@@ -34,8 +34,9 @@ pub struct RefundRecord {
     pub approved_by: Option<String>,
     /// WeChat's refund id.
     pub refund_id: Option<String>,
-    /// The flow's snapshot.
-    pub machine: RefundMachine,
+    /// The flow's snapshot, as the engine wrote it (the store does not read it).
+    #[serde(skip)]
+    pub snapshot: String,
     /// Created (Unix ms).
     pub created_at: i64,
     /// Last change (Unix ms).
@@ -46,7 +47,6 @@ const COLUMNS: &str = "r.id, r.out_refund_no, r.order_id, o.out_trade_no, r.shif
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RefundRecord> {
     let status: String = r.get(7)?;
-    let machine: String = r.get(10)?;
     let conv = |i: usize, e: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     };
@@ -62,7 +62,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RefundRecord> {
             .ok_or_else(|| conv(7, format!("unknown refund status {status}")))?,
         approved_by: r.get(8)?,
         refund_id: r.get(9)?,
-        machine: serde_json::from_str(&machine).unwrap_or_default(),
+        snapshot: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
     })
@@ -122,8 +122,19 @@ pub fn refundable(conn: &Connection, order: &OrderRecord) -> Result<Fen, StoreEr
     Ok(Fen((order.amount.0 - reserved).max(0)))
 }
 
-/// Writes a new refund of `amount` for a paid order, checking that the refunds never exceed
-/// the paid amount; returns it (status CREATED). One transaction, before anything is sent.
+/// What the log holds about an order's refunds when a new one is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// What may still be refunded: the amount less every refund not definitely failed.
+    pub left: Fen,
+    /// Refunds written so far.
+    pub count: i64,
+}
+
+/// Writes a new refund (status CREATED, with the engine's initial `snapshot`) of `amount` for
+/// an order, if `decide` allows it given the order and its [`Tally`] — read, decided and
+/// written in one transaction, before anything is sent.
+#[allow(clippy::too_many_arguments)]
 pub fn create(
     conn: &mut Connection,
     out_trade_no: &str,
@@ -131,71 +142,73 @@ pub fn create(
     reason: &str,
     approved_by: Option<&str>,
     shift_id: i64,
+    snapshot: &str,
     now: i64,
-) -> Result<RefundRecord, StoreError> {
+    decide: impl FnOnce(&OrderRecord, Tally) -> Result<(), Refusal>,
+) -> Result<Result<RefundRecord, Refusal>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let order = orders::by_out_trade_no(&tx, out_trade_no)?
-        .ok_or_else(|| StoreError::Refused(format!("no order {out_trade_no} in the shift log")))?;
-    if !order.state.is_charged() {
-        return Err(StoreError::Refused(format!(
-            "order {out_trade_no} is {}: only paid orders can be refunded",
-            order.state
-        )));
-    }
-    if amount.0 <= 0 {
-        return Err(StoreError::Refused(
-            "the refund amount must be more than zero".into(),
-        ));
-    }
-    let left = refundable(&tx, &order)?;
-    if amount > left {
-        return Err(StoreError::Refused(format!(
-            "refunds may not exceed the paid amount: paid {}, at most {} left to refund",
-            order.amount, left
-        )));
-    }
-    let n: i64 = tx.query_row(
+    let Some(order) = orders::by_out_trade_no(&tx, out_trade_no)? else {
+        return Ok(Err(Refusal::NoSuchOrder {
+            out_trade_no: out_trade_no.to_string(),
+        }));
+    };
+    let count: i64 = tx.query_row(
         "SELECT COUNT(*) FROM refunds WHERE order_id = ?1",
         [order.id],
         |r| r.get(0),
     )?;
-    if n >= 50 {
-        return Err(StoreError::Refused(
-            "WeChat Pay allows at most 50 refunds per order".into(),
-        ));
+    let tally = Tally {
+        left: refundable(&tx, &order)?,
+        count,
+    };
+    if let Err(refusal) = decide(&order, tally) {
+        return Ok(Err(refusal));
     }
-    let out_refund_no = format!("{out_trade_no}-R{}", n + 1);
-    let machine = RefundMachine::new();
+    let out_refund_no = format!("{out_trade_no}-R{}", count + 1);
     tx.execute(
         "INSERT INTO refunds(out_refund_no, order_id, shift_id, amount_fen, reason, status, approved_by, created_at, updated_at, machine)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'CREATED', ?6, ?7, ?7, ?8)",
-        params![out_refund_no, order.id, shift_id, amount.0, reason, approved_by, now, serde_json::to_string(&machine)?],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+        params![out_refund_no, order.id, shift_id, amount.0, reason, RefundStatus::Created.as_str(), approved_by, now, snapshot],
     )?;
     let id = tx.last_insert_rowid();
     tx.execute(
-        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, 'refund_created', ?3, ?4)",
-        params![order.id, now, serde_json::json!({"out_refund_no": out_refund_no, "amount_fen": amount.0}).to_string(), order.state.as_str()],
+        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![order.id, now, EventKind::RefundCreated.as_str(), serde_json::json!({"out_refund_no": out_refund_no, "amount_fen": amount.0}).to_string(), order.state.as_str()],
     )?;
     tx.commit()?;
-    by_id(conn, id)
+    by_id(conn, id).map(Ok)
 }
 
-/// Appends a refund event to its order's log, saves the refund's snapshot and status, and
-/// updates the order's state from the refunds that succeeded — one transaction.
+/// What the engine decided at one step of a refund.
+#[derive(Clone, Copy, Debug)]
+pub struct Change<'a> {
+    /// What happened.
+    pub kind: EventKind,
+    /// JSON detail of the event.
+    pub detail: &'a str,
+    /// The refund's status after it.
+    pub status: RefundStatus,
+    /// The flow's snapshot after it.
+    pub snapshot: &'a str,
+    /// WeChat's refund id, once known.
+    pub wechat_refund_id: Option<&'a str>,
+}
+
+/// Saves a refund's step and appends it to its order's log; the order's state becomes what
+/// `order_state` says given the order and the total of its refunds that succeeded — one
+/// transaction.
 pub fn record(
     conn: &mut Connection,
     refund_id: i64,
-    kind: &str,
-    detail: &str,
-    machine: &RefundMachine,
-    wechat_refund_id: Option<&str>,
+    change: &Change<'_>,
     now: i64,
+    order_state: impl FnOnce(&OrderRecord, Fen) -> OrderState,
 ) -> Result<RefundRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let r = by_id(&tx, refund_id)?;
     tx.execute(
         "UPDATE refunds SET status = ?2, machine = ?3, refund_id = COALESCE(?4, refund_id), updated_at = ?5 WHERE id = ?1",
-        params![refund_id, machine.status.as_str(), serde_json::to_string(machine)?, wechat_refund_id, now],
+        params![refund_id, change.status.as_str(), change.snapshot, change.wechat_refund_id, now],
     )?;
     let order = orders::by_id(&tx, r.order_id)?;
     let refunded: i64 = tx.query_row(
@@ -203,13 +216,7 @@ pub fn record(
         [order.id],
         |row| row.get(0),
     )?;
-    let state = if refunded >= order.amount.0 {
-        OrderState::Refunded
-    } else if refunded > 0 {
-        OrderState::PartiallyRefunded
-    } else {
-        order.state
-    };
+    let state = order_state(&order, Fen(refunded));
     if state != order.state {
         tx.execute(
             "UPDATE orders SET state = ?2, updated_at = ?3 WHERE id = ?1",
@@ -217,12 +224,12 @@ pub fn record(
         )?;
     }
     let mut d: serde_json::Value =
-        serde_json::from_str(detail).unwrap_or_else(|_| serde_json::json!({}));
+        serde_json::from_str(change.detail).unwrap_or_else(|_| serde_json::json!({}));
     d["out_refund_no"] = serde_json::json!(r.out_refund_no);
-    d["status"] = serde_json::json!(machine.status.as_str());
+    d["status"] = serde_json::json!(change.status.as_str());
     tx.execute(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![order.id, now, kind, d.to_string(), state.as_str()],
+        params![order.id, now, change.kind.as_str(), d.to_string(), state.as_str()],
     )?;
     tx.commit()?;
     by_id(conn, refund_id)

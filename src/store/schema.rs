@@ -125,6 +125,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX orders_shift_fingerprint ON orders(shift_id, code_fingerprint);
     DROP INDEX orders_by_fingerprint;
     "#,
+    // 5: an order's reason is a column of its own (JSON of `order::Reason`), so nothing but the
+    // engine reads the flow's snapshot. Filled from the snapshots version 1 wrote.
+    r#"
+    ALTER TABLE orders ADD COLUMN reason TEXT;
+    UPDATE orders SET reason = json_extract(machine, '$.reason')
+     WHERE json_type(machine, '$.reason') = 'object';
+    "#,
 ];
 
 /// The schema version this build writes.

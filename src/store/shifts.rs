@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, audit};
-use crate::engine::micropay::OrderState;
+use crate::order::OrderState;
 
 /// A shift.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

@@ -438,8 +438,8 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                 };
                 let msg = match engine.pay(&sale, &mut on_progress, Some(rx)).await {
                     Ok(order) => Msg::PaymentFinished(Ok(order)),
-                    Err(EngineError::Refused(m)) => Msg::PaymentFinished(Err(m)),
-                    Err(EngineError::Store(e)) => {
+                    Err(EngineError::Refused(m)) => Msg::PaymentFinished(Err(m.to_string())),
+                    Err(e) => {
                         tracing::error!(error = %e, "payment bookkeeping failed");
                         Msg::PaymentBroken(format!("{e}"))
                     }
@@ -648,7 +648,8 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                                 "{} {} {}",
                                 r.status.as_str(),
                                 r.out_refund_no,
-                                r.machine.reason.unwrap_or_default()
+                                crate::engine::refund::RefundMachine::reason_in(&r.snapshot)
+                                    .unwrap_or_default()
                             ),
                         })),
                         Err(e) => Msg::RefundFinished(Err(format!("✘ {e}"))),

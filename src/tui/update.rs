@@ -551,7 +551,7 @@ fn result_view(app: &App, o: &OrderRecord) -> ResultView {
         OrderState::Failed | OrderState::Reversed => Outcome::NotCharged,
         OrderState::Unresolved | OrderState::Pending | OrderState::Userpaying => Outcome::Attention,
     };
-    let message = match &o.machine.reason {
+    let message = match &o.reason {
         Some(r) => match app.lang {
             crate::config::Language::Zh => r.zh(),
             crate::config::Language::En => r.en(),

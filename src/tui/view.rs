@@ -417,7 +417,7 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
                 o.transaction_id.clone().unwrap_or_else(|| "—".into())
             )),
         ];
-        if let Some(r) = &o.machine.reason {
+        if let Some(r) = &o.reason {
             lines.push(Line::from(match app.lang {
                 crate::config::Language::Zh => r.zh(),
                 crate::config::Language::En => r.en(),
@@ -430,7 +430,7 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
             lines.push(Line::from(format!(
                 "{}  {} {}",
                 &beijing::datetime(e.at)[11..],
-                i18n::pad(&i18n::event_name(app.lang, &e.kind), 22),
+                i18n::pad(&i18n::event_name(app.lang, e.kind.as_str()), 22),
                 state
             )));
         }

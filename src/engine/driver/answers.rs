@@ -1,0 +1,205 @@
+//! Protocol answers → machine events: the only place the engine reads the wire's outcomes.
+//! Every mapping keeps the rule that an unverified answer never decides that money was or
+//! was not taken.
+
+use serde_json::json;
+
+use super::Answered;
+use crate::engine::micropay::{Event, PayResult, QueryResult, Remote, ReverseResult};
+use crate::engine::refund::{CreateResult, RefundEvent, RefundQueryResult, RefundStatus};
+use crate::wechat::model::{
+    Advice, Call, ErrorCode, RefundStatus as WireRefundStatus, ReverseAnswer, TradeState,
+    Transaction,
+};
+use crate::wechat::{ApiError, PayAnswer};
+
+fn remote(t: &Transaction) -> Remote {
+    match &t.trade_state {
+        TradeState::Success | TradeState::Refund => Remote::Paid {
+            transaction_id: t.transaction_id.clone(),
+            total: t.amount.as_ref().and_then(|a| a.total),
+        },
+        TradeState::UserPaying => Remote::UserPaying,
+        TradeState::NotPay | TradeState::Accept => Remote::NotPaid,
+        TradeState::PayError => Remote::PayError,
+        TradeState::Revoked => Remote::Revoked,
+        TradeState::Closed => Remote::Closed,
+        TradeState::Other(s) => Remote::Other(s.clone()),
+    }
+}
+
+fn transaction_detail(t: &Transaction) -> serde_json::Value {
+    json!({"result": "answer", "trade_state": t.trade_state.as_str(), "transaction_id": t.transaction_id})
+}
+
+fn error_detail(e: &ApiError) -> serde_json::Value {
+    match e {
+        ApiError::Service {
+            status,
+            code,
+            verified,
+            request_id,
+            ..
+        } => {
+            json!({"result": "error", "http": status, "code": code.as_str(), "verified": verified, "request_id": request_id})
+        }
+        other => json!({"result": "unknown", "error": other.to_string()}),
+    }
+}
+
+fn answered<E>(event: E, detail: serde_json::Value) -> Answered<E> {
+    Answered {
+        event,
+        detail,
+        wechat_id: None,
+    }
+}
+
+/// Whether a call reached WeChat Pay (for the screen's network badge).
+pub(super) fn reached<T>(answer: &Result<T, ApiError>) -> bool {
+    !matches!(answer, Err(ApiError::Transport { .. }))
+}
+
+/// A verified code meaning "no such order".
+fn verified_code(e: &ApiError, want: &ErrorCode) -> bool {
+    matches!(e, ApiError::Service { code, verified: true, .. } if code == want)
+}
+
+/// The pay call's answer.
+pub(super) fn pay(answer: Result<PayAnswer, ApiError>) -> Answered<Event> {
+    match answer {
+        Ok(PayAnswer::Paid(t)) | Ok(PayAnswer::NotFinal(t)) => answered(
+            Event::Pay(PayResult::Answer(remote(&t))),
+            transaction_detail(&t),
+        ),
+        Ok(PayAnswer::UserPaying) => answered(
+            Event::Pay(PayResult::UserPaying),
+            json!({"result": "userpaying", "http": 202}),
+        ),
+        Err(e) => {
+            let result = match (&e, e.advice(Call::Pay)) {
+                (ApiError::Service { code, .. }, Advice::Failed) => PayResult::Declined {
+                    code: code.as_str().to_string(),
+                    en: code.meaning_en().to_string(),
+                    zh: code.meaning_zh().to_string(),
+                },
+                _ => PayResult::Unknown,
+            };
+            answered(Event::Pay(result), error_detail(&e))
+        }
+    }
+}
+
+/// A pay call that was never sent (a resumed order has no payment code): the outcome is
+/// unknown, so the order is queried.
+pub(super) fn pay_not_sent() -> Answered<Event> {
+    answered(
+        Event::Pay(PayResult::Unknown),
+        json!({"result": "not_sent"}),
+    )
+}
+
+/// A query's answer.
+pub(super) fn query(answer: Result<Transaction, ApiError>) -> Answered<Event> {
+    match answer {
+        Ok(t) => answered(
+            Event::Query(QueryResult::State(remote(&t))),
+            transaction_detail(&t),
+        ),
+        Err(e) => {
+            let result = if verified_code(&e, &ErrorCode::OrderNotExist) {
+                QueryResult::NotFound
+            } else {
+                QueryResult::Unknown
+            };
+            answered(Event::Query(result), error_detail(&e))
+        }
+    }
+}
+
+/// A reverse's answer.
+pub(super) fn reverse(answer: Result<ReverseAnswer, ApiError>) -> Answered<Event> {
+    match answer {
+        Ok(_) => answered(
+            Event::Reverse(ReverseResult::Done),
+            json!({"result": "done"}),
+        ),
+        Err(e) => {
+            let result = if verified_code(&e, &ErrorCode::OrderNotExist) {
+                ReverseResult::NotFound
+            } else if verified_code(&e, &ErrorCode::OrderPaid) {
+                ReverseResult::AlreadyPaid
+            } else {
+                match (&e, e.advice(Call::Reverse)) {
+                    (
+                        ApiError::Service {
+                            code,
+                            verified: true,
+                            ..
+                        },
+                        Advice::Failed,
+                    ) => ReverseResult::Refused {
+                        code: code.as_str().to_string(),
+                    },
+                    _ => ReverseResult::Retry,
+                }
+            };
+            answered(Event::Reverse(result), error_detail(&e))
+        }
+    }
+}
+
+fn refund_status(s: &WireRefundStatus) -> RefundStatus {
+    match s {
+        WireRefundStatus::Success => RefundStatus::Success,
+        WireRefundStatus::Closed => RefundStatus::Closed,
+        WireRefundStatus::Abnormal => RefundStatus::Abnormal,
+        WireRefundStatus::Processing | WireRefundStatus::Other(_) => RefundStatus::Processing,
+    }
+}
+
+/// A refund request's answer.
+pub(super) fn refund_create(
+    answer: Result<crate::wechat::model::Refund, ApiError>,
+) -> Answered<RefundEvent> {
+    match answer {
+        Ok(r) => Answered {
+            event: RefundEvent::Create(CreateResult::Accepted(refund_status(&r.status))),
+            detail: json!({"result": "answer", "status": r.status.as_str()}),
+            wechat_id: r.refund_id.clone(),
+        },
+        Err(e) => {
+            let result = match (&e, e.advice(Call::Refund)) {
+                (_, Advice::Retry) => CreateResult::Retry,
+                (ApiError::Service { code, .. }, Advice::Failed) => CreateResult::Failed {
+                    code: code.as_str().to_string(),
+                    en: code.meaning_en().to_string(),
+                    zh: code.meaning_zh().to_string(),
+                },
+                _ => CreateResult::Unknown,
+            };
+            answered(RefundEvent::Create(result), error_detail(&e))
+        }
+    }
+}
+
+/// A refund query's answer.
+pub(super) fn refund_query(
+    answer: Result<crate::wechat::model::Refund, ApiError>,
+) -> Answered<RefundEvent> {
+    match answer {
+        Ok(r) => Answered {
+            event: RefundEvent::Query(RefundQueryResult::Status(refund_status(&r.status))),
+            detail: json!({"result": "answer", "status": r.status.as_str()}),
+            wechat_id: r.refund_id.clone(),
+        },
+        Err(e) => {
+            let result = if verified_code(&e, &ErrorCode::ResourceNotExists) {
+                RefundQueryResult::NotFound
+            } else {
+                RefundQueryResult::Unknown
+            };
+            answered(RefundEvent::Query(result), error_detail(&e))
+        }
+    }
+}
