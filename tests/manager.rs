@@ -410,3 +410,49 @@ proptest! {
         prop_assert_eq!(s.by_hour.iter().map(|c| c.1).sum::<i64>(), paid_n);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn order_state_and_snapshot_never_disagree_after_refunds() {
+    let r = rig().await;
+    let part = paid(&r, "21", 1000).await;
+    let full = paid(&r, "22", 600).await;
+    let untouched = paid(&r, "23", 300).await;
+    for (no, fen) in [(&part, 400), (&full, 250), (&full, 350)] {
+        let done = r
+            .engine
+            .refund(no, Fen(fen), "agree", Some("demo"), None)
+            .await
+            .unwrap();
+        assert_eq!(done.status, RefundStatus::Success);
+    }
+    let want = [
+        (part, OrderState::PartiallyRefunded),
+        (full, OrderState::Refunded),
+        (untouched, OrderState::Paid),
+    ];
+    for (no, state) in want {
+        let (o, refunded) = r
+            .engine
+            .store()
+            .call(move |c| {
+                let o = orders::by_out_trade_no(c, &no)?.unwrap();
+                let refunded = refunds::of_order(c, o.id)?
+                    .iter()
+                    .filter(|x| x.status == RefundStatus::Success)
+                    .map(|x| x.amount.0)
+                    .sum::<i64>();
+                Ok((o, refunded))
+            })
+            .await
+            .unwrap();
+        assert_eq!(o.state, state, "{}", o.out_trade_no);
+        // The snapshot keeps the payment's outcome; the rule over it and the refunds gives
+        // the stored state, for every order.
+        let m = Machine::from_snapshot(&o.snapshot).unwrap();
+        assert_eq!(m.state(), OrderState::Paid);
+        assert_eq!(
+            scanpay::engine::refund::order_state(m.state(), o.amount, Fen(refunded)),
+            o.state
+        );
+    }
+}

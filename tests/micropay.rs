@@ -434,6 +434,8 @@ proptest! {
         let apply = |m: Machine, e: Event, now: i64, pending: &mut Option<Command>, pays: &mut u32, finished: &mut Vec<OrderState>| {
             let (m2, cmds) = m.step(e, now);
             prop_assert_eq!(m2.amount(), amount, "amount never changes");
+            let back = Machine::from_snapshot(&m2.to_snapshot());
+            prop_assert_eq!(back.as_ref().ok(), Some(&m2), "the snapshot round-trips");
             for c in cmds {
                 match c {
                     Command::SendPay => { *pays += 1; *pending = Some(Command::SendPay); }
@@ -499,4 +501,80 @@ proptest! {
             prop_assert!(verified_paid, "PAID only after a verified paid answer");
         }
     }
+}
+
+/// A machine stored by the first version (flat fields) is converted, and resumes from where
+/// it was: a reverse waiting out its back-off keeps waiting, never re-pays.
+#[test]
+fn version_1_snapshots_are_converted_and_resume_where_they_were() {
+    let v1 = |phase: &str, state: &str, in_flight: bool, next_at: &str, reverse_reason: &str| {
+        format!(
+            r#"{{"amount":100,"timing":{{"query_interval_ms":5000,"user_paying_timeout_ms":45000,"min_reverse_after_ms":15000,"max_reverse_attempts":6}},
+            "state":"{state}","phase":"{phase}","pay_sent_at":{T0},"next_at":{next_at},"in_flight":{in_flight},"queries":3,
+            "reverse_attempts":2,"confirm_failures":0,"cancel_requested":false,"seen_paid":false,"seen_user_paying":true,
+            "reverse_reason":{reverse_reason},"transaction_id":null,"reason":null}}"#
+        )
+    };
+    let timeout = r#"{"kind":"not_confirmed_in_time"}"#;
+    let m = Machine::from_snapshot(&v1(
+        "reversing",
+        "USERPAYING",
+        false,
+        &(T0 + 60 * S).to_string(),
+        timeout,
+    ))
+    .unwrap();
+    assert_eq!(
+        (m.phase(), m.state(), m.reverse_attempts(), m.queries()),
+        (Phase::Reversing, OrderState::Userpaying, 2, 3)
+    );
+    assert_eq!(m.reversing_for(), Some(&Reason::NotConfirmedInTime));
+    let (m, cmds) = m.step(Event::Resume, T0 + 50 * S);
+    assert_eq!(
+        cmds,
+        vec![Command::WakeAt(T0 + 60 * S)],
+        "the back-off still holds"
+    );
+    let (_, cmds) = m.step(Event::Timer, T0 + 60 * S);
+    assert_eq!(cmds, vec![Command::Reverse]);
+
+    let m = Machine::from_snapshot(&v1("polling", "USERPAYING", true, "null", "null")).unwrap();
+    let (m, cmds) = m.step(Event::Resume, T0 + 20 * S);
+    assert_eq!(
+        cmds,
+        vec![Command::Query],
+        "a resumed order queries, never pays"
+    );
+    assert!(m.awaits_answer());
+
+    // An impossible version 1 state is refused, not guessed.
+    assert!(Machine::from_snapshot(&v1("done", "USERPAYING", false, "null", "null")).is_err());
+    assert!(Machine::from_snapshot(&v1("polling", "PAID", false, "null", "null")).is_err());
+    assert!(Machine::from_snapshot("{}").is_err());
+}
+
+#[test]
+fn refunds_move_a_paid_order_and_nothing_else() {
+    use scanpay::engine::refund::order_state;
+    use scanpay::money::Fen;
+    assert_eq!(
+        order_state(OrderState::Paid, Fen(100), Fen(0)),
+        OrderState::Paid
+    );
+    assert_eq!(
+        order_state(OrderState::Paid, Fen(100), Fen(1)),
+        OrderState::PartiallyRefunded
+    );
+    assert_eq!(
+        order_state(OrderState::Paid, Fen(100), Fen(100)),
+        OrderState::Refunded
+    );
+    assert_eq!(
+        order_state(OrderState::Reversed, Fen(100), Fen(100)),
+        OrderState::Reversed
+    );
+    assert_eq!(
+        order_state(OrderState::Unresolved, Fen(100), Fen(50)),
+        OrderState::Unresolved
+    );
 }

@@ -13,6 +13,13 @@
 //!   exhausted → UNRESOLVED; a reverse refused because the order is paid → PAID;
 //! - a cashier's cancel is a reverse, not an abandon;
 //! - an answer about our out_trade_no with another amount → UNRESOLVED (never "paid").
+//!
+//! The machine is a private enum with one variant per phase, each holding only what that
+//! phase can have (the pay time once the call was made, a reverse's reason while reversing,
+//! either an awaited answer or a wake-up time, never both), plus the facts learnt over the
+//! order's life. Nothing outside [`Machine::step`] can change it, so no caller can build a
+//! state the rules never produce. It is stored as a versioned JSON snapshot
+//! ([`Machine::to_snapshot`]); the flat format of version 1 is converted on read.
 
 use serde::{Deserialize, Serialize};
 
