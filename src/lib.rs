@@ -20,5 +20,6 @@ pub mod scanner;
 pub mod sim;
 pub mod store;
 pub mod supervisor;
+pub mod till;
 pub mod tui;
 pub mod wechat;
