@@ -27,8 +27,8 @@ use crate::engine::{Progress, Sale};
 use crate::till::refund::refund_message;
 use crate::till::{Printing, SupervisorPin, Till, TillError};
 
-/// The cashier the demo's first shift is opened for.
-pub const DEMO_CASHIER: &str = crate::till::DEMO_CASHIER;
+/// The cashier the demo's first shift is opened for (defined once, in the till).
+pub use crate::till::DEMO_CASHIER;
 
 /// Why the screen could not start.
 #[derive(Debug, thiserror::Error)]
