@@ -21,5 +21,6 @@ pub mod scanner;
 pub mod sim;
 pub mod store;
 pub mod supervisor;
+pub mod till;
 pub mod tui;
 pub mod wechat;

@@ -235,7 +235,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        None => match scanpay::tui::run::run(config) {
+        None => match scanpay::tui::run::run(config, Arc::new(SystemClock)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("scanpay: {e}");

@@ -1,17 +1,15 @@
-//! The manager's commands: refunds, supervisors, forced shift close, reconciliation, export
-//! and backup.
+//! The manager's commands: refunds, supervisors, reconciliation, export and backup.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Duration;
 
-use scanpay::clock::{Clock, SystemClock};
-use scanpay::config::{Config, Mode};
+use scanpay::config::Config;
 use scanpay::engine::refund::RefundStatus;
 use scanpay::money::Fen;
-use scanpay::store;
 use scanpay::supervisor;
+use scanpay::till::SupervisorPin;
+use scanpay::till::refund::refund_message;
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_UNRESOLVED, Failure, Session};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_UNRESOLVED, Failure, books, open_till};
 
 /// Reads a PIN: from the terminal without echo, or one line of standard input when it is not a
 /// terminal (scripts).
@@ -49,41 +47,9 @@ pub fn read_pin(prompt: &str) -> Result<String, Failure> {
     Ok(line.trim().to_string())
 }
 
-fn approval(
-    conn: &rusqlite::Connection,
-    supervisor_id: &str,
-    action: &str,
-    detail: &str,
-) -> Result<supervisor::Approval, Failure> {
-    let pin = read_pin(&format!("Supervisor {supervisor_id} PIN / 主管密码: "))?;
-    supervisor::approve(
-        conn,
-        supervisor_id,
-        &pin,
-        action,
-        detail,
-        SystemClock.now_ms(),
-    )
-    .map_err(|e| Failure::failed(format!("not approved: {e}")))
-}
-
-fn open_db(cfg: &Config) -> Result<rusqlite::Connection, Failure> {
-    let path = cfg.data_dir.join(store::DB_FILE);
-    store::create_private_dir(&cfg.data_dir)
-        .map_err(|e| Failure::usage(format!("{}: {e}", cfg.data_dir.display())))?;
-    let conn = store::open_connection(&path)
-        .map_err(|e| Failure::usage(format!("shift log {}: {e}", path.display())))?;
-    if cfg.wechatpay.mode == Mode::Simulator {
-        supervisor::ensure_demo(&conn, SystemClock.now_ms())
-            .map_err(|e| Failure::usage(e.to_string()))?;
-    }
-    Ok(conn)
-}
-
 /// `scanpay supervisor add ID`.
 pub fn supervisor_add(cfg: &Config, id: &str) -> Result<u8, Failure> {
     supervisor::validate_id(id).map_err(|e| Failure::usage(e.to_string()))?;
-    let conn = open_db(cfg)?;
     let pin = read_pin(&format!("New PIN for {id} (4–12 digits): "))?;
     supervisor::validate_pin(&pin).map_err(|e| Failure::usage(e.to_string()))?;
     if std::io::stdin().is_terminal() {
@@ -92,8 +58,7 @@ pub fn supervisor_add(cfg: &Config, id: &str) -> Result<u8, Failure> {
             return Err(Failure::usage("the two PINs differ; nothing was changed"));
         }
     }
-    supervisor::add(&conn, id, &pin, SystemClock.now_ms())
-        .map_err(|e| Failure::usage(e.to_string()))?;
+    books(cfg).supervisor_add(id, &pin)?;
     eprintln!("scanpay: supervisor {id} saved (PIN stored as an argon2id hash)");
     Ok(EXIT_OK)
 }
@@ -114,45 +79,15 @@ pub async fn refund(
             "give a reason (--reason), it is shown to the customer and kept in the log",
         ));
     }
-    // The supervisor approves before anything is written or sent.
-    {
-        let conn = open_db(&cfg)?;
-        approval(
-            &conn,
-            supervisor_id,
-            "refund",
-            &format!("{out_trade_no} {amount} ({reason})"),
-        )?;
-    }
-    let lang = cfg.language;
-    let session = Session::open(cfg).await?;
-    let r = session
-        .engine
-        .refund(
-            out_trade_no,
-            amount,
-            reason,
-            Some(supervisor_id),
-            Some(Duration::from_secs(60)),
-        )
-        .await
-        .map_err(|e| match e {
-            scanpay::engine::EngineError::Refused(m) => Failure::failed(m.to_string()),
-            scanpay::engine::EngineError::Store(s) => Failure::from(s),
-            other => Failure::usage(other.to_string()),
-        })?;
-    let zh = lang == scanpay::config::Language::Zh;
-    let message = match r.status {
-        RefundStatus::Success => if zh { "退款成功" } else { "refunded" }.to_string(),
-        RefundStatus::Processing | RefundStatus::Created => if zh {
-            "退款处理中：稍后由 scanpay recover 跟进"
-        } else {
-            "refund processing: `scanpay recover` follows it up"
-        }
-        .to_string(),
-        _ => scanpay::engine::refund::RefundMachine::reason_in(&r.snapshot)
-            .unwrap_or_else(|| r.status.as_str().to_string()),
+    // The supervisor approves (in the till) before anything is written or sent.
+    let by = SupervisorPin {
+        supervisor: supervisor_id.to_string(),
+        pin: read_pin(&format!("Supervisor {supervisor_id} PIN / 主管密码: "))?,
     };
+    let lang = cfg.language;
+    let till = open_till(cfg).await?;
+    let r = till.refund(out_trade_no, amount, reason, &by).await?;
+    let message = refund_message(&r, lang);
     if json {
         println!(
             "{}",
@@ -174,29 +109,9 @@ pub async fn refund(
     })
 }
 
-/// `scanpay shift close --force --supervisor ID`: the supervisor approves a close over orders
-/// that are not settled; they are listed on the Z.
-pub fn approve_forced_close(cfg: &Config, supervisor_id: &str) -> Result<String, Failure> {
-    let conn = open_db(cfg)?;
-    approval(
-        &conn,
-        supervisor_id,
-        "force_close",
-        &format!("shift on {}", cfg.merchant.terminal_id),
-    )?;
-    Ok(supervisor_id.to_string())
-}
-
 /// `scanpay backup PATH`: SQLite's online backup, safe while the till runs.
 pub fn backup(cfg: &Config, dest: &std::path::Path) -> Result<u8, Failure> {
-    let path = cfg.data_dir.join(store::DB_FILE);
-    if !path.exists() {
-        return Err(Failure::failed(format!(
-            "no shift log yet at {}",
-            path.display()
-        )));
-    }
-    let n = store::backup::to_file(&path, dest).map_err(|e| Failure::failed(e.to_string()))?;
+    let n = books(cfg).backup(dest)?;
     eprintln!("scanpay: backed up {} pages to {}", n, dest.display());
     Ok(EXIT_OK)
 }
@@ -205,99 +120,13 @@ pub fn backup(cfg: &Config, dest: &std::path::Path) -> Result<u8, Failure> {
 /// output, UTF-8 with a byte-order mark (so spreadsheets read the Chinese right) unless
 /// `--no-bom`. Dates are Beijing days, both included.
 pub fn export(cfg: &Config, from: &str, to: &str, refunds: bool, bom: bool) -> Result<u8, Failure> {
-    let day = |d: &str| -> Result<i64, Failure> {
-        let date: jiff::civil::Date = d
-            .parse()
-            .map_err(|_| Failure::usage(format!("{d:?} is not a date (YYYY-MM-DD)")))?;
-        let z = date
-            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8)))
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        Ok(z.timestamp().as_millisecond())
-    };
-    let (from_ms, to_ms) = (day(from)?, day(to)? + 24 * 3600 * 1000);
-    if to_ms <= from_ms {
-        return Err(Failure::usage("--to is before --from"));
-    }
-    let path = cfg.data_dir.join(store::DB_FILE);
-    if !path.exists() {
-        return Err(Failure::failed(format!(
-            "no shift log yet at {}",
-            path.display()
-        )));
-    }
-    let conn = store::open_reader(&path).map_err(|e| Failure::usage(format!("shift log: {e}")))?;
-    let mut out = String::new();
-    if bom {
-        out.push('\u{feff}');
-    }
-    let q = |s: &str| -> String {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let t = |ms: i64| scanpay::clock::beijing::datetime(ms);
-    if refunds {
-        out.push_str("out_refund_no,out_trade_no,created_at,amount,status,reason,approved_by,refund_id,shift\r\n");
-        for r in store::refunds::between(&conn, from_ms, to_ms)? {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\r\n",
-                q(&r.out_refund_no),
-                q(&r.out_trade_no),
-                t(r.created_at),
-                r.amount.to_yuan_string(),
-                r.status.as_str(),
-                q(&r.reason),
-                q(r.approved_by.as_deref().unwrap_or("")),
-                q(r.refund_id.as_deref().unwrap_or("")),
-                r.shift_id
-            ));
-        }
-    } else {
-        out.push_str("out_trade_no,created_at,terminal,cashier,shift,amount,state,transaction_id,code,description,reason\r\n");
-        let mut stmt = conn
-            .prepare("SELECT id FROM orders WHERE created_at >= ?1 AND created_at < ?2 ORDER BY id")
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        let ids: Vec<i64> = stmt
-            .query_map([from_ms, to_ms], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        for id in ids {
-            let o = store::orders::by_id(&conn, id)?;
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{}\r\n",
-                q(&o.out_trade_no),
-                t(o.created_at),
-                q(&o.terminal_id),
-                q(&o.cashier),
-                o.shift_id,
-                o.amount.to_yuan_string(),
-                o.state.as_str(),
-                q(o.transaction_id.as_deref().unwrap_or("")),
-                q(&o.code_masked),
-                q(&o.description),
-                q(o.reason_code.as_deref().unwrap_or(""))
-            ));
-        }
-    }
-    print!("{out}");
+    print!("{}", books(cfg).export(from, to, refunds, bom)?);
     Ok(EXIT_OK)
 }
 
 /// `scanpay reconcile --date YYYY-MM-DD [--json|--csv]`: exit 0 only when everything matches.
 pub async fn reconcile(cfg: Config, date: &str, json: bool, csv: bool) -> Result<u8, Failure> {
-    let clock: scanpay::clock::SharedClock = std::sync::Arc::new(SystemClock);
-    store::create_private_dir(&cfg.data_dir)
-        .map_err(|e| Failure::usage(format!("{}: {e}", cfg.data_dir.display())))?;
-    let st =
-        store::Store::open(&cfg.data_dir).map_err(|e| Failure::usage(format!("shift log: {e}")))?;
-    let conn = scanpay::connect::connect(&cfg, clock)
-        .await
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    let r = scanpay::reconcile::fetch_and_compare(&conn.client, &st, &cfg.merchant.mchid, date)
-        .await
-        .map_err(|e| Failure::failed(e.to_string()))?;
+    let r = books(&cfg).reconcile(date).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
     } else if csv {

@@ -1,4 +1,6 @@
-//! The headless sub-commands: the same engine as the cashier screen, driven from the shell.
+//! The headless sub-commands: thin shells around the till core (`scanpay::till`). Each parses
+//! its arguments, reads what only a terminal can give (a PIN), calls one use case, and prints
+//! the result; the exit status says how it went.
 
 pub mod manager;
 pub mod orders;
@@ -10,13 +12,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use scanpay::clock::{SharedClock, SystemClock, beijing};
-use scanpay::config::{Config, Language, Mode};
-use scanpay::connect::{Connection, connect};
-use scanpay::engine::{Engine, OrderState};
-use scanpay::lock::DataDirLock;
+use scanpay::config::{Config, Language};
+use scanpay::engine::OrderState;
+use scanpay::store::StoreError;
 use scanpay::store::orders::OrderRecord;
-use scanpay::store::shifts::{self, Shift};
-use scanpay::store::{Store, StoreError};
+use scanpay::till::sale::order_message;
+use scanpay::till::{Books, Printed, Printing, Till, TillError};
 
 /// Exit status: paid / success.
 pub const EXIT_OK: u8 = 0;
@@ -26,9 +27,6 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: needs a person (UNRESOLVED).
 pub const EXIT_UNRESOLVED: u8 = 3;
-
-/// The cashier the demo's shift is opened for.
-pub const DEMO_CASHIER: &str = "demo";
 
 /// A command's failure: a message for stderr and an exit status.
 pub struct Failure {
@@ -51,11 +49,15 @@ impl Failure {
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
+impl From<TillError> for Failure {
+    fn from(e: TillError) -> Self {
         match e {
-            StoreError::Refused(m) | StoreError::NotFound(m) => Failure::failed(m),
-            other => Failure::usage(format!("shift log: {other}")),
+            TillError::Store(StoreError::Refused(m) | StoreError::NotFound(m)) => {
+                Failure::failed(m)
+            }
+            TillError::Store(other) => Failure::usage(format!("shift log: {other}")),
+            e if e.is_refusal() => Failure::failed(e.to_string()),
+            e => Failure::usage(e.to_string()),
         }
     }
 }
@@ -71,59 +73,30 @@ pub fn finish(result: Result<u8, Failure>) -> ExitCode {
     }
 }
 
-/// Everything a command that moves money needs: the data-folder lock, the shift log, the
-/// payment service and the engine.
-pub struct Session {
-    pub cfg: Config,
-    pub store: Store,
-    pub engine: Engine,
-    pub clock: SharedClock,
-    _conn: Connection,
-    _lock: DataDirLock,
+/// The clock of the real world: the one place the command line reads the system clock.
+pub fn system_clock() -> SharedClock {
+    Arc::new(SystemClock)
 }
 
-impl Session {
-    pub async fn open(cfg: Config) -> Result<Session, Failure> {
-        let lock =
-            DataDirLock::acquire(&cfg.data_dir).map_err(|e| Failure::usage(e.to_string()))?;
-        let store = Store::open(&cfg.data_dir).map_err(|e| {
-            Failure::usage(format!(
-                "shift log {}: {e}",
-                cfg.data_dir.join(scanpay::store::DB_FILE).display()
-            ))
-        })?;
-        let clock: SharedClock = Arc::new(SystemClock);
-        let conn = connect(&cfg, clock.clone())
-            .await
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        let engine = Engine::new(&cfg, conn.client.clone(), store.clone(), clock.clone());
-        Ok(Session {
-            cfg,
-            store,
-            engine,
-            clock,
-            _conn: conn,
-            _lock: lock,
-        })
-    }
+/// Opens the till (lock, shift log, payment service, engine); the command line waits for the
+/// printer.
+pub async fn open_till(cfg: Config) -> Result<Till, Failure> {
+    Ok(Till::open(cfg, system_clock(), Printing::Wait).await?)
+}
 
-    /// The open shift; the demo opens one for cashier `demo` when there is none.
-    pub async fn shift(&self) -> Result<Shift, Failure> {
-        let terminal = self.cfg.merchant.terminal_id.clone();
-        let now = self.clock.now_ms();
-        let demo = self.cfg.wechatpay.mode == Mode::Simulator;
-        let t = terminal.clone();
-        let shift = self.store.call(move |c| shifts::current(c, &t)).await?;
-        match shift {
-            Some(s) => Ok(s),
-            None if demo => Ok(self
-                .store
-                .call(move |c| shifts::open(c, &terminal, DEMO_CASHIER, now))
-                .await?),
-            None => Err(Failure::usage(format!(
-                "no shift is open on {terminal}: open one with `scanpay shift open --cashier ID`"
-            ))),
-        }
+/// The shift log without the till.
+pub fn books(cfg: &Config) -> Books {
+    Books::new(cfg.clone(), system_clock())
+}
+
+/// Says on stderr where a printed report went.
+pub fn tell_printed(what: &str, printed: &Printed) {
+    match printed {
+        Printed::Sent(_) | Printed::Queued => eprintln!("scanpay: {what} sent to the printer"),
+        Printed::Spooled(p) => eprintln!(
+            "scanpay: no printer configured; {what} written to {}",
+            p.display()
+        ),
     }
 }
 
@@ -136,29 +109,6 @@ pub fn exit_for(state: OrderState) -> u8 {
     }
 }
 
-/// The message for an order in the configured language.
-pub fn message(o: &OrderRecord, lang: Language) -> String {
-    if let Some(r) = &o.reason {
-        return match lang {
-            Language::Zh => r.zh(),
-            Language::En => r.en(),
-        };
-    }
-    let text = match (o.state, lang) {
-        (OrderState::Paid, Language::Zh) => "收款成功",
-        (OrderState::Paid, Language::En) => "paid",
-        (OrderState::Pending | OrderState::Userpaying, Language::Zh) => "结果待确认",
-        (OrderState::Pending | OrderState::Userpaying, Language::En) => "outcome not known yet",
-        (OrderState::PartiallyRefunded, Language::Zh) => "已部分退款",
-        (OrderState::PartiallyRefunded, Language::En) => "partially refunded",
-        (OrderState::Refunded, Language::Zh) => "已全额退款",
-        (OrderState::Refunded, Language::En) => "refunded",
-        (_, Language::Zh) => "未扣款",
-        (_, Language::En) => "not charged",
-    };
-    text.to_string()
-}
-
 /// The JSON object of the contract: `out_trade_no, state, amount_fen, transaction_id, message`
 /// (plus `created_at` where asked).
 pub fn order_json(o: &OrderRecord, lang: Language, with_created: bool) -> serde_json::Value {
@@ -167,7 +117,7 @@ pub fn order_json(o: &OrderRecord, lang: Language, with_created: bool) -> serde_
         "state": o.state.as_str(),
         "amount_fen": o.amount.0,
         "transaction_id": o.transaction_id,
-        "message": message(o, lang),
+        "message": order_message(o, lang),
     });
     if with_created {
         v["created_at"] = serde_json::json!(beijing::rfc3339(o.created_at));
@@ -186,7 +136,7 @@ pub fn order_line(o: &OrderRecord, lang: Language) -> String {
         if o.state == OrderState::Paid {
             o.transaction_id.clone().unwrap_or_default()
         } else {
-            message(o, lang)
+            order_message(o, lang)
         }
     )
 }

@@ -3,11 +3,12 @@
 use scanpay::auth_code::{self, Classified};
 use scanpay::config::{Config, Language};
 use scanpay::engine::micropay::Phase;
-use scanpay::engine::recovery::{Scope, pending, recover, settle};
 use scanpay::engine::{OrderState, Progress, Sale};
 use scanpay::money::Fen;
+use scanpay::till::TillError;
+use scanpay::till::sale::order_message as message;
 
-use super::{Failure, Session, exit_for, message, order_json};
+use super::{Failure, exit_for, open_till, order_json};
 
 /// Runs one whole payment and prints its outcome.
 pub async fn pay(
@@ -30,16 +31,18 @@ pub async fn pay(
         }
     };
     let lang = cfg.language;
-    let session = Session::open(cfg).await?;
-    let shift = session.shift().await?;
+    let till = open_till(cfg).await?;
+    let shift = till.selling_shift().await?.ok_or_else(|| {
+        Failure::usage(format!(
+            "{}: open one with `scanpay shift open --cashier ID`",
+            TillError::NoShift(till.config().merchant.terminal_id.clone())
+        ))
+    })?;
 
-    // Orders a previous run left in flight settle alongside this one (listed before this sale
-    // is written, so it is not among them).
-    let earlier = pending(&session.engine, Scope::InFlight)
-        .await
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    let engine = session.engine.clone();
-    let recovering = tokio::spawn(async move { settle(&engine, earlier).await });
+    // Orders a previous run left in flight settle alongside this one (listed when the till
+    // opened, before this sale was written, so it is not among them).
+    let earlier = till.clone();
+    let recovering = tokio::spawn(async move { earlier.settle_left().await });
 
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -89,15 +92,7 @@ pub async fn pay(
         };
         eprintln!("{line}");
     };
-    let order = session
-        .engine
-        .pay(&sale, &mut show, Some(cancel_rx))
-        .await
-        .map_err(|e| match e {
-            scanpay::engine::EngineError::Refused(m) => Failure::failed(m.to_string()),
-            scanpay::engine::EngineError::Store(s) => Failure::from(s),
-            other => Failure::usage(other.to_string()),
-        })?;
+    let order = till.pay(&sale, &mut show, Some(cancel_rx)).await?;
     if json {
         println!("{}", order_json(&order, lang, false));
     } else {
@@ -132,18 +127,10 @@ pub async fn pay(
 /// Settles everything in flight and everything unresolved; prints what happened.
 pub async fn recover_all(cfg: Config, json: bool) -> Result<u8, Failure> {
     let lang = cfg.language;
-    let session = Session::open(cfg).await?;
-    let done = recover(&session.engine, Scope::InFlightAndUnresolved)
-        .await
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    // Refunds in flight too (waiting at most a minute each; the rest stays for the next run).
-    let refunds = scanpay::engine::recovery::recover_refunds(
-        &session.engine,
-        Some(std::time::Duration::from_secs(60)),
-    )
-    .await
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    for r in &refunds {
+    let till = open_till(cfg).await?;
+    let recovered = till.recover_all().await?;
+    let done = recovered.orders;
+    for r in &recovered.refunds {
         eprintln!(
             "scanpay: refund {} of {} → {}",
             r.out_refund_no,

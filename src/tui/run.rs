@@ -3,7 +3,6 @@
 //! that run the commands `update` asks for. Draws once per drained batch of messages.
 
 use std::io::Stdout;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ratatui::Terminal;
@@ -21,17 +20,15 @@ use super::app::{App, AppConfig, Cmd, Msg, ScannerStatus, Theme};
 use super::keys::Key;
 use super::update::update;
 use super::wedge::WedgeConfig;
-use crate::clock::{Clock, SharedClock, SystemClock};
-use crate::config::{Config, Mode, ScannerKind, ThemeName};
-use crate::connect::connect;
-use crate::engine::micropay::Event as EngineEvent;
-use crate::engine::recovery::{Scope, pending, settle};
-use crate::engine::{Engine, EngineError, Progress, Sale};
-use crate::lock::DataDirLock;
-use crate::store::{Store, orders, shifts};
+use crate::clock::SharedClock;
+use crate::config::{Config, Language, Mode, ScannerKind, ThemeName};
+use crate::engine::refund::RefundStatus;
+use crate::engine::{Progress, Sale};
+use crate::till::refund::refund_message;
+use crate::till::{Printing, SupervisorPin, Till, TillError};
 
-/// The cashier the demo's first shift is opened for.
-pub const DEMO_CASHIER: &str = "demo";
+/// The cashier the demo's first shift is opened for (defined once, in the till).
+pub use crate::till::DEMO_CASHIER;
 
 /// Why the screen could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,33 +69,26 @@ fn restore_terminal() {
     );
 }
 
-/// Runs the cashier screen until the cashier quits.
-pub fn run(cfg: Config) -> Result<(), RunError> {
+/// Runs the cashier screen until the cashier quits; `clock` is the wall clock (the binary
+/// passes the system's).
+pub fn run(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| RunError::Setup(format!("async runtime: {e}")))?;
-    rt.block_on(run_async(cfg))
+    rt.block_on(run_async(cfg, clock))
 }
 
-async fn run_async(cfg: Config) -> Result<(), RunError> {
+async fn run_async(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
     let log = crate::logging::to_file(&cfg.data_dir)
         .map_err(|e| RunError::Setup(format!("log file in {}: {e}", cfg.data_dir.display())))?;
-    let lock = DataDirLock::acquire(&cfg.data_dir).map_err(|e| RunError::Setup(e.to_string()))?;
-    let store =
-        Store::open(&cfg.data_dir).map_err(|e| RunError::Setup(format!("shift log: {e}")))?;
-    let clock: SharedClock = Arc::new(SystemClock);
-    let conn = connect(&cfg, clock.clone())
+    // The lock, the shift log, the payment service, the engine, the print queue; the orders
+    // left in flight by an earlier run are listed before any new sale exists.
+    let till = Till::open(cfg.clone(), clock.clone(), Printing::Queue)
         .await
         .map_err(|e| RunError::Setup(e.to_string()))?;
-    let engine = Engine::new(&cfg, conn.client.clone(), store.clone(), clock.clone());
     tracing::info!(terminal = %cfg.merchant.terminal_id, mode = ?cfg.wechatpay.mode, "cashier screen starting");
-
-    // Orders left in flight by an earlier run (listed before any new sale exists).
-    let earlier = pending(&engine, Scope::InFlight)
-        .await
-        .map_err(|e| RunError::Setup(e.to_string()))?;
 
     // A panic anywhere restores the terminal, logs, and exits; in-flight orders settle at the
     // next start.
@@ -124,63 +114,33 @@ async fn run_async(cfg: Config) -> Result<(), RunError> {
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     spawn_key_reader(tx.clone(), clock.clone());
-    let _serial = start_serial(&cfg, tx.clone());
+    let _serial = start_serial(&cfg, tx.clone(), clock.clone());
 
     let mut app = App::new(app_config(&cfg), clock.now_ms());
     let mut cancel: Option<watch::Sender<bool>> = None;
-    let printer = crate::receipt::queue(&cfg);
     let ctx = Ctx {
-        engine: engine.clone(),
-        store: store.clone(),
+        till: till.clone(),
         tx: tx.clone(),
-        terminal_id: cfg.merchant.terminal_id.clone(),
-        cfg: cfg.clone(),
-        printer: printer.clone(),
     };
 
-    // The demo has a supervisor `demo` (PIN 0000) so a newcomer can try a refund.
-    if cfg.wechatpay.mode == Mode::Simulator {
-        let now = clock.now_ms();
-        let _ = store
-            .call(move |c| {
-                crate::supervisor::ensure_demo(c, now)
-                    .map_err(|e| crate::store::StoreError::Sql(e.to_string()))
-            })
-            .await;
-    }
-
     // The shift: the demo starts with one open for cashier "demo".
-    let terminal_id = cfg.merchant.terminal_id.clone();
-    let demo = cfg.wechatpay.mode == Mode::Simulator;
-    let now = clock.now_ms();
-    let shift = store
-        .call(move |c| match shifts::current(c, &terminal_id)? {
-            Some(s) => Ok(Some(s)),
-            None if demo => shifts::open(c, &terminal_id, DEMO_CASHIER, now).map(Some),
-            None => Ok(None),
-        })
-        .await
-        .map_err(|e| {
-            restore_terminal();
-            RunError::Setup(format!("shift log: {e}"))
-        })?;
+    let shift = till.selling_shift().await.map_err(|e| {
+        restore_terminal();
+        RunError::Setup(e.to_string())
+    })?;
     for cmd in update(&mut app, Msg::ShiftLoaded(shift)) {
         execute_cmd(&ctx, cmd, &mut cancel);
     }
     {
-        let engine = engine.clone();
+        let till = till.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            match settle(&engine, earlier).await {
-                Ok(done) => {
-                    let _ = tx.send(Msg::Recovered(done));
-                }
-                Err(e) => {
-                    let _ = tx.send(Msg::Error(e.to_string()));
-                }
-            }
+            let _ = tx.send(match till.settle_left().await {
+                Ok(done) => Msg::Recovered(done),
+                Err(e) => Msg::Error(e.to_string()),
+            });
             // Refunds left in flight are followed up too.
-            match crate::engine::recovery::recover_refunds(&engine, None).await {
+            match till.follow_refunds(None).await {
                 Ok(done) if !done.is_empty() => {
                     let text = done
                         .iter()
@@ -200,7 +160,7 @@ async fn run_async(cfg: Config) -> Result<(), RunError> {
     let mut result = Ok(());
     let mut printer_seen = None;
     loop {
-        let status = printer.status();
+        let status = till.printer_status();
         if printer_seen.as_ref() != Some(&status) {
             printer_seen = Some(status.clone());
             let _ = tx.send(Msg::Printer(status));
@@ -240,7 +200,8 @@ async fn run_async(cfg: Config) -> Result<(), RunError> {
         );
     }
     tracing::info!("cashier screen stopped");
-    drop(lock);
+    drop(ctx);
+    drop(till);
     result
 }
 
@@ -311,6 +272,7 @@ pub fn to_key(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
 fn start_serial(
     cfg: &Config,
     tx: mpsc::UnboundedSender<Msg>,
+    clock: SharedClock,
 ) -> Option<crate::scanner::serial::SerialReader> {
     use crate::scanner::serial::{ScannerEvent, SerialConfig, SerialReader};
     if cfg.scanner.kind != ScannerKind::Serial {
@@ -322,7 +284,6 @@ fn start_serial(
         silence_ms: cfg.scanner.silence_ms,
         reconnect_ms: 1000,
     };
-    let clock = SystemClock;
     let sink = move |ev: ScannerEvent| {
         let msg = match ev {
             ScannerEvent::Connected { .. } => Msg::Scanner(ScannerStatus::Connected),
@@ -344,75 +305,18 @@ fn start_serial(
 }
 
 struct Ctx {
-    engine: Engine,
-    store: Store,
+    till: Till,
     tx: mpsc::UnboundedSender<Msg>,
-    terminal_id: String,
-    cfg: Config,
-    printer: crate::receipt::printer::PrintQueue,
 }
 
-/// Prints a Z report through the receipt machinery (spool + printer).
-fn print_z(
-    cfg: &Config,
-    printer: &crate::receipt::printer::PrintQueue,
-    shift: &crate::store::shifts::Shift,
-    s: &crate::store::shifts::Summary,
-) {
-    use crate::money::Fen;
-    let zh = cfg.language == crate::config::Language::Zh;
-    let z = shift.z_number.unwrap_or(0);
-    let title = if zh {
-        format!("Z 报表 #{z} · 班次 #{}", shift.id)
-    } else {
-        format!("Z report #{z} — shift #{}", shift.id)
-    };
-    let mut lines: Vec<(String, String)> = s
-        .by_state
-        .iter()
-        .map(|(st, n, f)| (st.clone(), format!("{n} · {}", Fen(*f).grouped())))
-        .collect();
-    lines.push((
-        if zh { "实收" } else { "Paid" }.into(),
-        format!("{} · {}", s.paid_count, Fen(s.paid_fen).grouped()),
-    ));
-    lines.push((
-        if zh { "退款" } else { "Refunds" }.into(),
-        format!("{} · -{}", s.refund_count, Fen(s.refund_fen).grouped()),
-    ));
-    lines.push((
-        if zh { "净收" } else { "Net" }.into(),
-        Fen(s.net_fen).grouped(),
-    ));
-    for (c, n, f) in &s.by_cashier {
-        lines.push((
-            format!("{} {c}", if zh { "收银员" } else { "Cashier" }),
-            format!("{n} · {}", Fen(*f).grouped()),
-        ));
-    }
-    for (h, n, f) in &s.by_hour {
-        lines.push((format!("{h:02}:00"), format!("{n} · {}", Fen(*f).grouped())));
-    }
-    if let Some(sup) = &s.forced_by {
-        lines.push((if zh { "强制结班" } else { "FORCED" }.into(), sup.clone()));
-        for (no, st) in &s.open_orders {
-            lines.push((no.clone(), st.clone()));
-        }
-    }
-    let r = crate::receipt::layout::summary(
-        cfg.language,
-        &title,
-        &cfg.merchant.store_name,
-        &lines,
-        cfg.printer.width,
-    );
-    printer.submit(crate::receipt::job(cfg, &r, format!("z-{z:05}"), false));
-}
-
-/// Runs a command off the UI task; its result comes back as a message.
+/// Runs a command off the UI task: one call into the till; its result comes back as a
+/// message.
 fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
-    let tx = ctx.tx.clone();
-    let store = ctx.store.clone();
+    let (till, tx) = (ctx.till.clone(), ctx.tx.clone());
+    let send = move |m: Msg| {
+        let _ = tx.send(m);
+    };
+    let error = |e: TillError| Msg::Error(e.to_string());
     match cmd {
         Cmd::StartPayment {
             amount,
@@ -421,9 +325,9 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
             shift_id,
             cashier,
         } => {
-            let (ctx_tx, rx) = watch::channel(false);
-            *cancel = Some(ctx_tx);
-            let engine = ctx.engine.clone();
+            let (cancel_tx, rx) = watch::channel(false);
+            *cancel = Some(cancel_tx);
+            let progress_tx = ctx.tx.clone();
             tokio::spawn(async move {
                 let sale = Sale {
                     amount,
@@ -432,19 +336,17 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                     shift_id,
                     cashier,
                 };
-                let progress_tx = tx.clone();
                 let mut on_progress = move |p: &Progress| {
                     let _ = progress_tx.send(Msg::Progress(p.clone()));
                 };
-                let msg = match engine.pay(&sale, &mut on_progress, Some(rx)).await {
+                send(match till.pay(&sale, &mut on_progress, Some(rx)).await {
                     Ok(order) => Msg::PaymentFinished(Ok(order)),
-                    Err(EngineError::Refused(m)) => Msg::PaymentFinished(Err(m.to_string())),
-                    Err(e) => {
+                    Err(TillError::Store(e)) => {
                         tracing::error!(error = %e, "payment bookkeeping failed");
-                        Msg::PaymentBroken(format!("{e}"))
+                        Msg::PaymentBroken(e.to_string())
                     }
-                };
-                let _ = tx.send(msg);
+                    Err(e) => Msg::PaymentFinished(Err(e.to_string())),
+                });
             });
         }
         Cmd::CancelPayment => {
@@ -453,154 +355,51 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
             }
         }
         Cmd::LoadHistory => {
-            let terminal = ctx.terminal_id.clone();
             tokio::spawn(async move {
-                let r = store
-                    .call(move |c| match shifts::current(c, &terminal)? {
-                        Some(s) => orders::for_shift(c, s.id),
-                        None => Ok(Vec::new()),
-                    })
-                    .await;
-                let _ = tx.send(match r {
-                    Ok(list) => Msg::History(list),
-                    Err(e) => Msg::Error(e.to_string()),
-                });
+                send(till.history().await.map_or_else(error, Msg::History));
             });
         }
         Cmd::LoadDetail(id) => {
-            let cfg = ctx.cfg.clone();
             tokio::spawn(async move {
-                let r = store
-                    .call(move |c| {
-                        let o = orders::by_id(c, id)?;
-                        let events = orders::events(c, id)?;
-                        // The same layout the printer gets, as the screen preview.
-                        let receipt = if o.state.is_charged() {
-                            let data = crate::receipt::sale_receipt(c, &cfg, &o, None)?;
-                            Some(crate::receipt::layout::to_text(
-                                &crate::receipt::layout::sale(&data, 32),
-                            ))
-                        } else {
-                            None
-                        };
-                        Ok((o, events, receipt))
-                    })
-                    .await;
-                let _ = tx.send(match r {
+                send(match till.order_detail(id).await {
                     Ok((o, ev, receipt)) => Msg::Detail(o, ev, receipt),
-                    Err(e) => Msg::Error(e.to_string()),
+                    Err(e) => error(e),
                 });
             });
         }
         Cmd::LoadSummary => {
-            let terminal = ctx.terminal_id.clone();
             tokio::spawn(async move {
-                let r = store
-                    .call(move |c| match shifts::current(c, &terminal)? {
-                        Some(s) => shifts::summary(c, s.id).map(Some),
-                        None => Ok(None),
-                    })
-                    .await;
-                match r {
-                    Ok(Some(s)) => {
-                        let _ = tx.send(Msg::Summary(s));
-                    }
+                match till.x_summary().await {
+                    Ok(Some(s)) => send(Msg::Summary(s)),
                     Ok(None) => {}
-                    Err(e) => {
-                        let _ = tx.send(Msg::Error(e.to_string()));
-                    }
+                    Err(e) => send(error(e)),
                 }
             });
         }
         Cmd::OpenShift(cashier) => {
-            let terminal = ctx.terminal_id.clone();
             tokio::spawn(async move {
-                let now = SystemClock.now_ms();
-                let r = store
-                    .call(move |c| shifts::open(c, &terminal, &cashier, now))
-                    .await;
-                let _ = tx.send(match r {
+                send(match till.open_shift(&cashier).await {
                     Ok(s) => Msg::ShiftLoaded(Some(s)),
                     Err(e) => Msg::ShiftError(e.to_string()),
                 });
             });
         }
-        Cmd::CloseShift => {
-            let terminal = ctx.terminal_id.clone();
-            let data_dir = ctx.cfg.data_dir.clone();
-            let (cfg, printer) = (ctx.cfg.clone(), ctx.printer.clone());
-            tokio::spawn(async move {
-                let now = SystemClock.now_ms();
-                let r = store
-                    .call(move |c| shifts::close(c, &terminal, "tui", now, None))
-                    .await;
-                // The automatic backup at every Z, keeping the newest 30.
-                if let Ok((shift, _)) = &r
-                    && let Err(e) =
-                        crate::store::backup::at_z_close(&data_dir, shift.z_number.unwrap_or(0), 30)
-                {
-                    tracing::error!(error = %e, "Z backup failed");
-                }
-                if let Ok((shift, summary)) = &r {
-                    print_z(&cfg, &printer, shift, summary);
-                }
-                let _ = tx.send(Msg::ShiftClosed(r.map_err(|e| e.to_string())));
-            });
+        Cmd::CloseShift => close_shift(till, None, send),
+        Cmd::ForceClose { supervisor, pin } => {
+            close_shift(till, Some(SupervisorPin { supervisor, pin }), send)
         }
         Cmd::RetryOrder(id) => {
-            let engine = ctx.engine.clone();
             tokio::spawn(async move {
-                let order = match store.call(move |c| orders::by_id(c, id)).await {
-                    Ok(o) => o,
-                    Err(e) => {
-                        let _ = tx.send(Msg::Error(e.to_string()));
-                        return;
-                    }
-                };
-                let mut quiet = |_: &Progress| {};
-                let msg = match engine
-                    .drive(order, EngineEvent::Retry, None, &mut quiet, None)
-                    .await
-                {
+                send(match till.retry(id).await {
                     Ok(o) => Msg::Recovered(vec![o]),
-                    Err(e) => Msg::Error(e.to_string()),
-                };
-                let _ = tx.send(msg);
+                    Err(e) => error(e),
+                });
             });
         }
         Cmd::Print { order_id, copy } => {
-            let cfg = ctx.cfg.clone();
-            let printer = ctx.printer.clone();
             tokio::spawn(async move {
-                let now = SystemClock.now_ms();
-                let r = store
-                    .call(move |c| {
-                        let order = orders::by_id(c, order_id)?;
-                        let copy_at = copy.then_some(now);
-                        let data = crate::receipt::sale_receipt(c, &cfg, &order, copy_at)?;
-                        if copy {
-                            crate::store::audit(
-                                c,
-                                now,
-                                &order.cashier,
-                                "reprint",
-                                &format!("{} (screen)", order.out_trade_no),
-                            )?;
-                        }
-                        let receipt = crate::receipt::layout::sale(&data, cfg.printer.width);
-                        let name = if copy {
-                            format!("{}-copy-{now}", order.out_trade_no)
-                        } else {
-                            order.out_trade_no.clone()
-                        };
-                        Ok(crate::receipt::job(&cfg, &receipt, name, !copy))
-                    })
-                    .await;
-                match r {
-                    Ok(job) => printer.submit(job),
-                    Err(e) => {
-                        let _ = tx.send(Msg::Error(e.to_string()));
-                    }
+                if let Err(e) = till.print_receipt(order_id, copy).await {
+                    send(error(e));
                 }
             });
         }
@@ -611,103 +410,52 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
             supervisor,
             pin,
         } => {
-            let engine = ctx.engine.clone();
-            let zh = ctx.cfg.language == crate::config::Language::Zh;
+            let lang = till.config().language;
             tokio::spawn(async move {
-                let now = SystemClock.now_ms();
-                let (sup, what) = (
-                    supervisor.clone(),
-                    format!("{out_trade_no} {amount} ({reason})"),
-                );
-                let approved = store
-                    .call(move |c| {
-                        crate::supervisor::approve(c, &sup, &pin, "refund", &what, now)
-                            .map_err(|e| crate::store::StoreError::Refused(e.to_string()))
-                    })
-                    .await;
-                let msg = match approved {
-                    Err(e) => Msg::RefundFinished(Err(format!("✘ {e}"))),
-                    Ok(_) => match engine
-                        .refund(
-                            &out_trade_no,
-                            amount,
-                            &reason,
-                            Some(&supervisor),
-                            Some(Duration::from_secs(60)),
-                        )
-                        .await
-                    {
-                        Ok(r) => Msg::RefundFinished(Ok(match (r.status, zh) {
-                            (crate::engine::refund::RefundStatus::Success, true) => {
-                                format!("✔ 退款成功 {} {}", r.amount, r.out_refund_no)
-                            }
-                            (crate::engine::refund::RefundStatus::Success, false) => {
-                                format!("✔ refunded {} {}", r.amount, r.out_refund_no)
-                            }
-                            (_, _) => format!(
-                                "{} {} {}",
-                                r.status.as_str(),
-                                r.out_refund_no,
-                                crate::engine::refund::RefundMachine::reason_in(&r.snapshot)
-                                    .unwrap_or_default()
-                            ),
-                        })),
-                        Err(e) => Msg::RefundFinished(Err(format!("✘ {e}"))),
+                let by = SupervisorPin { supervisor, pin };
+                send(Msg::RefundFinished(
+                    match till.refund(&out_trade_no, amount, &reason, &by).await {
+                        Ok(r) if r.status == RefundStatus::Success => Ok(format!(
+                            "✔ {} {} {}",
+                            refund_message(&r, lang),
+                            r.amount,
+                            r.out_refund_no
+                        )),
+                        Ok(r) => Ok(format!(
+                            "{} {} {}",
+                            r.status.as_str(),
+                            r.out_refund_no,
+                            refund_message(&r, lang)
+                        )),
+                        Err(e) => Err(format!("✘ {e}")),
                     },
-                };
-                let _ = tx.send(msg);
-            });
-        }
-        Cmd::ForceClose { supervisor, pin } => {
-            let terminal = ctx.terminal_id.clone();
-            let data_dir = ctx.cfg.data_dir.clone();
-            let (cfg, printer) = (ctx.cfg.clone(), ctx.printer.clone());
-            tokio::spawn(async move {
-                let now = SystemClock.now_ms();
-                let r = store
-                    .call(move |c| {
-                        crate::supervisor::approve(
-                            c,
-                            &supervisor,
-                            &pin,
-                            "force_close",
-                            &format!("shift on {terminal}"),
-                            now,
-                        )
-                        .map_err(|e| crate::store::StoreError::Refused(e.to_string()))?;
-                        shifts::close(c, &terminal, "tui", now, Some(&supervisor))
-                    })
-                    .await;
-                if let Ok((shift, _)) = &r
-                    && let Err(e) =
-                        crate::store::backup::at_z_close(&data_dir, shift.z_number.unwrap_or(0), 30)
-                {
-                    tracing::error!(error = %e, "Z backup failed");
-                }
-                if let Ok((shift, summary)) = &r {
-                    print_z(&cfg, &printer, shift, summary);
-                }
-                let _ = tx.send(Msg::ShiftClosed(r.map_err(|e| e.to_string())));
+                ));
             });
         }
         Cmd::Reconcile(date) => {
-            let (engine, cfg) = (ctx.engine.clone(), ctx.cfg.clone());
+            let zh = till.config().language == Language::Zh;
             tokio::spawn(async move {
-                let zh = cfg.language == crate::config::Language::Zh;
-                let text = match crate::reconcile::fetch_and_compare(
-                    engine.client(),
-                    &store,
-                    &cfg.merchant.mchid,
-                    &date,
-                )
-                .await
-                {
+                send(Msg::Reconciled(match till.reconcile(&date).await {
                     Ok(r) => crate::reconcile::to_table(&r, zh),
                     Err(e) => format!("✘ {e}"),
-                };
-                let _ = tx.send(Msg::Reconciled(text));
+                }));
             });
         }
         Cmd::Quit => {}
     }
+}
+
+/// F10 (or F9 with a supervisor): the till closes the shift, backs up and prints the Z.
+fn close_shift(till: Till, force: Option<SupervisorPin>, send: impl FnOnce(Msg) + Send + 'static) {
+    tokio::spawn(async move {
+        let r = till.close_shift("tui", force.as_ref()).await;
+        if let Ok(closed) = &r
+            && let Err(e) = &closed.printed
+        {
+            tracing::error!(error = %e, "Z not printed");
+        }
+        send(Msg::ShiftClosed(
+            r.map(|c| (c.shift, c.summary)).map_err(|e| e.to_string()),
+        ));
+    });
 }

@@ -525,26 +525,29 @@ fn shift(app: &App, area: Rect, buf: &mut Buffer) {
         lines.push(Line::default());
     }
     if let Some(sum) = &app.summary {
-        for (state, n, fen) in &sum.by_state {
-            let name = OrderState::parse(state)
-                .map_or(state.as_str(), |st| i18n::state_name(app.lang, st));
-            lines.push(Line::from(format!(
-                "  {} {n:>5}   {:>14}",
-                i18n::pad(name, 14),
-                Fen(*fen).grouped()
-            )));
-        }
-        lines.push(Line::from(Span::styled(
-            format!(
-                "  {} {:>5}   {:>14}",
-                i18n::pad(s.paid_total, 14),
-                sum.paid_count,
-                Fen(sum.paid_fen).grouped()
-            ),
-            style(app, Tone::Good),
-        )));
-        if let (Some(a), Some(b)) = (&sum.first_out_trade_no, &sum.last_out_trade_no) {
-            lines.push(Line::from(format!("  {a} … {b}")).style(style(app, Tone::Dim)));
+        // The till's one set of report lines (the per-hour lines are on paper only).
+        use crate::till::reports::LineKind;
+        for l in crate::till::reports::lines(app.lang, sum) {
+            let text = match (l.kind, l.count, l.amount) {
+                (LineKind::Hour, _, _) => continue,
+                (_, _, None) => format!("  {} {}", i18n::pad(&l.label, 14), l.value()),
+                (_, n, Some(f)) => format!(
+                    "  {} {:>5}   {:>14}",
+                    i18n::pad(&l.label, 14),
+                    n.map(|n| n.to_string()).unwrap_or_default(),
+                    f.grouped()
+                ),
+            };
+            let tone = match l.kind {
+                LineKind::Collected | LineKind::Net => Some(Tone::Good),
+                LineKind::RefundsOpen | LineKind::Forced | LineKind::Unsettled => Some(Tone::Warn),
+                LineKind::Range => Some(Tone::Dim),
+                _ => None,
+            };
+            lines.push(match tone {
+                Some(t) => Line::from(Span::styled(text, style(app, t))),
+                None => Line::from(text),
+            });
         }
     } else {
         lines.push(Line::from(s.loading));

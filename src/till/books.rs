@@ -1,0 +1,247 @@
+//! The shift log without the till: what works while another process sells — orders, export,
+//! backup, supervisors, reconciliation, and a query of one order at WeChat Pay. (Reports and
+//! reprints are in [`super::reports`] and [`super::receipts`].)
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+use super::{Till, TillError};
+use crate::clock::{SharedClock, beijing};
+use crate::config::{Config, Mode};
+use crate::reconcile::{Reconciliation, fetch_and_compare};
+use crate::store::orders::OrderRecord;
+use crate::store::{self, Store, orders, refunds, shifts};
+use crate::supervisor;
+
+/// The shift log of a data folder, without the lock. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Books {
+    cfg: Arc<Config>,
+    clock: SharedClock,
+}
+
+impl Books {
+    /// The books of a configuration's data folder.
+    pub fn new(cfg: Config, clock: SharedClock) -> Books {
+        Books {
+            cfg: Arc::new(cfg),
+            clock,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.cfg.data_dir.join(store::DB_FILE)
+    }
+
+    fn existing(&self) -> Result<PathBuf, TillError> {
+        let path = self.db_path();
+        if path.exists() {
+            Ok(path)
+        } else {
+            Err(TillError::NoLog(path))
+        }
+    }
+
+    /// A read-only connection (WAL readers never block the till).
+    pub fn reader(&self) -> Result<Connection, TillError> {
+        let path = self.existing()?;
+        store::open_reader(&path).map_err(|source| TillError::Open { path, source })
+    }
+
+    /// A writing connection to an existing log (audit entries).
+    pub(crate) fn writer(&self) -> Result<Connection, TillError> {
+        let path = self.existing()?;
+        store::open_connection(&path).map_err(|source| TillError::Open { path, source })
+    }
+
+    /// A writing connection, creating the log if needed; the demo supervisor exists in
+    /// simulator mode.
+    fn created(&self) -> Result<Connection, TillError> {
+        let dir = &self.cfg.data_dir;
+        store::create_private_dir(dir).map_err(|source| TillError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = self.db_path();
+        let conn =
+            store::open_connection(&path).map_err(|source| TillError::Open { path, source })?;
+        if self.cfg.wechatpay.mode == Mode::Simulator {
+            supervisor::ensure_demo(&conn, self.clock.now_ms()).map_err(TillError::Supervisor)?;
+        }
+        Ok(conn)
+    }
+
+    /// This shift's orders, or every order in the log.
+    pub fn orders(&self, all: bool) -> Result<Vec<OrderRecord>, TillError> {
+        let conn = self.reader()?;
+        Ok(if all {
+            orders::all(&conn)?
+        } else {
+            match shifts::current(&conn, &self.cfg.merchant.terminal_id)? {
+                Some(s) => orders::for_shift(&conn, s.id)?,
+                None => Vec::new(),
+            }
+        })
+    }
+
+    /// One order from the log, if there is a log and the order is in it.
+    pub fn order(&self, out_trade_no: &str) -> Result<Option<OrderRecord>, TillError> {
+        let conn = match self.reader() {
+            Ok(c) => c,
+            Err(TillError::NoLog(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(orders::by_out_trade_no(&conn, out_trade_no)?)
+    }
+
+    /// Adds a supervisor or changes their PIN (stored as an argon2id hash).
+    pub fn supervisor_add(&self, id: &str, pin: &str) -> Result<(), TillError> {
+        supervisor::validate_id(id).map_err(TillError::Supervisor)?;
+        supervisor::validate_pin(pin).map_err(TillError::Supervisor)?;
+        let conn = self.created()?;
+        supervisor::add(&conn, id, pin, self.clock.now_ms()).map_err(TillError::Supervisor)
+    }
+
+    /// SQLite's online backup of the log to `dest` (safe while the till runs); the pages
+    /// copied.
+    pub fn backup(&self, dest: &Path) -> Result<i64, TillError> {
+        let path = self.existing()?;
+        store::backup::to_file(&path, dest).map_err(TillError::Backup)
+    }
+
+    /// Orders (or refunds) created between two Beijing days, both included, as CSV: CRLF line
+    /// ends, quoted where needed, a byte-order mark first when `bom` (spreadsheets need it).
+    pub fn export(
+        &self,
+        from: &str,
+        to: &str,
+        refunds: bool,
+        bom: bool,
+    ) -> Result<String, TillError> {
+        let (from_ms, to_ms) = (day_start(from)?, day_start(to)? + 24 * 3600 * 1000);
+        if to_ms <= from_ms {
+            return Err(TillError::Input("--to is before --from".into()));
+        }
+        let conn = self.reader()?;
+        let mut out = String::new();
+        if bom {
+            out.push('\u{feff}');
+        }
+        let t = beijing::datetime;
+        if refunds {
+            out.push_str("out_refund_no,out_trade_no,created_at,amount,status,reason,approved_by,refund_id,shift\r\n");
+            for r in refunds::between(&conn, from_ms, to_ms)? {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{}\r\n",
+                    csv(&r.out_refund_no),
+                    csv(&r.out_trade_no),
+                    t(r.created_at),
+                    r.amount.to_yuan_string(),
+                    r.status.as_str(),
+                    csv(&r.reason),
+                    csv(r.approved_by.as_deref().unwrap_or("")),
+                    csv(r.refund_id.as_deref().unwrap_or("")),
+                    r.shift_id
+                ));
+            }
+        } else {
+            out.push_str("out_trade_no,created_at,terminal,cashier,shift,amount,state,transaction_id,code,description,reason\r\n");
+            let ids: Vec<i64> = conn
+                .prepare(
+                    "SELECT id FROM orders WHERE created_at >= ?1 AND created_at < ?2 ORDER BY id",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_map([from_ms, to_ms], |r| r.get(0))
+                        .and_then(|rows| rows.collect())
+                })
+                .map_err(store::StoreError::from)?;
+            for id in ids {
+                let o = orders::by_id(&conn, id)?;
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{},{},{}\r\n",
+                    csv(&o.out_trade_no),
+                    t(o.created_at),
+                    csv(&o.terminal_id),
+                    csv(&o.cashier),
+                    o.shift_id,
+                    o.amount.to_yuan_string(),
+                    o.state.as_str(),
+                    csv(o.transaction_id.as_deref().unwrap_or("")),
+                    csv(&o.code_masked),
+                    csv(&o.description),
+                    csv(o.reason_code.as_deref().unwrap_or(""))
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reconciles a Beijing day (`YYYY-MM-DD`) against WeChat Pay's trade bill.
+    pub async fn reconcile(&self, date: &str) -> Result<Reconciliation, TillError> {
+        let dir = &self.cfg.data_dir;
+        store::create_private_dir(dir).map_err(|source| TillError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let st = Store::open(dir).map_err(|source| TillError::Open {
+            path: self.db_path(),
+            source,
+        })?;
+        let conn = crate::connect::connect(&self.cfg, self.clock.clone()).await?;
+        Ok(fetch_and_compare(&conn.client, &st, &self.cfg.merchant.mchid, date).await?)
+    }
+
+    /// WeChat Pay's verified answer about an order (the local record is [`Books::order`]).
+    pub async fn query_remote(
+        &self,
+        out_trade_no: &str,
+    ) -> Result<Result<crate::wechat::model::Transaction, crate::wechat::ApiError>, TillError> {
+        let conn = crate::connect::connect(&self.cfg, self.clock.clone()).await?;
+        Ok(conn.client.query_by_out_trade_no(out_trade_no).await)
+    }
+}
+
+impl Till {
+    /// Reconciles a Beijing day (`YYYY-MM-DD`) with the till's own connection (the shift
+    /// screen's F8).
+    pub async fn reconcile(&self, date: &str) -> Result<Reconciliation, TillError> {
+        Ok(fetch_and_compare(
+            self.engine.client(),
+            &self.store,
+            &self.cfg.merchant.mchid,
+            date,
+        )
+        .await?)
+    }
+}
+
+/// The start of a Beijing day, Unix ms.
+fn day_start(d: &str) -> Result<i64, TillError> {
+    let bad = || TillError::Input(format!("{d:?} is not a date (YYYY-MM-DD)"));
+    let date: jiff::civil::Date = d.parse().map_err(|_| bad())?;
+    let z = date
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8)))
+        .map_err(|e| TillError::Input(e.to_string()))?;
+    Ok(z.timestamp().as_millisecond())
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

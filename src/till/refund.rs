@@ -1,0 +1,64 @@
+//! Refunds: a supervisor approves (PIN checked, audited) before anything is written or sent;
+//! then the engine refunds, waiting at most [`super::REFUND_WAIT`].
+
+use super::{REFUND_WAIT, SupervisorPin, Till, TillError};
+use crate::config::Language;
+use crate::engine::refund::RefundStatus;
+use crate::money::Fen;
+use crate::store::refunds::RefundRecord;
+
+impl Till {
+    /// Refunds `amount` of a paid order, approved by a supervisor. A refund still processing
+    /// after [`REFUND_WAIT`] is returned as it stands; recovery follows it up.
+    pub async fn refund(
+        &self,
+        out_trade_no: &str,
+        amount: Fen,
+        reason: &str,
+        by: &SupervisorPin,
+    ) -> Result<RefundRecord, TillError> {
+        let now = self.clock.now_ms();
+        let (sup, pin) = (by.supervisor.clone(), by.pin.clone());
+        let what = format!("{out_trade_no} {amount} ({reason})");
+        self.store
+            .call(move |c| {
+                Ok(
+                    crate::supervisor::approve(c, &sup, &pin, "refund", &what, now)
+                        .map_err(TillError::NotApproved),
+                )
+            })
+            .await
+            .map_err(TillError::Store)??;
+        Ok(self
+            .engine
+            .refund(
+                out_trade_no,
+                amount,
+                reason,
+                Some(&by.supervisor),
+                Some(REFUND_WAIT),
+            )
+            .await?)
+    }
+}
+
+/// Why a refund ended as it did (`None` when the flow gave no reason). The one place that
+/// reads the refund's machine.
+pub fn refund_reason(r: &RefundRecord) -> Option<String> {
+    crate::engine::refund::RefundMachine::reason_in(&r.snapshot)
+}
+
+/// What to tell the cashier or manager about a refund.
+pub fn refund_message(r: &RefundRecord, lang: Language) -> String {
+    let zh = lang == Language::Zh;
+    match r.status {
+        RefundStatus::Success => if zh { "退款成功" } else { "refunded" }.to_string(),
+        RefundStatus::Processing | RefundStatus::Created => if zh {
+            "退款处理中：稍后由 scanpay recover 跟进"
+        } else {
+            "refund processing: `scanpay recover` follows it up"
+        }
+        .to_string(),
+        _ => refund_reason(r).unwrap_or_else(|| r.status.as_str().to_string()),
+    }
+}

@@ -1,0 +1,176 @@
+//! X and Z reports through the real binary on the demo: the screen's labels, refunds still
+//! open, the full Z on paper, and `shift close` sending its Z to the printer.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
+
+fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("SCANPAY_CONFIG")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The demo configuration in English, with a file "printer" in `dir/printer`.
+fn english_with_printer(dir: &Path) -> String {
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+    let text = demo.replace("language = \"zh\"", "language = \"en\"")
+        + &format!(
+            "\n[printer]\nkind = \"file\"\npath = \"{}\"\n",
+            dir.join("printer").display()
+        );
+    std::fs::write(dir.join("en.toml"), text).unwrap();
+    "en.toml".into()
+}
+
+/// A paid sale of ¥10.00 and a refund of ¥3.00 (approved with the demo PIN).
+fn sale_and_refund(d: &Path, cfg: &[&str]) -> String {
+    let mut args = cfg.to_vec();
+    args.extend([
+        "pay",
+        "--amount",
+        "10.00",
+        "--code",
+        "134567890123456711",
+        "--json",
+    ]);
+    let paid: serde_json::Value = serde_json::from_slice(&run(d, &args, "").stdout).unwrap();
+    let no = paid["out_trade_no"].as_str().unwrap().to_string();
+    let mut args = cfg.to_vec();
+    args.extend(["refund", &no, "--amount", "3.00", "--reason", "damaged"]);
+    let out = run(d, &args, "0000\n");
+    assert!(out.status.success(), "{out:?}");
+    no
+}
+
+fn spooled(d: &Path, prefix: &str) -> String {
+    let dir = d.join("scanpay-data/receipts");
+    let mut found: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    let last = found
+        .last()
+        .unwrap_or_else(|| panic!("no {prefix}* in {dir:?}"));
+    std::fs::read_to_string(last).unwrap()
+}
+
+#[test]
+fn report_x_uses_the_screens_state_names_and_shows_open_refunds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sale_and_refund(d, &[]);
+
+    // Chinese (the demo): the screen's names, never the contract's.
+    let out = run(d, &["report", "x"], "");
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("部分退款"), "{text}");
+    assert!(!text.contains("PARTIALLY_REFUNDED"), "{text}");
+    assert!(text.contains("净收") && text.contains("¥7.00"), "{text}");
+
+    // English: "part refunded", as on the screen.
+    let cfg = english_with_printer(d);
+    let out = run(d, &["--config", &cfg, "report", "x"], "");
+    let text = stdout(&out);
+    assert!(text.contains("part refunded"), "{text}");
+    assert!(!text.contains("PARTIALLY_REFUNDED"), "{text}");
+    assert!(!text.contains("refunds open"), "none open yet: {text}");
+
+    // A refund left ABNORMAL is counted as open, on screen output and on paper.
+    let db = rusqlite::Connection::open(d.join("scanpay-data/scanpay.db")).unwrap();
+    db.execute("UPDATE refunds SET status = 'ABNORMAL'", [])
+        .unwrap();
+    let out = run(d, &["--config", &cfg, "report", "x", "--print"], "");
+    assert!(out.status.success(), "{out:?}");
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.contains("refunds open"))
+        .map(str::to_string);
+    assert!(
+        line.as_deref().is_some_and(|l| l.trim_end().ends_with('1')),
+        "{out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("report sent to the printer"),
+        "{out:?}"
+    );
+    let paper = spooled(d, "report-");
+    assert!(paper.contains("refunds open"), "{paper}");
+    // The JSON contract is unchanged.
+    let out = run(d, &["report", "x", "--json"], "");
+    let x: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(x["refund_open_count"], 1);
+}
+
+#[test]
+fn shift_close_prints_the_full_z_and_report_z_print_reprints_it_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = english_with_printer(d);
+    sale_and_refund(d, &["--config", &cfg]);
+
+    let out = run(d, &["--config", &cfg, "shift", "close"], "");
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Z report sent to the printer"), "{err}");
+    assert!(d.join("printer/z-00001.bin").exists(), "{err}");
+    let z = spooled(d, "z-00001");
+    for want in [
+        "Z report #1",
+        "part refunded",
+        "paid total",
+        "refunds",
+        "net",
+        "cashier demo",
+        ":00-",
+        "orders",
+    ] {
+        assert!(z.contains(want), "{want} missing from the Z:\n{z}");
+    }
+
+    // `report z --print` prints the same full Z (per cashier, per hour), not a short one.
+    let out = run(d, &["--config", &cfg, "report", "z", "--print"], "");
+    assert!(out.status.success(), "{out:?}");
+    let again = spooled(d, "report-");
+    for want in ["Z report #1", "cashier demo", ":00-", "refunds", "net"] {
+        assert!(
+            again.contains(want),
+            "{want} missing from the reprint:\n{again}"
+        );
+    }
+
+    // Without a printer configured the Z goes to the spool, and the close says so.
+    let out = run(d, &["shift", "open", "--cashier", "li"], "");
+    assert!(out.status.success(), "{out:?}");
+    let out = run(d, &["shift", "close"], "");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no printer configured; Z report written to"),
+        "{out:?}"
+    );
+    assert!(spooled(d, "z-00002").contains("Z 报表 #2"));
+}
