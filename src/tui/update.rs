@@ -552,10 +552,7 @@ fn result_view(app: &App, o: &OrderRecord) -> ResultView {
         OrderState::Unresolved | OrderState::Pending | OrderState::Userpaying => Outcome::Attention,
     };
     let message = match &o.machine.reason {
-        Some(r) => match app.lang {
-            crate::config::Language::Zh => r.zh(),
-            crate::config::Language::En => r.en(),
-        },
+        Some(r) => i18n::reason(r, app.lang),
         None if outcome == Outcome::Attention => strings(app.lang).do_not_recharge.to_string(),
         None => String::new(),
     };

@@ -418,10 +418,7 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
             )),
         ];
         if let Some(r) = &o.machine.reason {
-            lines.push(Line::from(match app.lang {
-                crate::config::Language::Zh => r.zh(),
-                crate::config::Language::En => r.en(),
-            }));
+            lines.push(Line::from(i18n::reason(r, app.lang)));
         }
         lines.push(Line::from(format!("— {} —", s.timeline)).style(style(app, Tone::Dim)));
         for e in events {

@@ -1,8 +1,11 @@
-//! Every string the cashier screen shows, in Simplified Chinese and English, in one place.
-//! Formatted strings are functions here too, so a translation sees the whole sentence.
+//! Every string a cashier can see, in Simplified Chinese and English, in one place: the
+//! cashier screen's texts, and the words for the engine's reasons and refusals (the command
+//! line uses them too). Formatted strings are functions here too, so a translation sees the
+//! whole sentence. Other modules hand over typed values; only this table turns them into words.
 
 use crate::auth_code::{Classified, NotACode};
 use crate::config::Language;
+use crate::engine::micropay::Reason;
 use crate::money::{AmountError, Fen};
 
 /// The fixed strings of one language.
@@ -371,4 +374,64 @@ pub fn event_name(lang: Language, kind: &str) -> String {
 pub fn pad(s: &str, width: usize) -> String {
     let w = unicode_width::UnicodeWidthStr::width(s);
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// Why a payment ended as it did (an order's reason), in words for the cashier.
+pub fn reason(r: &Reason, lang: Language) -> String {
+    use crate::money::Fen as F;
+    match (lang, r) {
+        (Language::Zh, Reason::Declined { zh, .. }) => zh.clone(),
+        (Language::Zh, Reason::CustomerCancelled) => "顾客取消支付或支付失败，未扣款".into(),
+        (Language::Zh, Reason::NotConfirmedInTime) => {
+            "顾客未在规定时间内确认，订单已撤销，未扣款".into()
+        }
+        (Language::Zh, Reason::CashierCancelled) => "收银员已取消，未扣款".into(),
+        (Language::Zh, Reason::NoSuchOrder) => "微信支付未收到该笔支付，未扣款".into(),
+        (Language::Zh, Reason::Closed) => "订单已关闭，未扣款".into(),
+        (Language::Zh, Reason::MoneyReturned) => "该笔支付已成功，已撤销并原路退还顾客".into(),
+        (Language::Zh, Reason::ReverseExhausted { attempts }) => format!(
+            "无法确认扣款结果，已尝试撤销 {attempts} 次。请勿重复收款，请在「流水」中查看并稍后重试撤销，或联系店长。"
+        ),
+        (Language::Zh, Reason::ReverseRefused { code }) => {
+            format!("微信支付拒绝撤销（{code}），请在商户平台核实")
+        }
+        (Language::Zh, Reason::AmountMismatch { ours, theirs }) => format!(
+            "微信支付记录的金额为 {}，与本机 {} 不符，请在商户平台核实",
+            F(*theirs),
+            F(*ours)
+        ),
+        (Language::Zh, Reason::UnknownState { state }) => {
+            format!("微信支付返回未知状态 {state}，请在商户平台核实")
+        }
+        (Language::En, Reason::Declined { en, .. }) => en.clone(),
+        (Language::En, Reason::CustomerCancelled) => {
+            "the customer cancelled or the payment failed on the phone; not charged".into()
+        }
+        (Language::En, Reason::NotConfirmedInTime) => {
+            "the customer did not confirm in time; the order was cancelled, not charged".into()
+        }
+        (Language::En, Reason::CashierCancelled) => "cancelled by the cashier; not charged".into(),
+        (Language::En, Reason::NoSuchOrder) => {
+            "WeChat Pay never received the payment; not charged".into()
+        }
+        (Language::En, Reason::Closed) => "the order was closed; not charged".into(),
+        (Language::En, Reason::MoneyReturned) => {
+            "the payment had gone through and was reversed; the money was returned to the customer"
+                .into()
+        }
+        (Language::En, Reason::ReverseExhausted { attempts }) => format!(
+            "the result could not be confirmed and cancelling failed {attempts} times; do not charge again — check History later or call the manager"
+        ),
+        (Language::En, Reason::ReverseRefused { code }) => format!(
+            "WeChat refused to cancel the order ({code}); check it in the merchant platform"
+        ),
+        (Language::En, Reason::AmountMismatch { ours, theirs }) => format!(
+            "WeChat reports {} for this order but the till charged {}; check it in the merchant platform",
+            F(*theirs),
+            F(*ours)
+        ),
+        (Language::En, Reason::UnknownState { state }) => {
+            format!("WeChat reports an unknown state {state}; check it in the merchant platform")
+        }
+    }
 }
