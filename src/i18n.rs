@@ -7,6 +7,9 @@ use crate::auth_code::{Classified, NotACode};
 use crate::config::Language;
 use crate::engine::micropay::Reason;
 use crate::money::{AmountError, Fen};
+use crate::tui::form::{FieldName, FieldRefusal, FormError, SupervisorForm};
+use crate::tui::keys::{Action, Key};
+use crate::tui::screen::{Hint, Refusal, ResultNote, ShiftNote};
 
 /// The fixed strings of one language.
 #[derive(Debug)]
@@ -115,6 +118,18 @@ pub struct Strings {
     pub z_closed: &'static str,
     /// Recovered orders notice.
     pub recovered: &'static str,
+    /// Title of the receipt preview beside an order's details.
+    pub receipt_title: &'static str,
+    /// Under the forced-close form's title.
+    pub force_close_note: &'static str,
+    /// A supervisor form was submitted.
+    pub working: &'static str,
+    /// A reprint was sent.
+    pub copy_sent: &'static str,
+    /// A form field left blank.
+    pub fill_in_every_field: &'static str,
+    /// Before why the shift was not closed.
+    pub not_closed: &'static str,
 }
 
 /// Chinese.
@@ -171,6 +186,12 @@ pub const ZH: Strings = Strings {
     paid_total: "实收合计",
     z_closed: "已结班",
     recovered: "上次未完成的订单已处理",
+    receipt_title: " 小票 ",
+    force_close_note: "未处理的订单会列在 Z 报表上",
+    working: "正在处理（主管核验中）…",
+    copy_sent: "已发送重印（标注“重印”）",
+    fill_in_every_field: "请填写所有项目",
+    not_closed: "无法结班（可先在流水中处理未完成的订单，或按 F9 由主管强制结班）：",
 };
 
 /// English.
@@ -227,6 +248,12 @@ pub const EN: Strings = Strings {
     paid_total: "Collected",
     z_closed: "Shift closed",
     recovered: "Orders left from the last run were settled",
+    receipt_title: " receipt ",
+    force_close_note: "Unsettled orders are listed on the Z report",
+    working: "Working (checking the supervisor)…",
+    copy_sent: "Copy sent to the printer (marked COPY)",
+    fill_in_every_field: "fill in every field",
+    not_closed: "Not closed (settle the open orders in History, or F9 for a supervisor's forced close): ",
 };
 
 /// The strings of a language.
@@ -433,5 +460,217 @@ pub fn reason(r: &Reason, lang: Language) -> String {
         (Language::En, Reason::UnknownState { state }) => {
             format!("WeChat reports an unknown state {state}; check it in the merchant platform")
         }
+    }
+}
+
+/// Why a payment was refused before anything was sent.
+pub fn refusal(lang: Language, r: &Refusal) -> String {
+    match (lang, r) {
+        (Language::Zh, Refusal::DuplicateCode { previous }) => {
+            format!("该付款码本班次已使用过（订单 {previous}），请顾客刷新付款码")
+        }
+        (Language::En, Refusal::DuplicateCode { previous }) => format!(
+            "this payment code was already used in this shift (order {previous}); ask the customer to refresh it"
+        ),
+        (_, Refusal::Other(text)) => text.clone(),
+    }
+}
+
+/// "N orders left from the last run were settled".
+pub fn recovered(lang: Language, n: usize) -> String {
+    format!("{} ({n})", strings(lang).recovered)
+}
+
+/// A passing message.
+pub fn hint(lang: Language, h: &Hint) -> String {
+    let s = strings(lang);
+    match h {
+        Hint::ScanIgnored => s.scan_ignored.into(),
+        Hint::TypeNotScan => s.type_not_scan.into(),
+        Hint::DuplicateScan => s.duplicate_scan.into(),
+        Hint::NotACode(c) => scan_refused(lang, c),
+        Hint::Refused(r) => refusal(lang, r),
+        Hint::Field(name, why) => field_refusal(lang, *name, *why),
+        Hint::Contacting => s.contacting.into(),
+        Hint::CopySent => s.copy_sent.into(),
+        Hint::Working => s.working.into(),
+        Hint::Recovered(n) => recovered(lang, *n),
+        Hint::Text(text) => text.clone(),
+    }
+}
+
+/// A form field's label.
+pub fn field_label(lang: Language, name: FieldName) -> &'static str {
+    match (lang, name) {
+        (Language::Zh, FieldName::Amount) => "退款金额",
+        (Language::Zh, FieldName::Reason) => "退款原因",
+        (Language::Zh, FieldName::Supervisor) => "主管编号",
+        (Language::Zh, FieldName::Pin) => "主管密码",
+        (Language::Zh, FieldName::Cashier) => "收银员",
+        (Language::Zh, FieldName::Note) => "备注",
+        (Language::En, FieldName::Amount) => "Amount",
+        (Language::En, FieldName::Reason) => "Reason",
+        (Language::En, FieldName::Supervisor) => "Supervisor",
+        (Language::En, FieldName::Pin) => "PIN",
+        (Language::En, FieldName::Cashier) => "Cashier",
+        (Language::En, FieldName::Note) => "Note",
+    }
+}
+
+/// Why a field did not take what was typed or pasted.
+pub fn field_refusal(lang: Language, name: FieldName, why: FieldRefusal) -> String {
+    let label = field_label(lang, name);
+    match (lang, why) {
+        (Language::Zh, FieldRefusal::DigitsOnly) => format!("{label}只能输入数字，其他字符未输入"),
+        (Language::Zh, FieldRefusal::AmountChars) => {
+            format!("{label}只能输入数字和小数点，其他字符未输入")
+        }
+        (Language::Zh, FieldRefusal::Full { max }) => {
+            format!("{label}最多 {max} 个字符，多出的部分未输入")
+        }
+        (Language::Zh, FieldRefusal::Control) => format!("{label}不能输入控制字符"),
+        (Language::En, FieldRefusal::DigitsOnly) => {
+            format!("{label} takes digits only; the other characters were not taken")
+        }
+        (Language::En, FieldRefusal::AmountChars) => format!(
+            "{label} takes digits and a decimal point only; the other characters were not taken"
+        ),
+        (Language::En, FieldRefusal::Full { max }) => {
+            format!("{label} takes at most {max} characters; the rest was not taken")
+        }
+        (Language::En, FieldRefusal::Control) => {
+            format!("{label} does not take control characters")
+        }
+    }
+}
+
+/// Why a form was not submitted.
+pub fn form_error(lang: Language, e: &FormError) -> String {
+    match e {
+        FormError::Amount(e) => amount_error(lang, e),
+        FormError::Missing(_) => strings(lang).fill_in_every_field.into(),
+    }
+}
+
+/// A supervisor form's title.
+pub fn form_title(lang: Language, f: &SupervisorForm) -> &'static str {
+    match (lang, f) {
+        (Language::Zh, SupervisorForm::Refund(_)) => "退款（需主管核准）",
+        (Language::Zh, SupervisorForm::ForceClose(_)) => "强制结班（需主管核准）",
+        (Language::En, SupervisorForm::Refund(_)) => "Refund (supervisor approves)",
+        (Language::En, SupervisorForm::ForceClose(_)) => "Force close (supervisor approves)",
+    }
+}
+
+/// What the shift screen reports.
+pub fn shift_note(lang: Language, n: &ShiftNote) -> String {
+    let s = strings(lang);
+    match (lang, n) {
+        (_, ShiftNote::Closed { z }) => format!("{} · Z #{z}", s.z_closed),
+        (_, ShiftNote::NotClosed(e)) => format!("{}{e}", s.not_closed),
+        (Language::Zh, ShiftNote::Reconciling { date }) => format!("正在对账 {date}…"),
+        (Language::En, ShiftNote::Reconciling { date }) => format!("Reconciling {date}…"),
+        (_, ShiftNote::Reconciled(text)) => text.clone(),
+    }
+}
+
+/// What the result screen says under the amount (empty: nothing).
+pub fn result_note(lang: Language, n: &ResultNote) -> String {
+    match n {
+        ResultNote::None => String::new(),
+        ResultNote::Reason(r) => reason(r, lang),
+        ResultNote::DoNotRecharge => strings(lang).do_not_recharge.into(),
+        ResultNote::Broken(e) => e.clone(),
+    }
+}
+
+/// The printer failed, with receipts waiting.
+pub fn printer_failed(lang: Language, waiting: usize, error: &str) -> String {
+    match lang {
+        Language::Zh => format!(" ✘ 打印机：{error}（等待打印 {waiting} 张）"),
+        Language::En => format!(" ✘ Printer: {error} ({waiting} waiting)"),
+    }
+}
+
+/// The simulator's help: which codes do what, and the demo supervisor.
+pub fn demo_help(lang: Language) -> &'static [&'static str] {
+    match lang {
+        Language::Zh => &[
+            "",
+            "演示（模拟器）：付款码 18 位，以 10–15 开头，末两位决定顾客行为：",
+            "  11 立即成功  01 需输密码（8 秒后成功）  02 顾客取消  03 一直不确认",
+            "  04 余额不足  05 付款码过期  例：134567890123456711",
+            "退款（流水 F7）与强制结班的演示主管：demo，密码 0000",
+        ],
+        Language::En => &[
+            "",
+            "Demo (simulator): 18-digit codes starting 10–15; the last two digits",
+            "choose the customer: 11 paid at once · 01 password, paid after 8 s ·",
+            "02 cancels · 03 never confirms · 04 no balance · 05 expired code",
+            "Example: 134567890123456711",
+            "Refunds (History, F7) and forced closes: supervisor demo, PIN 0000",
+        ],
+    }
+}
+
+/// What a key does, as the key bar and the help say it.
+pub fn action(lang: Language, a: Action) -> &'static str {
+    let (zh, en) = match a {
+        Action::ConfirmAmount => ("确认", "confirm"),
+        Action::ToggleField => ("备注", "note"),
+        Action::Clear => ("清除", "clear"),
+        Action::ChangeAmount => ("修改金额", "change amount"),
+        Action::CancelPayment => (
+            "取消收款（将撤销订单）",
+            "cancel payment (reverses the order)",
+        ),
+        Action::NextSale => ("下一笔", "next sale"),
+        Action::History => ("流水", "history"),
+        Action::Shift => ("班次", "shift"),
+        Action::Help => ("帮助", "help"),
+        Action::Quit => ("退出", "quit"),
+        Action::Up => ("选择", "select"),
+        Action::Down => ("向下", "down"),
+        Action::PageUp => ("上一页", "page up"),
+        Action::PageDown => ("下一页", "page down"),
+        Action::Details => ("详情", "details"),
+        Action::Retry => ("重新处理", "settle again"),
+        Action::CloseShift => ("结班（Z 报表）", "close shift (Z)"),
+        Action::Back => ("返回", "back"),
+        Action::OpenShift => ("开班", "open shift"),
+        Action::Yes => ("确定", "yes"),
+        Action::No => ("返回", "no"),
+        Action::CancelForm => ("取消", "cancel"),
+        Action::CloseHelp => ("关闭", "close"),
+        Action::Reprint => ("重印", "reprint"),
+        Action::Refund => ("退款", "refund"),
+        Action::ForceClose => ("强制结班", "force close"),
+        Action::NextField => ("下一项", "next field"),
+        Action::PrevField => ("上一项", "previous field"),
+        Action::Submit => ("提交", "submit"),
+        Action::Reconcile => ("对账（昨日）", "reconcile yesterday"),
+    };
+    match lang {
+        Language::Zh => zh,
+        Language::En => en,
+    }
+}
+
+/// A key's name, as the help writes it.
+pub fn key_name(k: Key) -> String {
+    match k {
+        Key::Char(c) => c.to_string(),
+        Key::Enter => "Enter".into(),
+        Key::Tab => "Tab".into(),
+        Key::BackTab => "Shift-Tab".into(),
+        Key::Esc => "Esc".into(),
+        Key::Backspace => "Backspace".into(),
+        Key::Up => "↑".into(),
+        Key::Down => "↓".into(),
+        Key::PageUp => "PgUp".into(),
+        Key::PageDown => "PgDn".into(),
+        Key::F(n) => format!("F{n}"),
+        Key::CtrlQ => "Ctrl-Q".into(),
+        Key::CtrlC => "Ctrl-C".into(),
     }
 }

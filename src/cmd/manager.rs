@@ -138,6 +138,9 @@ pub async fn refund(
         .await
         .map_err(|e| match e {
             scanpay::engine::EngineError::Refused(m) => Failure::failed(m),
+            e @ scanpay::engine::EngineError::DuplicateCode { .. } => {
+                Failure::failed(e.to_string())
+            }
             scanpay::engine::EngineError::Store(s) => Failure::from(s),
         })?;
     let zh = lang == scanpay::config::Language::Zh;

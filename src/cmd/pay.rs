@@ -95,6 +95,9 @@ pub async fn pay(
         .await
         .map_err(|e| match e {
             scanpay::engine::EngineError::Refused(m) => Failure::failed(m),
+            e @ scanpay::engine::EngineError::DuplicateCode { .. } => {
+                Failure::failed(e.to_string())
+            }
             scanpay::engine::EngineError::Store(s) => Failure::from(s),
         })?;
     if json {

@@ -38,6 +38,14 @@ pub enum EngineError {
     /// The sale was refused before anything was sent.
     #[error("{0}")]
     Refused(String),
+    /// The payment code was already used in this shift (`previous`: that order's number).
+    #[error(
+        "this payment code was already used in this shift (order {previous}); ask the customer to refresh it"
+    )]
+    DuplicateCode {
+        /// The order the code was used for.
+        previous: String,
+    },
 }
 
 /// A sale to charge.
@@ -176,9 +184,7 @@ impl Engine {
                 orders::create(c, &new, &machine, now).map(Ok)
             })
             .await?;
-        result.map_err(|prev| {
-            EngineError::Refused(format!("this payment code was already used in this shift (order {prev}); ask the customer to refresh it"))
-        })
+        result.map_err(|previous| EngineError::DuplicateCode { previous })
     }
 
     /// Writes the order and drives it to its end: the one pay call, then queries and reverses

@@ -4,8 +4,10 @@
 
 pub mod app;
 pub mod bigtext;
+pub mod form;
 pub mod keys;
 pub mod run;
+pub mod screen;
 pub mod update;
 pub mod view;
 pub mod wedge;

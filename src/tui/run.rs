@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::app::{App, AppConfig, Cmd, Msg, ScannerStatus, Theme};
 use super::keys::Key;
+use super::screen::Refusal;
 use super::update::update;
 use super::wedge::WedgeConfig;
 use crate::clock::{Clock, SharedClock, SystemClock};
@@ -438,7 +439,10 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                 };
                 let msg = match engine.pay(&sale, &mut on_progress, Some(rx)).await {
                     Ok(order) => Msg::PaymentFinished(Ok(order)),
-                    Err(EngineError::Refused(m)) => Msg::PaymentFinished(Err(m)),
+                    Err(EngineError::Refused(m)) => Msg::PaymentFinished(Err(Refusal::Other(m))),
+                    Err(EngineError::DuplicateCode { previous }) => {
+                        Msg::PaymentFinished(Err(Refusal::DuplicateCode { previous }))
+                    }
                     Err(EngineError::Store(e)) => {
                         tracing::error!(error = %e, "payment bookkeeping failed");
                         Msg::PaymentBroken(format!("{e}"))
