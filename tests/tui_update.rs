@@ -723,3 +723,194 @@ fn f8_on_the_shift_screen_reconciles_yesterday() {
     update(&mut a, Msg::Reconciled("matched: 3 payments".into()));
     assert_eq!(shift_note(&a), "matched: 3 payments");
 }
+
+/// A fast burst of keys, 3 ms apart (a terminal pasting without bracketed paste, or a
+/// scanner), then silence.
+fn burst(a: &mut App, text: &str, mut at: i64) -> (Vec<Cmd>, i64) {
+    let mut cmds = Vec::new();
+    for c in text.chars() {
+        cmds.extend(key(a, Key::Char(c), at));
+        at += 3;
+    }
+    cmds.extend(update(a, Msg::Tick { at: at + 100 }));
+    (cmds, at + 200)
+}
+
+/// The history with one paid order, and its refund form open on the given field.
+fn refund_form_at(lang: Language, tabs: usize) -> (App, i64) {
+    let mut a = app(lang);
+    key(&mut a, Key::F(2), T0);
+    update(&mut a, Msg::History(vec![order(OrderState::Paid, None)]));
+    key(&mut a, Key::F(7), T0 + 100);
+    let mut t = T0 + 200;
+    for _ in 0..tabs {
+        key(&mut a, Key::Tab, t);
+        update(&mut a, Msg::Tick { at: t + 100 });
+        t += 200;
+    }
+    (a, t)
+}
+
+fn refund_form(a: &App) -> &scanpay::tui::form::RefundForm {
+    match a.form() {
+        Some(SupervisorForm::Refund(r)) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_fast_burst_in_a_text_field_is_text_for_it() {
+    let (mut a, t) = refund_form_at(Language::En, 1);
+    assert_eq!(refund_form(&a).focus, scanpay::tui::form::FieldName::Reason);
+    let (cmds, t) = burst(&mut a, "damaged on arrival", t);
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(refund_form(&a).reason.value(), "damaged on arrival");
+    assert!(a.hint.is_none(), "{}", hint(&a));
+    // A burst ending in Enter (a pasted line): the Enter is its suffix, the form stays open.
+    let mut at = t;
+    for c in " (box)".chars().chain(" crushed".chars()) {
+        key(&mut a, Key::Char(c), at);
+        at += 3;
+    }
+    assert!(key(&mut a, Key::Enter, at).is_empty());
+    assert_eq!(
+        refund_form(&a).reason.value(),
+        "damaged on arrival (box) crushed"
+    );
+    assert!(a.form().is_some());
+}
+
+#[test]
+fn a_burst_a_pin_cannot_take_is_explained_not_dropped() {
+    for (lang, words) in [
+        (Language::En, "PIN takes digits only"),
+        (Language::Zh, "主管密码只能输入数字"),
+    ] {
+        let (mut a, t) = refund_form_at(lang, 3);
+        assert_eq!(refund_form(&a).focus, scanpay::tui::form::FieldName::Pin);
+        let (cmds, _) = burst(&mut a, "ab12cd34ef", t);
+        assert!(cmds.is_empty());
+        assert_eq!(refund_form(&a).pin.value(), "1234", "digits kept");
+        assert!(hint(&a).contains(words), "{lang:?}: {}", hint(&a));
+    }
+}
+
+#[test]
+fn a_burst_longer_than_the_field_says_what_was_left_out() {
+    let (mut a, t) = refund_form_at(Language::En, 1);
+    let long = "x".repeat(75);
+    burst(&mut a, &long, t);
+    assert_eq!(refund_form(&a).reason.value().len(), 60);
+    assert!(hint(&a).contains("at most 60 characters"), "{}", hint(&a));
+}
+
+#[test]
+fn a_burst_in_an_amount_field_or_that_reads_as_a_code_is_still_a_scan() {
+    // The refund's amount field: a burst is a scan (never an amount), and no scan is due.
+    let (mut a, t) = refund_form_at(Language::En, 0);
+    let (cmds, t) = burst(&mut a, "12345678", t);
+    assert!(cmds.is_empty());
+    assert_eq!(refund_form(&a).amount.value(), "");
+    assert!(hint(&a).contains("Not ready to charge"), "{}", hint(&a));
+    // A payment code scanned into the reason field never becomes text sent to WeChat Pay.
+    key(&mut a, Key::Tab, t);
+    update(&mut a, Msg::Tick { at: t + 100 });
+    burst(&mut a, CODE, t + 200);
+    assert_eq!(refund_form(&a).reason.value(), "");
+    assert!(hint(&a).contains("Not ready to charge"), "{}", hint(&a));
+}
+
+#[test]
+fn a_burst_fills_the_cashier_id_and_the_note() {
+    let mut a = app(Language::En);
+    update(&mut a, Msg::ShiftLoaded(None));
+    let (_, t) = burst(&mut a, "cashier-wang-01", T0);
+    let cmds = key(&mut a, Key::Enter, t);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::OpenShift(c)] if c == "cashier-wang-01"),
+        "{cmds:?}"
+    );
+    // The sale's note takes a pasted description; the amount field still never does.
+    let mut a = app(Language::En);
+    key(&mut a, Key::Tab, T0);
+    update(&mut a, Msg::Tick { at: T0 + 100 });
+    burst(&mut a, "two coffees, one tea", T0 + 200);
+    assert_eq!(a.sale().unwrap().note.value(), "two coffees, one tea");
+    assert_eq!(a.sale().unwrap().amount.value(), "");
+}
+
+#[test]
+fn the_forms_are_typed_and_keep_their_fields_apart() {
+    let (mut a, mut t) = refund_form_at(Language::Zh, 0);
+    for (text, tab) in [
+        ("2.5", true),
+        ("退货", true),
+        ("demo", true),
+        ("0000", false),
+    ] {
+        t = type_slowly(&mut a, text, t).1;
+        if tab {
+            key(&mut a, Key::Tab, t);
+            update(&mut a, Msg::Tick { at: t + 100 });
+            t += 200;
+        }
+    }
+    let r = refund_form(&a);
+    assert_eq!(
+        (
+            r.amount.value(),
+            r.reason.value(),
+            r.supervisor.value(),
+            r.pin.value()
+        ),
+        ("2.5", "退货", "demo", "0000")
+    );
+    // Shift-Tab goes back a field; Backspace edits only the focused one.
+    key(&mut a, Key::BackTab, t);
+    key(&mut a, Key::Backspace, t + 10);
+    let r = refund_form(&a);
+    assert_eq!((r.supervisor.value(), r.pin.value()), ("dem", "0000"));
+    // A blank field: refused in words, in Chinese.
+    let (mut b, t) = refund_form_at(Language::Zh, 0);
+    let (_, t) = type_slowly(&mut b, "1", t);
+    assert!(key(&mut b, Key::Enter, t).is_empty());
+    assert_eq!(form_error(&b).as_deref(), Some("请填写所有项目"));
+    assert_eq!(
+        refund_form(&b).error,
+        Some(scanpay::tui::form::FormError::Missing(
+            scanpay::tui::form::FieldName::Reason
+        ))
+    );
+}
+
+#[test]
+fn the_duplicate_code_refusal_is_in_the_screens_language() {
+    for (lang, words) in [
+        (
+            Language::Zh,
+            "该付款码本班次已使用过（订单 POS01-20251125-AB-000001）",
+        ),
+        (
+            Language::En,
+            "this payment code was already used in this shift (order POS01-20251125-AB-000001)",
+        ),
+    ] {
+        let mut a = app(lang);
+        let (_, t) = type_slowly(&mut a, "1", T0);
+        key(&mut a, Key::Enter, t + 200);
+        update(
+            &mut a,
+            Msg::Scan {
+                raw: CODE.into(),
+                at: t + 500,
+            },
+        );
+        update(
+            &mut a,
+            Msg::PaymentFinished(Err(Refusal::DuplicateCode {
+                previous: "POS01-20251125-AB-000001".into(),
+            })),
+        );
+        assert!(hint(&a).contains(words), "{lang:?}: {}", hint(&a));
+    }
+}

@@ -68,6 +68,10 @@ pub struct View {
 
 /// The screen, with its data.
 #[derive(Clone, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one screen exists at a time; boxing would only add indirection"
+)]
 pub enum Screen {
     /// No shift open (live mode): the cashier types their id.
     OpenShift(OpenShiftForm),
@@ -99,6 +103,10 @@ impl Screen {
 
 /// A popup over the screen.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one popup exists at a time; boxing would only add indirection"
+)]
 pub enum Overlay {
     /// The key table.
     Help,
