@@ -4,7 +4,7 @@
 //!
 //! The app is driven through `update` exactly as the screen drives it: shift loaded, summary
 //! loaded, F2 (history) with the shift's 100 000 orders loaded, and for the sale screen Esc back
-//! to it (the loaded history stays in memory, as it does in the real screen). Each iteration
+//! to it (the history screen owns its orders, so they go with it). Each iteration
 //! draws the same state again, as the screen does on every 250 ms tick.
 //!
 //! Run: `cargo bench --bench screen` (results: docs/performance.md).
@@ -18,8 +18,9 @@ use scanpay::engine::micropay::Reason;
 use scanpay::money::Fen;
 use scanpay::store::orders::OrderRecord;
 use scanpay::store::shifts::{Shift, Summary};
-use scanpay::tui::app::{App, AppConfig, Msg, Screen, Theme};
+use scanpay::tui::app::{App, AppConfig, Msg, Theme};
 use scanpay::tui::keys::Key;
+use scanpay::tui::screen::ScreenKind;
 use scanpay::tui::update::update;
 use scanpay::tui::wedge::WedgeConfig;
 
@@ -127,8 +128,8 @@ fn loaded_app(orders: &[OrderRecord]) -> App {
         },
     );
     update(&mut app, Msg::History(orders.to_vec()));
-    assert_eq!(app.screen, Screen::History);
-    assert_eq!(app.history.orders.len(), orders.len());
+    assert_eq!(app.screen.kind(), ScreenKind::History);
+    assert_eq!(app.history().map(|h| h.orders.len()), Some(orders.len()));
     app
 }
 
@@ -143,8 +144,7 @@ fn screen(c: &mut Criterion) {
             at: T0 + 2,
         },
     );
-    assert_eq!(sale.screen, Screen::Sale);
-    assert_eq!(sale.history.orders.len(), orders.len());
+    assert_eq!(sale.screen.kind(), ScreenKind::Sale);
     drop(orders);
 
     let mut g = c.benchmark_group("screen");

@@ -11,6 +11,7 @@ pub mod config;
 pub mod connect;
 pub mod engine;
 pub mod failpoint;
+pub mod i18n;
 pub mod lock;
 pub mod logging;
 pub mod money;

@@ -146,58 +146,6 @@ impl Reason {
             Reason::UnknownState { .. } => "UNKNOWN_STATE".into(),
         }
     }
-
-    /// What to tell the cashier, in English.
-    pub fn en(&self) -> String {
-        match self {
-            Reason::Declined { en, .. } => en.clone(),
-            Reason::CustomerCancelled => "the customer cancelled or the payment failed on the phone; not charged".into(),
-            Reason::NotConfirmedInTime => "the customer did not confirm in time; the order was cancelled, not charged".into(),
-            Reason::CashierCancelled => "cancelled by the cashier; not charged".into(),
-            Reason::NoSuchOrder => "WeChat Pay never received the payment; not charged".into(),
-            Reason::Closed => "the order was closed; not charged".into(),
-            Reason::MoneyReturned => "the payment had gone through and was reversed; the money was returned to the customer".into(),
-            Reason::ReverseExhausted { attempts } => format!(
-                "the result could not be confirmed and cancelling failed {attempts} times; do not charge again — check History later or call the manager"
-            ),
-            Reason::ReverseRefused { code } => format!("WeChat refused to cancel the order ({code}); check it in the merchant platform"),
-            Reason::AmountMismatch { ours, theirs } => format!(
-                "WeChat reports {} for this order but the till charged {}; check it in the merchant platform",
-                crate::money::Fen(*theirs),
-                crate::money::Fen(*ours)
-            ),
-            Reason::UnknownState { state } => format!("WeChat reports an unknown state {state}; check it in the merchant platform"),
-        }
-    }
-
-    /// What to tell the cashier, in Chinese.
-    pub fn zh(&self) -> String {
-        match self {
-            Reason::Declined { zh, .. } => zh.clone(),
-            Reason::CustomerCancelled => "顾客取消支付或支付失败，未扣款".into(),
-            Reason::NotConfirmedInTime => "顾客未在规定时间内确认，订单已撤销，未扣款".into(),
-            Reason::CashierCancelled => "收银员已取消，未扣款".into(),
-            Reason::NoSuchOrder => "微信支付未收到该笔支付，未扣款".into(),
-            Reason::Closed => "订单已关闭，未扣款".into(),
-            Reason::MoneyReturned => "该笔支付已成功，已撤销并原路退还顾客".into(),
-            Reason::ReverseExhausted { attempts } => {
-                format!(
-                    "无法确认扣款结果，已尝试撤销 {attempts} 次。请勿重复收款，请在「流水」中查看并稍后重试撤销，或联系店长。"
-                )
-            }
-            Reason::ReverseRefused { code } => {
-                format!("微信支付拒绝撤销（{code}），请在商户平台核实")
-            }
-            Reason::AmountMismatch { ours, theirs } => format!(
-                "微信支付记录的金额为 {}，与本机 {} 不符，请在商户平台核实",
-                crate::money::Fen(*theirs),
-                crate::money::Fen(*ours)
-            ),
-            Reason::UnknownState { state } => {
-                format!("微信支付返回未知状态 {state}，请在商户平台核实")
-            }
-        }
-    }
 }
 
 /// A refund's status (stored in `refunds.status`).

@@ -53,7 +53,10 @@ fn definite_failure_is_failed_with_a_reason() {
     assert_eq!(cmds, vec![Command::Finished(OrderState::Failed)]);
     let r = m.reason().cloned().unwrap();
     assert_eq!(r.code(), "NOTENOUGH");
-    assert_eq!(r.zh(), "余额不足");
+    assert_eq!(
+        scanpay::i18n::reason(&r, scanpay::config::Language::Zh),
+        "余额不足"
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ use scanpay::store::orders::{OrderEvent, OrderRecord};
 use scanpay::store::shifts::{Shift, Summary};
 use scanpay::tui::app::{App, AppConfig, Msg, ScannerStatus, Theme};
 use scanpay::tui::keys::Key;
+use scanpay::tui::screen::Refusal;
 use scanpay::tui::update::update;
 use scanpay::tui::wedge::WedgeConfig;
 
@@ -130,6 +131,25 @@ fn sale_screens(lang: Language) -> Vec<(&'static str, App)> {
     at += 200;
     key(&mut a, Key::Enter, &mut at);
     out.push(("await_scan", a.clone()));
+    // The engine refused the code (used earlier in this shift): back to the scan, told why
+    // in the screen's language.
+    let mut d = a.clone();
+    update(
+        &mut d,
+        Msg::Scan {
+            raw: "134567890123456701".into(),
+            at,
+        },
+    );
+    update(
+        &mut d,
+        Msg::PaymentFinished(Err(Refusal::Engine(
+            scanpay::order::Refusal::DuplicateCode {
+                previous: "POS01-20251125-AB-000007".into(),
+            },
+        ))),
+    );
+    out.push(("duplicate_refused", d));
     update(
         &mut a,
         Msg::Scan {

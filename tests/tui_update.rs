@@ -3,11 +3,14 @@
 use scanpay::config::Language;
 use scanpay::engine::micropay::{Phase, Reason};
 use scanpay::engine::{OrderState, Progress};
+use scanpay::i18n;
 use scanpay::money::Fen;
 use scanpay::store::orders::OrderRecord;
 use scanpay::store::shifts::Shift;
-use scanpay::tui::app::{App, AppConfig, Cmd, Msg, Outcome, Overlay, Screen, Theme};
+use scanpay::tui::app::{App, AppConfig, Cmd, Msg, Theme};
+use scanpay::tui::form::SupervisorForm;
 use scanpay::tui::keys::Key;
+use scanpay::tui::screen::{Outcome, Overlay, Refusal, ScreenKind};
 use scanpay::tui::update::update;
 use scanpay::tui::wedge::WedgeConfig;
 
@@ -37,7 +40,7 @@ fn app(lang: Language) -> App {
     };
     let cmds = update(&mut a, Msg::ShiftLoaded(Some(shift)));
     assert!(matches!(cmds.as_slice(), [Cmd::LoadSummary]));
-    assert_eq!(a.screen, Screen::Sale);
+    assert_eq!(a.screen.kind(), ScreenKind::Sale);
     a
 }
 
@@ -56,6 +59,32 @@ fn type_slowly(a: &mut App, text: &str, mut at: i64) -> (Vec<Cmd>, i64) {
     }
     cmds.extend(update(a, Msg::Tick { at }));
     (cmds, at)
+}
+
+/// The passing message, in the screen's language.
+fn hint(a: &App) -> String {
+    a.hint
+        .as_ref()
+        .map(|(h, _)| i18n::hint(a.lang, h))
+        .unwrap_or_default()
+}
+
+/// Why the typed amount was refused, in words.
+fn sale_error(a: &App) -> Option<String> {
+    let e = a.sale()?.error.as_ref()?;
+    Some(i18n::amount_error(a.lang, e))
+}
+
+/// Why the supervisor form was refused, in words.
+fn form_error(a: &App) -> Option<String> {
+    Some(i18n::form_error(a.lang, a.form()?.error()?))
+}
+
+/// The shift screen's report, in words.
+fn shift_note(a: &App) -> String {
+    a.shift_note()
+        .map(|n| i18n::shift_note(a.lang, n))
+        .unwrap_or_default()
 }
 
 fn key(a: &mut App, key: Key, at: i64) -> Vec<Cmd> {
@@ -110,9 +139,9 @@ fn typed_amount_then_a_wedge_scan_starts_one_payment() {
     let mut a = app(Language::Zh);
     let (cmds, t) = type_slowly(&mut a, "12.34", T0);
     assert!(cmds.is_empty());
-    assert_eq!(a.sale.amount, "12.34");
+    assert_eq!(a.sale().unwrap().amount.value(), "12.34");
     assert!(key(&mut a, Key::Enter, t + 200).is_empty());
-    assert_eq!(a.sale.confirmed, Some(Fen(1234)));
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(1234)));
     let (cmds, _) = wedge_scan(&mut a, CODE, t + 1000);
     let [
         Cmd::StartPayment {
@@ -131,8 +160,8 @@ fn typed_amount_then_a_wedge_scan_starts_one_payment() {
         (Fen(1234), 12, "li")
     );
     assert_eq!(code.expose(), CODE);
-    assert_eq!(a.screen, Screen::Waiting);
-    assert_eq!(a.payment.as_ref().unwrap().masked, "1345 **** **** 6711");
+    assert_eq!(a.screen.kind(), ScreenKind::Waiting);
+    assert_eq!(a.payment().unwrap().masked, "1345 **** **** 6711");
 }
 
 #[test]
@@ -141,13 +170,13 @@ fn a_scan_never_lands_in_the_amount_field() {
     // Nothing typed yet: the scan is ignored with a hint, and the field stays empty.
     let (cmds, t) = wedge_scan(&mut a, CODE, T0);
     assert!(cmds.is_empty());
-    assert_eq!(a.sale.amount, "");
-    assert!(a.hint.as_ref().unwrap().0.contains("先输入金额"));
+    assert_eq!(a.sale().unwrap().amount.value(), "");
+    assert!(hint(&a).contains("先输入金额"));
     // Half an amount typed: still not charged, the amount keeps what was typed.
     let (_, t) = type_slowly(&mut a, "5", t + 500);
     let (cmds, _) = wedge_scan(&mut a, CODE, t + 500);
     assert!(cmds.is_empty());
-    assert_eq!(a.sale.amount, "5");
+    assert_eq!(a.sale().unwrap().amount.value(), "5");
 }
 
 #[test]
@@ -159,14 +188,8 @@ fn typed_digits_never_become_a_charge() {
     let (cmds, t) = type_slowly(&mut a, CODE, t + 500);
     let cmds2 = key(&mut a, Key::Enter, t + 200);
     assert!(cmds.is_empty() && cmds2.is_empty(), "{cmds:?} {cmds2:?}");
-    assert_eq!(a.screen, Screen::Sale);
-    assert!(
-        a.hint
-            .as_ref()
-            .unwrap()
-            .0
-            .contains("typed codes are not charged")
-    );
+    assert_eq!(a.screen.kind(), ScreenKind::Sale);
+    assert!(hint(&a).contains("typed codes are not charged"));
 }
 
 #[test]
@@ -211,12 +234,8 @@ fn other_wallets_and_garbage_get_a_message_not_a_request() {
             },
         );
         assert!(cmds.is_empty());
-        assert!(
-            a.hint.as_ref().unwrap().0.contains(words),
-            "{code}: {:?}",
-            a.hint
-        );
-        assert_eq!(a.screen, Screen::Sale);
+        assert!(hint(&a).contains(words), "{code}: {:?}", a.hint);
+        assert_eq!(a.screen.kind(), ScreenKind::Sale);
     }
 }
 
@@ -226,17 +245,17 @@ fn amount_errors_are_explained() {
     let (_, t) = type_slowly(&mut a, "12.345", T0);
     key(&mut a, Key::Enter, t + 200);
     assert_eq!(
-        a.sale.error.as_deref(),
+        sale_error(&a).as_deref(),
         Some("at most two decimals (fen is the smallest unit)")
     );
-    assert_eq!(a.sale.confirmed, None);
+    assert_eq!(a.sale().unwrap().confirmed, None);
     key(&mut a, Key::Esc, t + 300);
     let (_, t) = type_slowly(&mut a, "99999", t + 400);
     key(&mut a, Key::Enter, t + 200);
-    assert!(a.sale.error.as_ref().unwrap().contains("over the limit"));
+    assert!(sale_error(&a).unwrap().contains("over the limit"));
     key(&mut a, Key::Esc, t + 300);
     key(&mut a, Key::Enter, t + 400);
-    assert_eq!(a.sale.error.as_deref(), Some("enter an amount"));
+    assert_eq!(sale_error(&a).as_deref(), Some("enter an amount"));
 }
 
 #[test]
@@ -257,12 +276,19 @@ fn the_same_code_twice_within_seconds_is_refused() {
     // The engine refused it (e.g. used this shift): back to the scan, amount kept.
     update(
         &mut a,
-        Msg::PaymentFinished(Err(
-            "this payment code was already used in this shift".into()
-        )),
+        Msg::PaymentFinished(Err(Refusal::Engine(
+            scanpay::order::Refusal::DuplicateCode {
+                previous: "POS01-20251125-AB-000001".into(),
+            },
+        ))),
     );
-    assert_eq!(a.screen, Screen::Sale);
-    assert_eq!(a.sale.confirmed, Some(Fen(100)));
+    assert_eq!(a.screen.kind(), ScreenKind::Sale);
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(100)));
+    assert!(
+        hint(&a).contains("this payment code was already used in this shift"),
+        "{}",
+        hint(&a)
+    );
     assert!(
         update(
             &mut a,
@@ -273,7 +299,7 @@ fn the_same_code_twice_within_seconds_is_refused() {
         )
         .is_empty()
     );
-    assert!(a.hint.as_ref().unwrap().0.contains("just scanned"));
+    assert!(hint(&a).contains("just scanned"));
     assert!(
         !update(
             &mut a,
@@ -312,7 +338,7 @@ fn waiting_shows_progress_and_esc_asks_before_reversing() {
             network_ok: Some(true),
         }),
     );
-    let p = a.payment.as_ref().unwrap();
+    let p = a.payment().unwrap();
     assert_eq!(
         (p.state, p.queries, p.out_trade_no.as_deref()),
         (OrderState::Userpaying, 1, Some("POS01-X-000001"))
@@ -326,7 +352,7 @@ fn waiting_shows_progress_and_esc_asks_before_reversing() {
     key(&mut a, Key::Esc, t + 2200);
     let cmds = key(&mut a, Key::Enter, t + 2300);
     assert!(matches!(cmds.as_slice(), [Cmd::CancelPayment]));
-    assert!(a.payment.as_ref().unwrap().cancelling);
+    assert!(a.payment().unwrap().cancelling);
     // A scan while waiting is ignored.
     assert!(
         update(
@@ -378,16 +404,19 @@ fn results_are_unmistakable_and_typing_starts_the_next_sale() {
             &mut a,
             Msg::PaymentFinished(Ok(order(state, reason.clone()))),
         );
-        let r = a.result.as_ref().unwrap();
-        assert_eq!(a.screen, Screen::Result);
+        let r = a.result().unwrap();
+        assert_eq!(a.screen.kind(), ScreenKind::Result);
         assert_eq!(r.outcome, outcome, "{state:?}");
         if let Some(reason) = reason {
-            assert_eq!(r.message, reason.en());
+            assert_eq!(
+                i18n::result_note(Language::En, &r.note),
+                i18n::reason(&reason, Language::En)
+            );
         }
         // Typing the next amount starts the next sale.
         let (_, _) = type_slowly(&mut a, "7", t + 50_000 * (state as i64 + 1));
-        assert_eq!(a.screen, Screen::Sale);
-        assert_eq!(a.sale.amount, "7");
+        assert_eq!(a.screen.kind(), ScreenKind::Sale);
+        assert_eq!(a.sale().unwrap().amount.value(), "7");
         key(&mut a, Key::Esc, t + 60_000 * (state as i64 + 1));
     }
 }
@@ -425,7 +454,7 @@ fn history_search_details_and_retry() {
         key(&mut a, Key::F(2), T0).as_slice(),
         [Cmd::LoadHistory]
     ));
-    assert_eq!(a.screen, Screen::History);
+    assert_eq!(a.screen.kind(), ScreenKind::History);
     let mut paid = order(OrderState::Paid, None);
     let mut stuck = order(
         OrderState::Unresolved,
@@ -437,31 +466,31 @@ fn history_search_details_and_retry() {
     paid.amount = Fen(1250);
     update(&mut a, Msg::History(vec![paid, stuck]));
     // Newest first.
-    assert_eq!(a.history.filtered()[0].id, 2);
+    assert_eq!(a.history().unwrap().filtered()[0].id, 2);
     assert!(a.view().selected_unresolved);
     let cmds = key(&mut a, Key::F(6), T0 + 100);
     assert!(matches!(cmds.as_slice(), [Cmd::RetryOrder(2)]));
     // Search by amount, then by last digits.
     let (_, t) = type_slowly(&mut a, "12.5", T0 + 200);
-    assert_eq!(a.history.filtered().len(), 1);
-    assert_eq!(a.history.filtered()[0].amount, Fen(1250));
+    assert_eq!(a.history().unwrap().filtered().len(), 1);
+    assert_eq!(a.history().unwrap().filtered()[0].amount, Fen(1250));
     for _ in 0..4 {
         key(&mut a, Key::Backspace, t);
     }
     let (_, t) = type_slowly(&mut a, "000002", t + 100);
-    assert_eq!(a.history.filtered().len(), 1);
+    assert_eq!(a.history().unwrap().filtered().len(), 1);
     let cmds = key(&mut a, Key::Enter, t + 300);
     assert!(matches!(cmds.as_slice(), [Cmd::LoadDetail(2)]));
     key(&mut a, Key::Esc, t + 400);
     key(&mut a, Key::Esc, t + 500);
-    assert_eq!(a.screen, Screen::Sale);
+    assert_eq!(a.screen.kind(), ScreenKind::Sale);
 }
 
 #[test]
 fn shift_close_asks_and_reports() {
     let mut a = app(Language::En);
     key(&mut a, Key::F(3), T0);
-    assert_eq!(a.screen, Screen::Shift);
+    assert_eq!(a.screen.kind(), ScreenKind::Shift);
     key(&mut a, Key::F(10), T0 + 100);
     assert_eq!(a.overlay, Some(Overlay::ConfirmClose));
     let cmds = key(&mut a, Key::Enter, T0 + 200);
@@ -472,7 +501,7 @@ fn shift_close_asks_and_reports() {
             "cannot close shift #12: 1 order(s) not settled: X (UNRESOLVED)".into(),
         )),
     );
-    assert!(a.shift_message.as_ref().unwrap().contains("UNRESOLVED"));
+    assert!(shift_note(&a).contains("UNRESOLVED"));
     assert!(a.shift.is_some());
 }
 
@@ -480,7 +509,7 @@ fn shift_close_asks_and_reports() {
 fn live_mode_without_a_shift_asks_for_the_cashier() {
     let mut a = app(Language::En);
     update(&mut a, Msg::ShiftLoaded(None));
-    assert_eq!(a.screen, Screen::OpenShift);
+    assert_eq!(a.screen.kind(), ScreenKind::OpenShift);
     let (_, t) = type_slowly(&mut a, "wang", T0);
     let cmds = key(&mut a, Key::Enter, t + 200);
     assert!(matches!(cmds.as_slice(), [Cmd::OpenShift(c)] if c == "wang"));
@@ -499,11 +528,11 @@ fn key_bar_offers_only_valid_keys_and_help_lists_them() {
     key(&mut a, Key::Esc, T0 + 200);
     key(&mut a, Key::Tab, T0 + 300);
     update(&mut a, Msg::Tick { at: T0 + 400 });
-    assert!(a.sale.note_focused);
+    assert!(a.sale().unwrap().note_focused);
     key(&mut a, Key::Char('?'), T0 + 500);
     update(&mut a, Msg::Tick { at: T0 + 600 });
     assert_eq!(a.overlay, None);
-    assert_eq!(a.sale.note, "?");
+    assert_eq!(a.sale().unwrap().note.value(), "?");
 }
 
 #[test]
@@ -517,7 +546,7 @@ fn paste_goes_through_the_same_validator() {
             at: T0,
         },
     );
-    assert_eq!(a.sale.amount, "");
+    assert_eq!(a.sale().unwrap().amount.value(), "");
     update(
         &mut a,
         Msg::Paste {
@@ -525,7 +554,7 @@ fn paste_goes_through_the_same_validator() {
             at: T0 + 10,
         },
     );
-    assert_eq!(a.sale.amount, "12.5");
+    assert_eq!(a.sale().unwrap().amount.value(), "12.5");
     key(&mut a, Key::Enter, T0 + 500);
     let cmds = update(
         &mut a,
@@ -602,20 +631,12 @@ fn refund_from_history_needs_a_supervisor_form() {
     update(&mut a, Msg::History(vec![order(OrderState::Paid, None)]));
     assert!(a.view().can_refund);
     key(&mut a, Key::F(7), T0 + 100);
-    assert_eq!(a.overlay, Some(Overlay::Form));
+    assert!(matches!(a.overlay, Some(Overlay::Form(_))));
     // More than was paid (¥12.34) is refused in the form.
     let (_, t) = type_slowly(&mut a, "20.00", T0 + 200);
     assert!(key(&mut a, Key::Enter, t + 100).is_empty());
     update(&mut a, Msg::Tick { at: t + 300 });
-    assert!(
-        a.form
-            .as_ref()
-            .unwrap()
-            .error
-            .as_ref()
-            .unwrap()
-            .contains("over the limit")
-    );
+    assert!(form_error(&a).unwrap().contains("over the limit"));
     for i in 0..5 {
         key(&mut a, Key::Backspace, t + 400 + i);
     }
@@ -623,18 +644,18 @@ fn refund_from_history_needs_a_supervisor_form() {
     // A field left empty: refused with a message, nothing sent.
     assert!(key(&mut a, Key::Enter, t + 100).is_empty());
     update(&mut a, Msg::Tick { at: t + 300 });
-    assert!(a.form.as_ref().unwrap().error.is_some());
+    assert!(form_error(&a).is_some());
     let mut t = t + 400;
     for text in ["return", "demo", "0x0a00"] {
         key(&mut a, Key::Tab, t);
         update(&mut a, Msg::Tick { at: t + 100 });
         t = type_slowly(&mut a, text, t + 200).1;
     }
-    assert_eq!(
-        a.form.as_ref().unwrap().fields[3],
-        "0000",
-        "PIN takes digits only"
-    );
+    let Some(SupervisorForm::Refund(r)) = a.form() else {
+        panic!("{:?}", a.overlay)
+    };
+    assert_eq!(r.pin.value(), "0000", "PIN takes digits only");
+    assert!(hint(&a).contains("PIN takes digits only"), "{}", hint(&a));
     let cmds = key(&mut a, Key::Enter, t + 100);
     update(&mut a, Msg::Tick { at: t + 300 });
     let [
@@ -665,10 +686,10 @@ fn refund_from_history_needs_a_supervisor_form() {
             "0000"
         )
     );
-    assert!(a.form.is_none() && a.overlay.is_none());
+    assert!(a.form().is_none() && a.overlay.is_none());
     let cmds = update(&mut a, Msg::RefundFinished(Ok("✔ refunded ¥2.50".into())));
     assert!(cmds.iter().any(|c| matches!(c, Cmd::LoadHistory)));
-    assert!(a.hint.as_ref().unwrap().0.contains("refunded"));
+    assert!(hint(&a).contains("refunded"));
 }
 
 #[test]
@@ -676,7 +697,7 @@ fn a_supervisor_may_force_the_close() {
     let mut a = app(Language::Zh);
     key(&mut a, Key::F(3), T0);
     key(&mut a, Key::F(9), T0 + 100);
-    assert_eq!(a.overlay, Some(Overlay::Form));
+    assert!(matches!(a.overlay, Some(Overlay::Form(_))));
     let (_, t) = type_slowly(&mut a, "demo", T0 + 200);
     key(&mut a, Key::Tab, t);
     update(&mut a, Msg::Tick { at: t + 100 });
@@ -700,5 +721,198 @@ fn f8_on_the_shift_screen_reconciles_yesterday() {
         "{cmds:?}"
     );
     update(&mut a, Msg::Reconciled("matched: 3 payments".into()));
-    assert_eq!(a.shift_message.as_deref(), Some("matched: 3 payments"));
+    assert_eq!(shift_note(&a), "matched: 3 payments");
+}
+
+/// A fast burst of keys, 3 ms apart (a terminal pasting without bracketed paste, or a
+/// scanner), then silence.
+fn burst(a: &mut App, text: &str, mut at: i64) -> (Vec<Cmd>, i64) {
+    let mut cmds = Vec::new();
+    for c in text.chars() {
+        cmds.extend(key(a, Key::Char(c), at));
+        at += 3;
+    }
+    cmds.extend(update(a, Msg::Tick { at: at + 100 }));
+    (cmds, at + 200)
+}
+
+/// The history with one paid order, and its refund form open on the given field.
+fn refund_form_at(lang: Language, tabs: usize) -> (App, i64) {
+    let mut a = app(lang);
+    key(&mut a, Key::F(2), T0);
+    update(&mut a, Msg::History(vec![order(OrderState::Paid, None)]));
+    key(&mut a, Key::F(7), T0 + 100);
+    let mut t = T0 + 200;
+    for _ in 0..tabs {
+        key(&mut a, Key::Tab, t);
+        update(&mut a, Msg::Tick { at: t + 100 });
+        t += 200;
+    }
+    (a, t)
+}
+
+fn refund_form(a: &App) -> &scanpay::tui::form::RefundForm {
+    match a.form() {
+        Some(SupervisorForm::Refund(r)) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_fast_burst_in_a_text_field_is_text_for_it() {
+    let (mut a, t) = refund_form_at(Language::En, 1);
+    assert_eq!(refund_form(&a).focus, scanpay::tui::form::FieldName::Reason);
+    let (cmds, t) = burst(&mut a, "damaged on arrival", t);
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(refund_form(&a).reason.value(), "damaged on arrival");
+    assert!(a.hint.is_none(), "{}", hint(&a));
+    // A burst ending in Enter (a pasted line): the Enter is its suffix, the form stays open.
+    let mut at = t;
+    for c in " (box)".chars().chain(" crushed".chars()) {
+        key(&mut a, Key::Char(c), at);
+        at += 3;
+    }
+    assert!(key(&mut a, Key::Enter, at).is_empty());
+    assert_eq!(
+        refund_form(&a).reason.value(),
+        "damaged on arrival (box) crushed"
+    );
+    assert!(a.form().is_some());
+}
+
+#[test]
+fn a_burst_a_pin_cannot_take_is_explained_not_dropped() {
+    for (lang, words) in [
+        (Language::En, "PIN takes digits only"),
+        (Language::Zh, "主管密码只能输入数字"),
+    ] {
+        let (mut a, t) = refund_form_at(lang, 3);
+        assert_eq!(refund_form(&a).focus, scanpay::tui::form::FieldName::Pin);
+        let (cmds, _) = burst(&mut a, "ab12cd34ef", t);
+        assert!(cmds.is_empty());
+        assert_eq!(refund_form(&a).pin.value(), "1234", "digits kept");
+        assert!(hint(&a).contains(words), "{lang:?}: {}", hint(&a));
+    }
+}
+
+#[test]
+fn a_burst_longer_than_the_field_says_what_was_left_out() {
+    let (mut a, t) = refund_form_at(Language::En, 1);
+    let long = "x".repeat(75);
+    burst(&mut a, &long, t);
+    assert_eq!(refund_form(&a).reason.value().len(), 60);
+    assert!(hint(&a).contains("at most 60 characters"), "{}", hint(&a));
+}
+
+#[test]
+fn a_burst_in_an_amount_field_or_that_reads_as_a_code_is_still_a_scan() {
+    // The refund's amount field: a burst is a scan (never an amount), and no scan is due.
+    let (mut a, t) = refund_form_at(Language::En, 0);
+    let (cmds, t) = burst(&mut a, "12345678", t);
+    assert!(cmds.is_empty());
+    assert_eq!(refund_form(&a).amount.value(), "");
+    assert!(hint(&a).contains("Not ready to charge"), "{}", hint(&a));
+    // A payment code scanned into the reason field never becomes text sent to WeChat Pay.
+    key(&mut a, Key::Tab, t);
+    update(&mut a, Msg::Tick { at: t + 100 });
+    burst(&mut a, CODE, t + 200);
+    assert_eq!(refund_form(&a).reason.value(), "");
+    assert!(hint(&a).contains("Not ready to charge"), "{}", hint(&a));
+}
+
+#[test]
+fn a_burst_fills_the_cashier_id_and_the_note() {
+    let mut a = app(Language::En);
+    update(&mut a, Msg::ShiftLoaded(None));
+    let (_, t) = burst(&mut a, "cashier-wang-01", T0);
+    let cmds = key(&mut a, Key::Enter, t);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::OpenShift(c)] if c == "cashier-wang-01"),
+        "{cmds:?}"
+    );
+    // The sale's note takes a pasted description; the amount field still never does.
+    let mut a = app(Language::En);
+    key(&mut a, Key::Tab, T0);
+    update(&mut a, Msg::Tick { at: T0 + 100 });
+    burst(&mut a, "two coffees, one tea", T0 + 200);
+    assert_eq!(a.sale().unwrap().note.value(), "two coffees, one tea");
+    assert_eq!(a.sale().unwrap().amount.value(), "");
+}
+
+#[test]
+fn the_forms_are_typed_and_keep_their_fields_apart() {
+    let (mut a, mut t) = refund_form_at(Language::Zh, 0);
+    for (text, tab) in [
+        ("2.5", true),
+        ("退货", true),
+        ("demo", true),
+        ("0000", false),
+    ] {
+        t = type_slowly(&mut a, text, t).1;
+        if tab {
+            key(&mut a, Key::Tab, t);
+            update(&mut a, Msg::Tick { at: t + 100 });
+            t += 200;
+        }
+    }
+    let r = refund_form(&a);
+    assert_eq!(
+        (
+            r.amount.value(),
+            r.reason.value(),
+            r.supervisor.value(),
+            r.pin.value()
+        ),
+        ("2.5", "退货", "demo", "0000")
+    );
+    // Shift-Tab goes back a field; Backspace edits only the focused one.
+    key(&mut a, Key::BackTab, t);
+    key(&mut a, Key::Backspace, t + 10);
+    let r = refund_form(&a);
+    assert_eq!((r.supervisor.value(), r.pin.value()), ("dem", "0000"));
+    // A blank field: refused in words, in Chinese.
+    let (mut b, t) = refund_form_at(Language::Zh, 0);
+    let (_, t) = type_slowly(&mut b, "1", t);
+    assert!(key(&mut b, Key::Enter, t).is_empty());
+    assert_eq!(form_error(&b).as_deref(), Some("请填写所有项目"));
+    assert_eq!(
+        refund_form(&b).error,
+        Some(scanpay::tui::form::FormError::Missing(
+            scanpay::tui::form::FieldName::Reason
+        ))
+    );
+}
+
+#[test]
+fn the_duplicate_code_refusal_is_in_the_screens_language() {
+    for (lang, words) in [
+        (
+            Language::Zh,
+            "该付款码本班次已使用过（订单 POS01-20251125-AB-000001）",
+        ),
+        (
+            Language::En,
+            "this payment code was already used in this shift (order POS01-20251125-AB-000001)",
+        ),
+    ] {
+        let mut a = app(lang);
+        let (_, t) = type_slowly(&mut a, "1", T0);
+        key(&mut a, Key::Enter, t + 200);
+        update(
+            &mut a,
+            Msg::Scan {
+                raw: CODE.into(),
+                at: t + 500,
+            },
+        );
+        update(
+            &mut a,
+            Msg::PaymentFinished(Err(Refusal::Engine(
+                scanpay::order::Refusal::DuplicateCode {
+                    previous: "POS01-20251125-AB-000001".into(),
+                },
+            ))),
+        );
+        assert!(hint(&a).contains(words), "{lang:?}: {}", hint(&a));
+    }
 }

@@ -50,10 +50,7 @@ impl Till {
 /// Why an order ended as it did, in words (`None` when the flow gave no reason). The one place
 /// that turns an order's reason into words.
 pub fn order_reason(o: &OrderRecord, lang: Language) -> Option<String> {
-    o.reason.as_ref().map(|r| match lang {
-        Language::Zh => r.zh(),
-        Language::En => r.en(),
-    })
+    o.reason.as_ref().map(|r| crate::i18n::reason(r, lang))
 }
 
 /// What to tell the cashier about an order: the reason if there is one, else its state in

@@ -1,8 +1,8 @@
 //! The key table: one list says which keys do what on which screen. The key bar, the help
-//! popup and `update` all read it, so what the screen offers is exactly what works.
+//! popup and `update` all read it, so what the screen offers is exactly what works. It knows
+//! the screen only through [`View`]; what an action is called is in `crate::i18n::action`.
 
-use super::app::{Overlay, Screen, View};
-use crate::config::Language;
+use super::screen::{OverlayKind, ScreenKind, View};
 
 /// A key, independent of the terminal library (so `update` is testable without one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,6 +80,8 @@ pub enum Action {
     Yes,
     /// No, in a confirmation.
     No,
+    /// Close a form without submitting it.
+    CancelForm,
     /// Close the help popup.
     CloseHelp,
     /// Print a copy of the receipt.
@@ -105,141 +107,67 @@ pub struct Binding {
     pub keys: &'static [Key],
     /// How the key bar writes them.
     pub label: &'static str,
-    /// What happens.
+    /// What happens (described by `i18n::action`).
     pub action: Action,
-    /// Chinese description.
-    pub zh: &'static str,
-    /// English description.
-    pub en: &'static str,
 }
 
-impl Binding {
-    /// The description in a language.
-    pub fn text(&self, lang: Language) -> &'static str {
-        match lang {
-            Language::Zh => self.zh,
-            Language::En => self.en,
-        }
-    }
-}
-
-const fn b(
-    keys: &'static [Key],
-    label: &'static str,
-    action: Action,
-    zh: &'static str,
-    en: &'static str,
-) -> Binding {
+const fn b(keys: &'static [Key], label: &'static str, action: Action) -> Binding {
     Binding {
         keys,
         label,
         action,
-        zh,
-        en,
     }
 }
 
-const HELP: Binding = b(
-    &[Key::F(1), Key::Char('?')],
-    "?",
-    Action::Help,
-    "帮助",
-    "help",
-);
-const HELP_F1: Binding = b(&[Key::F(1)], "F1", Action::Help, "帮助", "help");
-const QUIT: Binding = b(
-    &[Key::CtrlQ, Key::CtrlC],
-    "Ctrl-Q",
-    Action::Quit,
-    "退出",
-    "quit",
-);
-const HISTORY: Binding = b(&[Key::F(2)], "F2", Action::History, "流水", "history");
-const REPRINT: Binding = b(&[Key::F(5)], "F5", Action::Reprint, "重印", "reprint");
-const SHIFT: Binding = b(&[Key::F(3)], "F3", Action::Shift, "班次", "shift");
+const HELP: Binding = b(&[Key::F(1), Key::Char('?')], "?", Action::Help);
+const HELP_F1: Binding = b(&[Key::F(1)], "F1", Action::Help);
+const QUIT: Binding = b(&[Key::CtrlQ, Key::CtrlC], "Ctrl-Q", Action::Quit);
+const HISTORY: Binding = b(&[Key::F(2)], "F2", Action::History);
+const REPRINT: Binding = b(&[Key::F(5)], "F5", Action::Reprint);
+const SHIFT: Binding = b(&[Key::F(3)], "F3", Action::Shift);
 
 /// The bindings valid in a view, in key-bar order.
 pub fn bindings(view: &View) -> Vec<Binding> {
     if let Some(o) = &view.overlay {
         return match o {
-            Overlay::Form => vec![
-                b(&[Key::Enter], "Enter", Action::Submit, "提交", "submit"),
-                b(
-                    &[Key::Tab, Key::Down],
-                    "Tab",
-                    Action::NextField,
-                    "下一项",
-                    "next field",
-                ),
-                b(&[Key::BackTab, Key::Up], "", Action::PrevField, "", ""),
-                b(&[Key::Esc], "Esc", Action::No, "取消", "cancel"),
+            OverlayKind::Form => vec![
+                b(&[Key::Enter], "Enter", Action::Submit),
+                b(&[Key::Tab, Key::Down], "Tab", Action::NextField),
+                b(&[Key::BackTab, Key::Up], "", Action::PrevField),
+                b(&[Key::Esc], "Esc", Action::CancelForm),
             ],
-            Overlay::Help => vec![b(
+            OverlayKind::Help => vec![b(
                 &[Key::Esc, Key::F(1), Key::Char('?'), Key::Enter],
                 "Esc",
                 Action::CloseHelp,
-                "关闭",
-                "close",
             )],
             _ => vec![
                 b(
                     &[Key::Enter, Key::Char('y'), Key::Char('Y')],
                     "Enter",
                     Action::Yes,
-                    "确定",
-                    "yes",
                 ),
                 b(
                     &[Key::Esc, Key::Char('n'), Key::Char('N')],
                     "Esc",
                     Action::No,
-                    "返回",
-                    "no",
                 ),
             ],
         };
     }
     match &view.screen {
-        Screen::OpenShift => vec![
-            b(
-                &[Key::Enter],
-                "Enter",
-                Action::OpenShift,
-                "开班",
-                "open shift",
-            ),
-            HELP_F1,
-            QUIT,
-        ],
-        Screen::Sale if view.awaiting_scan => vec![
-            b(
-                &[Key::Esc],
-                "Esc",
-                Action::ChangeAmount,
-                "修改金额",
-                "change amount",
-            ),
+        ScreenKind::OpenShift => vec![b(&[Key::Enter], "Enter", Action::OpenShift), HELP_F1, QUIT],
+        ScreenKind::Sale if view.awaiting_scan => vec![
+            b(&[Key::Esc], "Esc", Action::ChangeAmount),
             HISTORY,
             HELP_F1,
             QUIT,
         ],
-        Screen::Sale => {
+        ScreenKind::Sale => {
             let mut v = vec![
-                b(
-                    &[Key::Enter],
-                    "Enter",
-                    Action::ConfirmAmount,
-                    "确认",
-                    "confirm",
-                ),
-                b(
-                    &[Key::Tab, Key::BackTab],
-                    "Tab",
-                    Action::ToggleField,
-                    "备注",
-                    "note",
-                ),
-                b(&[Key::Esc], "Esc", Action::Clear, "清除", "clear"),
+                b(&[Key::Enter], "Enter", Action::ConfirmAmount),
+                b(&[Key::Tab, Key::BackTab], "Tab", Action::ToggleField),
+                b(&[Key::Esc], "Esc", Action::Clear),
                 HISTORY,
                 SHIFT,
             ];
@@ -248,103 +176,57 @@ pub fn bindings(view: &View) -> Vec<Binding> {
             v.push(QUIT);
             v
         }
-        Screen::Waiting => {
+        ScreenKind::Waiting => {
             let mut v = Vec::new();
             if view.can_cancel {
-                v.push(b(
-                    &[Key::Esc],
-                    "Esc",
-                    Action::CancelPayment,
-                    "取消收款（将撤销订单）",
-                    "cancel payment (reverses the order)",
-                ));
+                v.push(b(&[Key::Esc], "Esc", Action::CancelPayment));
             }
             v.extend([HELP_F1, QUIT]);
             v
         }
-        Screen::Result => {
-            let mut v = vec![b(
-                &[Key::Enter],
-                "Enter",
-                Action::NextSale,
-                "下一笔",
-                "next sale",
-            )];
+        ScreenKind::Result => {
+            let mut v = vec![b(&[Key::Enter], "Enter", Action::NextSale)];
             if view.can_reprint {
                 v.push(REPRINT);
             }
             v.extend([HISTORY, SHIFT, HELP, QUIT]);
             v
         }
-        Screen::History => {
+        ScreenKind::History => {
             let mut v = Vec::new();
             if !view.detail_open {
                 v.extend([
-                    b(&[Key::Up], "↑↓", Action::Up, "选择", "select"),
-                    b(&[Key::Down], "", Action::Down, "", ""),
-                    b(&[Key::PageUp], "", Action::PageUp, "", ""),
-                    b(&[Key::PageDown], "", Action::PageDown, "", ""),
+                    b(&[Key::Up], "↑↓", Action::Up),
+                    b(&[Key::Down], "", Action::Down),
+                    b(&[Key::PageUp], "", Action::PageUp),
+                    b(&[Key::PageDown], "", Action::PageDown),
                 ]);
             }
             if !view.detail_open {
-                v.push(b(
-                    &[Key::Enter],
-                    "Enter",
-                    Action::Details,
-                    "详情",
-                    "details",
-                ));
+                v.push(b(&[Key::Enter], "Enter", Action::Details));
             }
             if view.can_reprint {
                 v.push(REPRINT);
             }
             if view.can_refund {
-                v.push(b(&[Key::F(7)], "F7", Action::Refund, "退款", "refund"));
+                v.push(b(&[Key::F(7)], "F7", Action::Refund));
             }
             if view.selected_unresolved {
-                v.push(b(
-                    &[Key::F(6)],
-                    "F6",
-                    Action::Retry,
-                    "重新处理",
-                    "settle again",
-                ));
+                v.push(b(&[Key::F(6)], "F6", Action::Retry));
             }
-            v.push(b(&[Key::Esc], "Esc", Action::Back, "返回", "back"));
+            v.push(b(&[Key::Esc], "Esc", Action::Back));
             v.push(HELP_F1);
             v.push(QUIT);
             v
         }
-        Screen::Shift => {
+        ScreenKind::Shift => {
             let mut v = Vec::new();
             if view.shift_open {
-                v.push(b(
-                    &[Key::F(10)],
-                    "F10",
-                    Action::CloseShift,
-                    "结班（Z 报表）",
-                    "close shift (Z)",
-                ));
-                v.push(b(
-                    &[Key::F(9)],
-                    "F9",
-                    Action::ForceClose,
-                    "强制结班",
-                    "force close",
-                ));
+                v.push(b(&[Key::F(10)], "F10", Action::CloseShift));
+                v.push(b(&[Key::F(9)], "F9", Action::ForceClose));
             }
-            v.push(b(
-                &[Key::F(8)],
-                "F8",
-                Action::Reconcile,
-                "对账（昨日）",
-                "reconcile yesterday",
-            ));
-            v.extend([
-                b(&[Key::Esc], "Esc", Action::Back, "返回", "back"),
-                HELP,
-                QUIT,
-            ]);
+            v.push(b(&[Key::F(8)], "F8", Action::Reconcile));
+            v.extend([b(&[Key::Esc], "Esc", Action::Back), HELP, QUIT]);
             v
         }
     }

@@ -4,9 +4,13 @@
 
 pub mod app;
 pub mod bigtext;
-pub mod i18n;
+pub mod form;
 pub mod keys;
 pub mod run;
+pub mod screen;
 pub mod update;
 pub mod view;
 pub mod wedge;
+
+/// The text table moved to the crate root (both faces use it); kept here as a path too.
+pub use crate::i18n;

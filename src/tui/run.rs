@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::app::{App, AppConfig, Cmd, Msg, ScannerStatus, Theme};
 use super::keys::Key;
+use super::screen::Refusal;
 use super::update::update;
 use super::wedge::WedgeConfig;
 use crate::clock::SharedClock;
@@ -345,7 +346,8 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                         tracing::error!(error = %e, "payment bookkeeping failed");
                         Msg::PaymentBroken(e.to_string())
                     }
-                    Err(e) => Msg::PaymentFinished(Err(e.to_string())),
+                    Err(TillError::Refused(r)) => Msg::PaymentFinished(Err(Refusal::Engine(r))),
+                    Err(e) => Msg::PaymentFinished(Err(Refusal::Other(e.to_string()))),
                 });
             });
         }

@@ -1,11 +1,19 @@
 //! `update(&mut App, Msg) -> Vec<Cmd>`: the only place the screen's state changes. Pure: no
 //! I/O, no clock (times come in the messages), so every screen and transition is unit-tested.
+//! No words either: what the cashier is told is typed ([`Hint`], [`FormError`], …) and put
+//! into words by `crate::i18n` when drawn.
 
 use sha2::Digest;
 
-use super::app::{App, Cmd, Msg, Outcome, Overlay, PaymentView, ResultView, Screen};
-use super::i18n::{self, strings};
+use super::app::{App, Cmd, Msg};
+use super::form::{
+    Field, FieldName, ForceCloseForm, FormError, OpenShiftForm, RefundForm, SupervisorForm,
+};
 use super::keys::{Action, Key, action_for};
+use super::screen::{
+    Detail, Hint, HistoryScreen, Outcome, Overlay, ResultNote, ResultScreen, SaleScreen, Screen,
+    ShiftNote, ShiftScreen, WaitingScreen,
+};
 use super::wedge::{Terminator, WedgeKey, WedgeOut};
 use crate::auth_code::{self, Classified};
 use crate::engine::OrderState;
@@ -64,17 +72,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::ShiftLoaded(shift) => {
             app.shift = shift;
             if app.shift.is_some() {
-                if app.screen == Screen::OpenShift {
-                    app.screen = Screen::Sale;
+                if matches!(app.screen, Screen::OpenShift(_)) {
+                    app.screen = Screen::Sale(SaleScreen::default());
                 }
                 cmds.push(Cmd::LoadSummary);
-            } else if app.payment.is_none() {
-                app.screen = Screen::OpenShift;
+            } else if !app.in_flight() && !matches!(app.screen, Screen::OpenShift(_)) {
+                app.screen = Screen::OpenShift(OpenShiftForm::default());
             }
         }
-        Msg::ShiftError(e) => set_hint(app, e),
+        Msg::ShiftError(e) => set_hint(app, Hint::Text(e)),
         Msg::Progress(p) => {
-            if let Some(pay) = app.payment.as_mut() {
+            if let Screen::Waiting(pay) = &mut app.screen {
                 pay.out_trade_no = Some(p.out_trade_no.clone());
                 pay.state = p.state;
                 pay.phase = p.phase;
@@ -88,7 +96,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
         }
         Msg::PaymentFinished(result) => {
-            let Some(pay) = app.payment.take() else {
+            let Some(pay) = take_payment(app) else {
                 return cmds;
             };
             if app.overlay == Some(Overlay::ConfirmCancel) {
@@ -96,9 +104,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             match result {
                 Ok(order) => {
-                    app.result = Some(result_view(app, &order));
-                    app.sale = Default::default();
-                    app.screen = Screen::Result;
+                    app.screen = Screen::Result(result_screen(&order));
                     cmds.push(Cmd::LoadSummary);
                     if order.state == OrderState::Paid {
                         cmds.push(Cmd::Print {
@@ -107,102 +113,129 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                         });
                     }
                 }
-                Err(message) => {
-                    // Refused before anything was sent: back to the scan, amount kept.
-                    app.screen = Screen::Sale;
-                    app.sale.confirmed = Some(pay.amount);
-                    set_hint(app, message);
+                Err(refusal) => {
+                    // Refused before anything was sent: back to the scan, amount and note kept.
+                    app.screen = Screen::Sale(SaleScreen {
+                        confirmed: Some(pay.amount),
+                        ..pay.sale
+                    });
+                    set_hint(app, Hint::Refused(refusal));
                 }
             }
         }
         Msg::PaymentBroken(message) => {
-            let Some(pay) = app.payment.take() else {
+            let Some(pay) = take_payment(app) else {
                 return cmds;
             };
             app.overlay = None;
-            app.result = Some(ResultView {
+            app.screen = Screen::Result(ResultScreen {
                 order_id: 0,
                 outcome: Outcome::Attention,
                 amount: pay.amount,
                 out_trade_no: pay.out_trade_no.unwrap_or_default(),
                 transaction_id: None,
-                message,
+                note: ResultNote::Broken(message),
                 at: app.now,
             });
-            app.sale = Default::default();
-            app.screen = Screen::Result;
         }
         Msg::History(mut orders) => {
-            orders.reverse();
-            app.history.orders = orders;
-            app.history.loaded = true;
-            let n = app.history.filtered().len();
-            app.history.selected = app.history.selected.min(n.saturating_sub(1));
+            if let Screen::History(h) = &mut app.screen {
+                orders.reverse();
+                h.orders = orders;
+                h.loaded = true;
+                let n = h.filtered().len();
+                h.selected = h.selected.min(n.saturating_sub(1));
+            }
         }
         Msg::Detail(order, events, receipt) => {
-            app.history.detail = Some((order, events));
-            app.history.receipt = receipt;
+            if let Screen::History(h) = &mut app.screen {
+                h.detail = Some(Detail {
+                    order,
+                    events,
+                    receipt,
+                });
+            }
         }
         Msg::Summary(s) => app.summary = Some(s),
         Msg::ShiftClosed(Ok((shift, summary))) => {
-            let s = strings(app.lang);
-            app.shift_message = Some(format!(
-                "{} · Z #{}",
-                s.z_closed,
-                shift.z_number.unwrap_or(0)
-            ));
+            set_shift_note(
+                app,
+                ShiftNote::Closed {
+                    z: shift.z_number.unwrap_or(0),
+                },
+            );
             app.summary = Some(summary);
             app.shift = None;
         }
-        Msg::ShiftClosed(Err(e)) => {
-            let prefix = match app.lang {
-                crate::config::Language::Zh => {
-                    "无法结班（可先在流水中处理未完成的订单，或按 F9 由主管强制结班）："
-                }
-                crate::config::Language::En => {
-                    "Not closed (settle the open orders in History, or F9 for a supervisor's forced close): "
-                }
-            };
-            app.shift_message = Some(format!("{prefix}{e}"));
-        }
+        Msg::ShiftClosed(Err(e)) => set_shift_note(app, ShiftNote::NotClosed(e)),
         Msg::Scanner(status) => app.scanner = status,
         Msg::Recovered(orders) => {
             if !orders.is_empty() {
-                set_hint(
-                    app,
-                    format!("{} ({})", strings(app.lang).recovered, orders.len()),
-                );
+                set_hint(app, Hint::Recovered(orders.len()));
                 cmds.push(Cmd::LoadSummary);
-                if app.history.loaded {
+                if app.history().is_some() {
                     cmds.push(Cmd::LoadHistory);
                 }
             }
         }
         Msg::Printer(status) => app.printer = status,
-        Msg::Reconciled(text) => app.shift_message = Some(text),
+        Msg::Reconciled(text) => set_shift_note(app, ShiftNote::Reconciled(text)),
         Msg::RefundFinished(Ok(text) | Err(text)) | Msg::Notice(text) => {
-            set_hint(app, text);
+            set_hint(app, Hint::Text(text));
             cmds.push(Cmd::LoadSummary);
-            if app.history.loaded {
+            if let Some(h) = app.history() {
                 cmds.push(Cmd::LoadHistory);
-            }
-            if let Some((o, _)) = &app.history.detail {
-                cmds.push(Cmd::LoadDetail(o.id));
+                if let Some(d) = &h.detail {
+                    cmds.push(Cmd::LoadDetail(d.order.id));
+                }
             }
         }
-        Msg::Error(e) => set_hint(app, e),
+        Msg::Error(e) => set_hint(app, Hint::Text(e)),
     }
     cmds
 }
 
-fn set_hint(app: &mut App, text: String) {
-    app.hint = Some((text, app.now + HINT_MS));
+fn set_hint(app: &mut App, hint: Hint) {
+    app.hint = Some((hint, app.now + HINT_MS));
+}
+
+fn set_shift_note(app: &mut App, note: ShiftNote) {
+    if let Screen::Shift(s) = &mut app.screen {
+        s.note = Some(note);
+    }
+}
+
+/// Leaves the waiting screen, returning the payment it showed.
+fn take_payment(app: &mut App) -> Option<WaitingScreen> {
+    if !app.in_flight() {
+        return None;
+    }
+    let placeholder = Screen::Sale(SaleScreen::default());
+    match std::mem::replace(&mut app.screen, placeholder) {
+        Screen::Waiting(p) => Some(p),
+        other => {
+            app.screen = other;
+            None
+        }
+    }
+}
+
+/// The sale being typed on the screen now, taken (to be resumed after History or Shift).
+fn take_sale(app: &mut App) -> SaleScreen {
+    match &mut app.screen {
+        Screen::Sale(s) => std::mem::take(s),
+        _ => SaleScreen::default(),
+    }
 }
 
 fn wedge_outputs(app: &mut App, outs: Vec<WedgeOut>, at: i64, cmds: &mut Vec<Cmd>) {
     for out in outs {
         match out {
-            WedgeOut::Scan(code) => scan(app, &code, at, cmds),
+            WedgeOut::Scan(code) => {
+                if !burst_into_field(app, &code) {
+                    scan(app, &code, at, cmds);
+                }
+            }
             WedgeOut::Typed(keys) => {
                 for k in keys {
                     let key = match k {
@@ -217,6 +250,52 @@ fn wedge_outputs(app: &mut App, outs: Vec<WedgeOut>, at: i64, cmds: &mut Vec<Cmd
     }
 }
 
+/// The focused text field that takes a fast burst of keys as text, if there is one: a form
+/// field, the cashier id or the sale's note — never an amount field, where a burst is a scan.
+fn burst_target(app: &mut App) -> Option<&mut Field> {
+    match &mut app.overlay {
+        Some(Overlay::Form(f)) => f.form_mut().focused_mut().filter(|f| f.takes_bursts()),
+        Some(_) => None,
+        None => match &mut app.screen {
+            Screen::OpenShift(f) => Some(&mut f.cashier),
+            Screen::Sale(s) if s.note_focused && s.confirmed.is_none() => Some(&mut s.note),
+            _ => None,
+        },
+    }
+}
+
+/// A fast burst (a paste without bracketed paste, or a scanner) while a text field has the
+/// focus: text for that field, through the field's own filter; what it cannot take is said,
+/// not dropped. A burst that reads as a payment code is still a scan (a code never becomes
+/// text that is stored or sent). Returns whether the burst was taken as text.
+fn burst_into_field(app: &mut App, text: &str) -> bool {
+    if matches!(
+        auth_code::classify(text),
+        Classified::WeChat(_) | Classified::OtherWallet(_)
+    ) {
+        return false;
+    }
+    let Some(field) = burst_target(app) else {
+        return false;
+    };
+    let name = field.name();
+    if let Err(why) = field.push_str(text) {
+        set_hint(app, Hint::Field(name, why));
+    }
+    true
+}
+
+/// Types one character into a field; what the field refuses is said.
+fn type_into(app: &mut App, c: char) {
+    let Some(field) = burst_target(app) else {
+        return;
+    };
+    let name = field.name();
+    if let Err(why) = field.push(c) {
+        set_hint(app, Hint::Field(name, why));
+    }
+}
+
 /// A key a person typed (after the wedge classifier).
 fn typed_key(app: &mut App, key: Key, cmds: &mut Vec<Cmd>) {
     let view = app.view();
@@ -224,26 +303,23 @@ fn typed_key(app: &mut App, key: Key, cmds: &mut Vec<Cmd>) {
         act(app, action, cmds);
         return;
     }
-    if app.overlay == Some(Overlay::Form) {
-        if let Some(f) = app.form.as_mut() {
-            let pin = f.is_pin(f.focus);
-            let amount = matches!(f.kind, super::app::FormKind::Refund { .. }) && f.focus == 0;
-            let field = &mut f.fields[f.focus];
-            match key {
-                Key::Char(c) if pin && c.is_ascii_digit() && field.len() < 12 => field.push(c),
-                Key::Char(c) if amount && (c.is_ascii_digit() || c == '.') && field.len() < 12 => {
-                    field.push(c)
+    if let Some(Overlay::Form(f)) = &mut app.overlay {
+        match key {
+            Key::Char(c) => {
+                let Some(field) = f.form_mut().focused_mut() else {
+                    return;
+                };
+                let name = field.name();
+                if let Err(why) = field.push(c) {
+                    set_hint(app, Hint::Field(name, why));
                 }
-                Key::Char(c)
-                    if !pin && !amount && !c.is_control() && field.chars().count() < 60 =>
-                {
-                    field.push(c)
-                }
-                Key::Backspace => {
+            }
+            Key::Backspace => {
+                if let Some(field) = f.form_mut().focused_mut() {
                     field.pop();
                 }
-                _ => {}
             }
+            _ => {}
         }
         return;
     }
@@ -251,96 +327,99 @@ fn typed_key(app: &mut App, key: Key, cmds: &mut Vec<Cmd>) {
         return;
     }
     // Text entry.
-    match (app.screen, key) {
-        (Screen::Sale, Key::Char(c)) if app.sale.confirmed.is_some() => {
-            let _ = c;
-            set_hint(app, strings(app.lang).type_not_scan.into());
+    match (&mut app.screen, key) {
+        (Screen::Sale(s), Key::Char(_)) if s.confirmed.is_some() => {
+            set_hint(app, Hint::TypeNotScan);
         }
-        (Screen::Sale, Key::Char(c)) => {
-            if app.sale.note_focused {
-                if !c.is_control() && app.sale.note.chars().count() < 60 {
-                    app.sale.note.push(c);
-                }
-            } else if (c.is_ascii_digit() || ".,-¥￥．，".contains(c) || ('０'..='９').contains(&c))
-                && app.sale.amount.chars().count() < 14
-            {
-                app.sale.amount.push(c);
-                app.sale.error = None;
+        (Screen::Sale(s), Key::Char(c)) => {
+            if s.note_focused {
+                type_into(app, c);
+            } else if s.amount.push(c).is_ok() {
+                s.error = None;
             }
         }
-        (Screen::Sale, Key::Backspace) => {
-            if app.sale.note_focused {
-                app.sale.note.pop();
+        (Screen::Sale(s), Key::Backspace) => {
+            if s.note_focused {
+                s.note.pop();
             } else {
-                app.sale.amount.pop();
-                app.sale.error = None;
+                s.amount.pop();
+                s.error = None;
             }
         }
-        (Screen::Result, Key::Char(c)) if c.is_ascii_digit() => {
+        (Screen::Result(_), Key::Char(c)) if c.is_ascii_digit() => {
             // Typing the next amount starts the next sale.
             new_sale(app);
-            app.sale.amount.push(c);
+            if let Screen::Sale(s) = &mut app.screen {
+                let _ = s.amount.push(c);
+            }
         }
-        (Screen::History, Key::Char(c))
-            if app.history.detail.is_none() && (c.is_ascii_digit() || c == '.') =>
+        (Screen::History(h), Key::Char(c))
+            if h.detail.is_none() && (c.is_ascii_digit() || c == '.') =>
         {
-            app.history.filter.push(c);
-            app.history.selected = 0;
+            h.filter.push(c);
+            h.selected = 0;
         }
-        (Screen::History, Key::Backspace) if app.history.detail.is_none() => {
-            app.history.filter.pop();
-            app.history.selected = 0;
+        (Screen::History(h), Key::Backspace) if h.detail.is_none() => {
+            h.filter.pop();
+            h.selected = 0;
         }
-        (Screen::OpenShift, Key::Char(c))
-            if !c.is_control() && app.cashier_input.chars().count() < 32 =>
-        {
-            app.cashier_input.push(c);
-        }
-        (Screen::OpenShift, Key::Backspace) => {
-            app.cashier_input.pop();
-        }
+        (Screen::OpenShift(_), Key::Char(c)) => type_into(app, c),
+        (Screen::OpenShift(f), Key::Backspace) => f.cashier.pop(),
         _ => {}
     }
 }
 
 fn new_sale(app: &mut App) {
-    app.sale = Default::default();
-    app.result = None;
     app.screen = if app.shift.is_some() {
-        Screen::Sale
+        Screen::Sale(SaleScreen::default())
     } else {
-        Screen::OpenShift
+        Screen::OpenShift(OpenShiftForm::default())
     };
 }
 
 fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
-    let s = strings(app.lang);
     match action {
-        Action::ConfirmAmount => match Fen::parse(&app.sale.amount, app.max_amount) {
-            Ok(fen) => {
-                app.sale.confirmed = Some(fen);
-                app.sale.error = None;
-                app.sale.note_focused = false;
+        Action::ConfirmAmount => {
+            if let Screen::Sale(s) = &mut app.screen {
+                match Fen::parse(s.amount.value(), app.max_amount) {
+                    Ok(fen) => {
+                        s.confirmed = Some(fen);
+                        s.error = None;
+                        s.note_focused = false;
+                    }
+                    Err(e) => s.error = Some(e),
+                }
             }
-            Err(e) => app.sale.error = Some(i18n::amount_error(app.lang, &e)),
-        },
-        Action::ToggleField => app.sale.note_focused = !app.sale.note_focused,
-        Action::Clear => app.sale = Default::default(),
-        Action::ChangeAmount => app.sale.confirmed = None,
+        }
+        Action::ToggleField => {
+            if let Screen::Sale(s) = &mut app.screen {
+                s.note_focused = !s.note_focused;
+            }
+        }
+        Action::Clear => {
+            if let Screen::Sale(s) = &mut app.screen {
+                *s = SaleScreen::default();
+            }
+        }
+        Action::ChangeAmount => {
+            if let Screen::Sale(s) = &mut app.screen {
+                s.confirmed = None;
+            }
+        }
         Action::CancelPayment => {
-            if app.payment.as_ref().is_some_and(|p| !p.cancelling) {
+            if app.payment().is_some_and(|p| !p.cancelling) {
                 app.overlay = Some(Overlay::ConfirmCancel);
             }
         }
         Action::NextSale => new_sale(app),
         Action::History => {
-            app.screen = Screen::History;
-            app.history.detail = None;
+            let resume = take_sale(app);
+            app.screen = Screen::History(HistoryScreen::new(resume));
             cmds.push(Cmd::LoadHistory);
         }
         Action::Shift => {
-            app.screen = Screen::Shift;
-            app.shift_message = None;
+            let resume = take_sale(app);
+            app.screen = Screen::Shift(ShiftScreen { note: None, resume });
             cmds.push(Cmd::LoadSummary);
         }
         Action::Help => app.overlay = Some(Overlay::Help),
@@ -353,52 +432,58 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
                 cmds.push(Cmd::Quit);
             }
         }
-        Action::Up => app.history.selected = app.history.selected.saturating_sub(1),
-        Action::Down => {
-            let n = app.history.filtered().len();
-            app.history.selected = (app.history.selected + 1).min(n.saturating_sub(1));
-        }
-        Action::PageUp => app.history.selected = app.history.selected.saturating_sub(10),
-        Action::PageDown => {
-            let n = app.history.filtered().len();
-            app.history.selected = (app.history.selected + 10).min(n.saturating_sub(1));
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            if let Screen::History(h) = &mut app.screen {
+                let last = h.filtered().len().saturating_sub(1);
+                h.selected = match action {
+                    Action::Up => h.selected.saturating_sub(1),
+                    Action::Down => (h.selected + 1).min(last),
+                    Action::PageUp => h.selected.saturating_sub(10),
+                    _ => (h.selected + 10).min(last),
+                };
+            }
         }
         Action::Details => {
-            if let Some(o) = app.history.selected_order() {
+            if let Some(o) = app.history().and_then(HistoryScreen::selected_order) {
                 cmds.push(Cmd::LoadDetail(o.id));
             }
         }
         Action::Retry => {
-            let id = match &app.history.detail {
-                Some((o, _)) if o.state == OrderState::Unresolved => Some(o.id),
-                _ => app
-                    .history
-                    .selected_order()
-                    .filter(|o| o.state == OrderState::Unresolved)
-                    .map(|o| o.id),
-            };
+            let id = app
+                .history()
+                .and_then(HistoryScreen::current)
+                .filter(|o| o.state == OrderState::Unresolved)
+                .map(|o| o.id);
             if let Some(id) = id {
                 cmds.push(Cmd::RetryOrder(id));
-                set_hint(app, s.contacting.into());
+                set_hint(app, Hint::Contacting);
             }
         }
         Action::CloseShift => app.overlay = Some(Overlay::ConfirmClose),
         Action::Back => {
-            if app.screen == Screen::History && app.history.detail.is_some() {
-                app.history.detail = None;
-            } else {
-                app.screen = if app.in_flight() {
-                    Screen::Waiting
-                } else if app.shift.is_some() {
-                    Screen::Sale
+            if let Screen::History(h) = &mut app.screen
+                && h.detail.is_some()
+            {
+                h.detail = None;
+                return;
+            }
+            let resume = match &mut app.screen {
+                Screen::History(h) => std::mem::take(&mut h.resume),
+                Screen::Shift(s) => std::mem::take(&mut s.resume),
+                _ => SaleScreen::default(),
+            };
+            if !app.in_flight() {
+                app.screen = if app.shift.is_some() {
+                    Screen::Sale(resume)
                 } else {
-                    Screen::OpenShift
+                    Screen::OpenShift(OpenShiftForm::default())
                 };
             }
         }
         Action::OpenShift => {
-            let id = app.cashier_input.trim().to_string();
-            if !id.is_empty() {
+            if let Screen::OpenShift(f) = &app.screen
+                && let Ok(id) = f.validate()
+            {
                 cmds.push(Cmd::OpenShift(id));
             }
         }
@@ -409,53 +494,48 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
                     cmds.push(Cmd::Quit);
                 }
                 Some(Overlay::ConfirmCancel) => {
-                    if let Some(p) = app.payment.as_mut() {
+                    if let Screen::Waiting(p) = &mut app.screen {
                         p.cancelling = true;
                     }
                     cmds.push(Cmd::CancelPayment);
                 }
                 Some(Overlay::ConfirmClose) => cmds.push(Cmd::CloseShift),
-                Some(Overlay::Help) | Some(Overlay::Form) | None => {}
+                Some(Overlay::Help) | Some(Overlay::Form(_)) | None => {}
             }
             app.overlay = None;
         }
-        Action::No => {
-            app.overlay = None;
-            app.form = None;
-        }
+        Action::No | Action::CancelForm => app.overlay = None,
         Action::Refund => {
             if let Some(o) = app.refund_target() {
-                let kind = super::app::FormKind::Refund {
-                    order_id: o.id,
-                    out_trade_no: o.out_trade_no.clone(),
-                    paid: o.amount,
-                };
-                app.form = Some(super::app::Form::new(kind));
-                app.overlay = Some(Overlay::Form);
+                let form = RefundForm::new(o.id, o.out_trade_no.clone(), o.amount);
+                app.overlay = Some(Overlay::Form(SupervisorForm::Refund(form)));
             }
         }
         Action::ForceClose => {
-            app.form = Some(super::app::Form::new(super::app::FormKind::ForceClose));
-            app.overlay = Some(Overlay::Form);
+            app.overlay = Some(Overlay::Form(SupervisorForm::ForceClose(
+                ForceCloseForm::default(),
+            )));
         }
         Action::NextField => {
-            if let Some(f) = app.form.as_mut() {
-                f.focus = (f.focus + 1) % f.fields.len();
+            if let Some(Overlay::Form(f)) = &mut app.overlay {
+                f.form_mut().next_field();
             }
         }
         Action::PrevField => {
-            if let Some(f) = app.form.as_mut() {
-                f.focus = (f.focus + f.fields.len() - 1) % f.fields.len();
+            if let Some(Overlay::Form(f)) = &mut app.overlay {
+                f.form_mut().prev_field();
             }
         }
         Action::Submit => submit_form(app, cmds),
         Action::Reconcile => {
             // Yesterday in Beijing: bills for a day are ready from 09:00 the next day.
             let yesterday = crate::clock::beijing::date(app.now - 24 * 3600 * 1000);
-            app.shift_message = Some(match app.lang {
-                crate::config::Language::Zh => format!("正在对账 {yesterday}…"),
-                crate::config::Language::En => format!("Reconciling {yesterday}…"),
-            });
+            set_shift_note(
+                app,
+                ShiftNote::Reconciling {
+                    date: yesterday.clone(),
+                },
+            );
             cmds.push(Cmd::Reconcile(yesterday));
         }
         Action::Reprint => {
@@ -464,15 +544,7 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
                     order_id,
                     copy: true,
                 });
-                set_hint(
-                    app,
-                    match app.lang {
-                        crate::config::Language::Zh => "已发送重印（标注“重印”）".into(),
-                        crate::config::Language::En => {
-                            "Copy sent to the printer (marked COPY)".into()
-                        }
-                    },
-                );
+                set_hint(app, Hint::CopySent);
             }
         }
     }
@@ -482,7 +554,8 @@ fn paste(app: &mut App, text: &str, at: i64, cmds: &mut Vec<Cmd>) {
     let digits = auth_code::normalise(text);
     let looks_like_code =
         digits.len() >= app.wedge.config().min_chars && digits.bytes().all(|b| b.is_ascii_digit());
-    if looks_like_code || (app.screen == Screen::Sale && app.sale.confirmed.is_some()) {
+    let awaiting_scan = app.sale().is_some_and(|s| s.confirmed.is_some());
+    if looks_like_code || awaiting_scan {
         // Pasted codes go through the same validator as scans.
         scan(app, text, at, cmds);
         return;
@@ -494,19 +567,15 @@ fn paste(app: &mut App, text: &str, at: i64, cmds: &mut Vec<Cmd>) {
 
 /// A scan, from the serial reader, the wedge classifier or a paste.
 fn scan(app: &mut App, raw: &str, at: i64, cmds: &mut Vec<Cmd>) {
-    let s = strings(app.lang);
-    let ready = app.overlay.is_none()
-        && app.screen == Screen::Sale
-        && app.sale.confirmed.is_some()
-        && app.payment.is_none();
+    let ready = app.overlay.is_none() && app.sale().is_some_and(|s| s.confirmed.is_some());
     if !ready {
-        set_hint(app, s.scan_ignored.into());
+        set_hint(app, Hint::ScanIgnored);
         return;
     }
     let code = match auth_code::classify(raw) {
         Classified::WeChat(code) => code,
         other => {
-            set_hint(app, i18n::scan_refused(app.lang, &other));
+            set_hint(app, Hint::NotACode(other));
             return;
         }
     };
@@ -515,15 +584,23 @@ fn scan(app: &mut App, raw: &str, at: i64, cmds: &mut Vec<Cmd>) {
         .last_scan
         .is_some_and(|(prev, t)| prev == fp && at - t < DUPLICATE_SCAN_MS)
     {
-        set_hint(app, s.duplicate_scan.into());
+        set_hint(app, Hint::DuplicateScan);
         return;
     }
     app.last_scan = Some((fp, at));
-    let (Some(amount), Some(shift)) = (app.sale.confirmed, app.shift.as_ref()) else {
-        set_hint(app, s.scan_ignored.into());
+    let Some((shift_id, cashier)) = app.shift.as_ref().map(|s| (s.id, s.cashier.clone())) else {
+        set_hint(app, Hint::ScanIgnored);
         return;
     };
-    app.payment = Some(PaymentView {
+    let sale = take_sale(app);
+    let Some(amount) = sale.confirmed else {
+        app.screen = Screen::Sale(sale);
+        set_hint(app, Hint::ScanIgnored);
+        return;
+    };
+    let description = sale.note.value().trim().to_string();
+    app.screen = Screen::Waiting(WaitingScreen {
+        sale,
         out_trade_no: None,
         amount,
         masked: code.masked().to_string(),
@@ -534,94 +611,71 @@ fn scan(app: &mut App, raw: &str, at: i64, cmds: &mut Vec<Cmd>) {
         reverse_attempts: 0,
         cancelling: false,
     });
-    app.screen = Screen::Waiting;
     app.hint = None;
     cmds.push(Cmd::StartPayment {
         amount,
-        description: app.sale.note.trim().to_string(),
+        description,
         code,
-        shift_id: shift.id,
-        cashier: shift.cashier.clone(),
+        shift_id,
+        cashier,
     });
 }
 
-fn result_view(app: &App, o: &OrderRecord) -> ResultView {
+fn result_screen(o: &OrderRecord) -> ResultScreen {
     let outcome = match o.state {
         OrderState::Paid | OrderState::PartiallyRefunded | OrderState::Refunded => Outcome::Paid,
         OrderState::Failed | OrderState::Reversed => Outcome::NotCharged,
         OrderState::Unresolved | OrderState::Pending | OrderState::Userpaying => Outcome::Attention,
     };
-    let message = match &o.reason {
-        Some(r) => match app.lang {
-            crate::config::Language::Zh => r.zh(),
-            crate::config::Language::En => r.en(),
-        },
-        None if outcome == Outcome::Attention => strings(app.lang).do_not_recharge.to_string(),
-        None => String::new(),
+    let note = match &o.reason {
+        Some(r) => ResultNote::Reason(r.clone()),
+        None if outcome == Outcome::Attention => ResultNote::DoNotRecharge,
+        None => ResultNote::None,
     };
-    ResultView {
+    ResultScreen {
         order_id: o.id,
         outcome,
         amount: o.amount,
         out_trade_no: o.out_trade_no.clone(),
         transaction_id: o.transaction_id.clone(),
-        message,
+        note,
         at: o.updated_at,
     }
 }
 
 fn submit_form(app: &mut App, cmds: &mut Vec<Cmd>) {
-    let zh = app.lang == crate::config::Language::Zh;
-    let Some(f) = app.form.as_mut() else { return };
-    let missing = |zh: bool| {
-        if zh {
-            "请填写所有项目"
-        } else {
-            "fill in every field"
-        }
-        .to_string()
+    let Some(Overlay::Form(f)) = &mut app.overlay else {
+        return;
     };
-    match f.kind.clone() {
-        super::app::FormKind::Refund {
-            out_trade_no, paid, ..
-        } => {
-            let amount = match Fen::parse(&f.fields[0], paid) {
-                Ok(a) => a,
-                Err(e) => {
-                    f.error = Some(i18n::amount_error(app.lang, &e));
-                    f.focus = 0;
-                    return;
+    let cmd = match f {
+        SupervisorForm::Refund(r) => match r.validate() {
+            Ok(req) => Cmd::Refund {
+                out_trade_no: req.out_trade_no,
+                amount: req.amount,
+                reason: req.reason,
+                supervisor: req.supervisor,
+                pin: req.pin,
+            },
+            Err(e) => {
+                if matches!(e, FormError::Amount(_)) {
+                    r.focus = FieldName::Amount;
                 }
-            };
-            if f.fields[1..].iter().any(|x| x.trim().is_empty()) {
-                f.error = Some(missing(zh));
+                r.error = Some(e);
                 return;
             }
-            cmds.push(Cmd::Refund {
-                out_trade_no,
-                amount,
-                reason: f.fields[1].trim().to_string(),
-                supervisor: f.fields[2].trim().to_string(),
-                pin: f.fields[3].clone(),
-            });
-        }
-        super::app::FormKind::ForceClose => {
-            if f.fields.iter().any(|x| x.trim().is_empty()) {
-                f.error = Some(missing(zh));
+        },
+        SupervisorForm::ForceClose(c) => match c.validate() {
+            Ok(a) => Cmd::ForceClose {
+                supervisor: a.supervisor,
+                pin: a.pin,
+            },
+            Err(e) => {
+                c.error = Some(e);
                 return;
             }
-            cmds.push(Cmd::ForceClose {
-                supervisor: f.fields[0].trim().to_string(),
-                pin: f.fields[1].clone(),
-            });
-        }
-    }
-    app.form = None;
-    app.overlay = None;
-    let text = if zh {
-        "正在处理（主管核验中）…"
-    } else {
-        "Working (checking the supervisor)…"
+        },
     };
-    set_hint(app, text.into());
+    cmds.push(cmd);
+    app.overlay = None;
+    set_hint(app, Hint::Working);
 }

@@ -8,13 +8,18 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
-use super::app::{App, Outcome, Overlay, ScannerStatus, Screen, Theme};
+use super::app::{App, ScannerStatus, Theme};
 use super::bigtext;
-use super::i18n::{self, strings};
+use super::form::{OpenShiftForm, SupervisorForm};
 use super::keys::bindings;
+use super::screen::{
+    HistoryScreen, Outcome, Overlay, ResultScreen, SaleScreen, Screen, ScreenKind, ShiftScreen,
+    WaitingScreen,
+};
 use crate::clock::beijing;
 use crate::engine::OrderState;
 use crate::engine::micropay::Phase;
+use crate::i18n::{self, strings};
 use crate::money::Fen;
 use crate::receipt::printer::PrinterStatus;
 
@@ -78,17 +83,17 @@ impl Widget for &App {
             .title(title(self));
         let inner = block.inner(main);
         block.render(main, buf);
-        match self.screen {
-            Screen::OpenShift => open_shift(self, inner, buf),
-            Screen::Sale => sale(self, inner, buf),
-            Screen::Waiting => waiting(self, inner, buf),
-            Screen::Result => result(self, inner, buf),
-            Screen::History => history(self, inner, buf),
-            Screen::Shift => shift(self, inner, buf),
+        match &self.screen {
+            Screen::OpenShift(f) => open_shift(self, f, inner, buf),
+            Screen::Sale(s) => sale(self, s, inner, buf),
+            Screen::Waiting(p) => waiting(self, p, inner, buf),
+            Screen::Result(r) => result(self, r, inner, buf),
+            Screen::History(h) => history(self, h, inner, buf),
+            Screen::Shift(sh) => shift(self, sh, inner, buf),
         }
         footer_line(self, footer, buf);
         key_bar(self, keys, buf);
-        if let Some(o) = self.overlay {
+        if let Some(o) = &self.overlay {
             overlay(self, o, main, buf);
         }
     }
@@ -96,11 +101,11 @@ impl Widget for &App {
 
 fn title(app: &App) -> Line<'static> {
     let s = strings(app.lang);
-    let t = match app.screen {
-        Screen::OpenShift => s.open_shift,
-        Screen::Sale | Screen::Waiting | Screen::Result => "",
-        Screen::History => s.history,
-        Screen::Shift => s.shift_title,
+    let t = match app.screen.kind() {
+        ScreenKind::OpenShift => s.open_shift,
+        ScreenKind::Sale | ScreenKind::Waiting | ScreenKind::Result => "",
+        ScreenKind::History => s.history,
+        ScreenKind::Shift => s.shift_title,
     };
     if t.is_empty() {
         Line::default()
@@ -153,10 +158,7 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
     if let PrinterStatus::Failed { waiting, error } = &app.printer {
-        let text = match app.lang {
-            crate::config::Language::Zh => format!(" ✘ 打印机：{error}（等待打印 {waiting} 张）"),
-            crate::config::Language::En => format!(" ✘ Printer: {error} ({waiting} waiting)"),
-        };
+        let text = i18n::printer_failed(app.lang, *waiting, error);
         if app.hint.is_none() {
             Paragraph::new(Line::from(Span::styled(text, style(app, Tone::Bad)))).render(area, buf);
             return;
@@ -164,7 +166,7 @@ fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if let Some((hint, _)) = &app.hint {
         Paragraph::new(Line::from(Span::styled(
-            format!(" ▶ {hint}"),
+            format!(" ▶ {}", i18n::hint(app.lang, hint)),
             style(app, Tone::Warn),
         )))
         .render(area, buf);
@@ -184,7 +186,10 @@ fn key_bar(app: &App, area: Rect, buf: &mut Buffer) {
             format!(" {}", b.label),
             style(app, Tone::Accent),
         ));
-        spans.push(Span::raw(format!(" {}  ", b.text(app.lang))));
+        spans.push(Span::raw(format!(
+            " {}  ",
+            i18n::action(app.lang, b.action)
+        )));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
@@ -207,10 +212,10 @@ fn big_amount(app: &App, text: &str, tone: Tone) -> Vec<Line<'static>> {
         .collect()
 }
 
-fn sale(app: &App, area: Rect, buf: &mut Buffer) {
+fn sale(app: &App, sale: &SaleScreen, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
     let mut lines: Vec<Line> = Vec::new();
-    if let Some(amount) = app.sale.confirmed {
+    if let Some(amount) = sale.confirmed {
         lines.push(Line::from(s.amount_title).style(style(app, Tone::Dim)));
         lines.push(Line::default());
         lines.extend(big_amount(
@@ -221,7 +226,7 @@ fn sale(app: &App, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(format!(
             "{}  {}",
             amount.grouped(),
-            note_text(app)
+            note_text(sale)
         )));
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
@@ -232,38 +237,34 @@ fn sale(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         lines.push(Line::from(s.amount_title).style(style(app, Tone::Dim)));
         lines.push(Line::default());
-        let shown = if app.sale.amount.is_empty() {
+        let shown = if sale.amount.is_empty() {
             "_".to_string()
         } else {
-            app.sale.amount.clone()
+            sale.amount.value().to_string()
         };
-        let cursor = if app.sale.note_focused { "" } else { "_" };
+        let cursor = if sale.note_focused { "" } else { "_" };
         let text = format!(
             "¥{}{}",
             shown.trim_end_matches('_'),
-            if app.sale.amount.is_empty() {
-                "_"
-            } else {
-                cursor
-            }
+            if sale.amount.is_empty() { "_" } else { cursor }
         );
         lines.extend(big_amount(app, &text, Tone::Plain));
         lines.push(Line::default());
-        let note = if app.sale.note.is_empty() && !app.sale.note_focused {
+        let note = if sale.note.is_empty() && !sale.note_focused {
             s.optional.to_string()
         } else {
-            app.sale.note.clone()
+            sale.note.value().to_string()
         };
-        let marker = if app.sale.note_focused { "▸ " } else { "" };
-        let cur = if app.sale.note_focused { "_" } else { "" };
+        let marker = if sale.note_focused { "▸ " } else { "" };
+        let cur = if sale.note_focused { "_" } else { "" };
         lines.push(Line::from(format!(
             "{marker}{}: {note}{cur}",
             s.description
         )));
         lines.push(Line::default());
-        match &app.sale.error {
+        match &sale.error {
             Some(e) => lines.push(Line::from(Span::styled(
-                format!("✘ {e}"),
+                format!("✘ {}", i18n::amount_error(app.lang, e)),
                 style(app, Tone::Bad),
             ))),
             None => lines.push(Line::from(s.enter_amount_hint).style(style(app, Tone::Dim))),
@@ -275,17 +276,16 @@ fn sale(app: &App, area: Rect, buf: &mut Buffer) {
         .render(centered_rows(area, n), buf);
 }
 
-fn note_text(app: &App) -> String {
-    if app.sale.note.is_empty() {
+fn note_text(sale: &SaleScreen) -> String {
+    if sale.note.is_empty() {
         String::new()
     } else {
-        format!("· {}", app.sale.note)
+        format!("· {}", sale.note.value())
     }
 }
 
-fn waiting(app: &App, area: Rect, buf: &mut Buffer) {
+fn waiting(app: &App, p: &WaitingScreen, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
-    let Some(p) = &app.payment else { return };
     let cancelling = p.cancelling || matches!(p.phase, Phase::Reversing | Phase::Confirming);
     let (headline, tone) = if cancelling {
         (
@@ -335,9 +335,8 @@ fn waiting(app: &App, area: Rect, buf: &mut Buffer) {
         .render(centered_rows(area, n), buf);
 }
 
-fn result(app: &App, area: Rect, buf: &mut Buffer) {
+fn result(app: &App, r: &ResultScreen, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
-    let Some(r) = &app.result else { return };
     let (sym, word, tone) = match r.outcome {
         Outcome::Paid => ("✔", s.paid, Tone::Good),
         Outcome::NotCharged => ("✘", s.not_charged, Tone::Bad),
@@ -368,10 +367,11 @@ fn result(app: &App, area: Rect, buf: &mut Buffer) {
         ))
         .style(style(app, Tone::Dim)),
     );
-    if !r.message.is_empty() {
+    let message = i18n::result_note(app.lang, &r.note);
+    if !message.is_empty() {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
-            r.message.clone(),
+            message,
             style(
                 app,
                 if r.outcome == Outcome::Paid {
@@ -397,9 +397,10 @@ fn result(app: &App, area: Rect, buf: &mut Buffer) {
         .render(centered_rows(area, n), buf);
 }
 
-fn history(app: &App, area: Rect, buf: &mut Buffer) {
+fn history(app: &App, h: &HistoryScreen, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
-    if let Some((o, events)) = &app.history.detail {
+    if let Some(d) = &h.detail {
+        let (o, events) = (&d.order, &d.events);
         let mut lines = vec![
             Line::from(Span::styled(
                 format!(
@@ -418,10 +419,7 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
             )),
         ];
         if let Some(r) = &o.reason {
-            lines.push(Line::from(match app.lang {
-                crate::config::Language::Zh => r.zh(),
-                crate::config::Language::En => r.en(),
-            }));
+            lines.push(Line::from(i18n::reason(r, app.lang)));
         }
         lines.push(Line::from(format!("— {} —", s.timeline)).style(style(app, Tone::Dim)));
         for e in events {
@@ -435,7 +433,7 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
             )));
         }
         // Beside the timeline, the receipt as the printer gets it (32 columns).
-        let (left, right) = match &app.history.receipt {
+        let (left, right) = match &d.receipt {
             Some(_) if area.width >= 76 => {
                 let [l, r] =
                     Layout::horizontal([Constraint::Min(40), Constraint::Length(34)]).areas(area);
@@ -446,16 +444,13 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .render(left, buf);
-        if let (Some(r), Some(text)) = (right, &app.history.receipt) {
+        if let (Some(r), Some(text)) = (right, &d.receipt) {
             let preview: Vec<Line> = text.lines().map(|l| Line::from(l.to_string())).collect();
             Paragraph::new(preview)
                 .block(
                     Block::default()
                         .borders(Borders::LEFT)
-                        .title(match app.lang {
-                            crate::config::Language::Zh => " 小票 ",
-                            crate::config::Language::En => " receipt ",
-                        }),
+                        .title(s.receipt_title),
                 )
                 .render(r, buf);
         }
@@ -463,27 +458,24 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let [search, list] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
     Paragraph::new(vec![
-        Line::from(format!(" {}: {}_", s.search, app.history.filter)),
+        Line::from(format!(" {}: {}_", s.search, h.filter)),
         Line::default(),
     ])
     .render(search, buf);
-    if !app.history.loaded {
+    if !h.loaded {
         Paragraph::new(s.loading).render(list, buf);
         return;
     }
-    let rows = app.history.filtered();
+    let rows = h.filtered();
     if rows.is_empty() {
         Paragraph::new(format!(" {}", s.no_orders)).render(list, buf);
         return;
     }
     let height = list.height as usize;
-    let first = app
-        .history
-        .selected
-        .saturating_sub(height.saturating_sub(1));
+    let first = h.selected.saturating_sub(height.saturating_sub(1));
     let mut lines = Vec::new();
     for (i, o) in rows.iter().enumerate().skip(first).take(height) {
-        let sel = i == app.history.selected;
+        let sel = i == h.selected;
         let sym = match o.state {
             OrderState::Paid | OrderState::PartiallyRefunded | OrderState::Refunded => "✔",
             OrderState::Failed | OrderState::Reversed => "✘",
@@ -511,7 +503,7 @@ fn history(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(list, buf);
 }
 
-fn shift(app: &App, area: Rect, buf: &mut Buffer) {
+fn shift(app: &App, sh: &ShiftScreen, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
     let mut lines = Vec::new();
     if let Some(shift) = &app.shift {
@@ -552,22 +544,29 @@ fn shift(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         lines.push(Line::from(s.loading));
     }
-    if let Some(m) = &app.shift_message {
+    if let Some(n) = &sh.note {
         lines.push(Line::default());
-        lines.push(Line::from(Span::styled(m.clone(), style(app, Tone::Warn))));
+        lines.push(Line::from(Span::styled(
+            i18n::shift_note(app.lang, n),
+            style(app, Tone::Warn),
+        )));
     }
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(area, buf);
 }
 
-fn open_shift(app: &App, area: Rect, buf: &mut Buffer) {
+fn open_shift(app: &App, f: &OpenShiftForm, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
     let lines = vec![
         Line::from(s.cashier_prompt),
         Line::default(),
         Line::from(Span::styled(
-            format!("{}: {}_", s.cashier, app.cashier_input),
+            format!(
+                "{}: {}_",
+                i18n::field_label(app.lang, f.cashier.name()),
+                f.cashier.value()
+            ),
             style(app, Tone::Accent),
         )),
     ];
@@ -576,77 +575,10 @@ fn open_shift(app: &App, area: Rect, buf: &mut Buffer) {
         .render(centered_rows(area, 3), buf);
 }
 
-fn overlay(app: &App, o: Overlay, area: Rect, buf: &mut Buffer) {
+fn overlay(app: &App, o: &Overlay, area: Rect, buf: &mut Buffer) {
     let s = strings(app.lang);
     let (title, body): (&str, Vec<Line>) = match o {
-        Overlay::Form => {
-            let Some(f) = &app.form else { return };
-            let zh = app.lang == crate::config::Language::Zh;
-            let (title, labels): (&str, Vec<&str>) = match &f.kind {
-                super::app::FormKind::Refund { .. } => (
-                    if zh {
-                        "退款（需主管核准）"
-                    } else {
-                        "Refund (supervisor approves)"
-                    },
-                    if zh {
-                        vec!["退款金额", "退款原因", "主管编号", "主管密码"]
-                    } else {
-                        vec!["Amount", "Reason", "Supervisor", "PIN"]
-                    },
-                ),
-                super::app::FormKind::ForceClose => (
-                    if zh {
-                        "强制结班（需主管核准）"
-                    } else {
-                        "Force close (supervisor approves)"
-                    },
-                    if zh {
-                        vec!["主管编号", "主管密码"]
-                    } else {
-                        vec!["Supervisor", "PIN"]
-                    },
-                ),
-            };
-            let mut lines = Vec::new();
-            if let super::app::FormKind::Refund {
-                out_trade_no, paid, ..
-            } = &f.kind
-            {
-                lines.push(Line::from(format!(
-                    "{} {out_trade_no} · {}",
-                    s.order_no,
-                    paid.grouped()
-                )));
-            } else {
-                lines.push(Line::from(if zh {
-                    "未处理的订单会列在 Z 报表上"
-                } else {
-                    "Unsettled orders are listed on the Z report"
-                }));
-            }
-            lines.push(Line::default());
-            for (i, (label, value)) in labels.iter().zip(&f.fields).enumerate() {
-                let shown = if f.is_pin(i) {
-                    "*".repeat(value.len())
-                } else {
-                    value.clone()
-                };
-                let marker = if i == f.focus { "▸" } else { " " };
-                let cursor = if i == f.focus { "_" } else { "" };
-                lines.push(Line::from(format!(
-                    "{marker} {} {shown}{cursor}",
-                    i18n::pad(label, 10)
-                )));
-            }
-            if let Some(e) = &f.error {
-                lines.push(Line::from(Span::styled(
-                    format!("✘ {e}"),
-                    style(app, Tone::Bad),
-                )));
-            }
-            (title, lines)
-        }
+        Overlay::Form(f) => (i18n::form_title(app.lang, f), form_lines(app, f)),
         Overlay::Help => {
             let mut under = app.view();
             under.overlay = None;
@@ -654,11 +586,18 @@ fn overlay(app: &App, o: Overlay, area: Rect, buf: &mut Buffer) {
                 .iter()
                 .filter(|b| !b.label.is_empty())
                 .map(|b| {
-                    let keys: Vec<String> = b.keys.iter().map(|k| key_name(*k)).collect();
-                    Line::from(format!("{:<16} {}", keys.join(" / "), b.text(app.lang)))
+                    let keys: Vec<String> = b.keys.iter().map(|k| i18n::key_name(*k)).collect();
+                    Line::from(format!(
+                        "{:<16} {}",
+                        keys.join(" / "),
+                        i18n::action(app.lang, b.action)
+                    ))
                 })
                 .chain(if app.simulator {
-                    demo_help(app).into_iter().map(Line::from).collect()
+                    i18n::demo_help(app.lang)
+                        .iter()
+                        .map(|l| Line::from(*l))
+                        .collect()
                 } else {
                     Vec::new()
                 })
@@ -694,7 +633,7 @@ fn overlay(app: &App, o: Overlay, area: Rect, buf: &mut Buffer) {
             ],
         ),
     };
-    let title = if matches!(o, Overlay::Help | Overlay::Form) {
+    let title = if matches!(o, Overlay::Help | Overlay::Form(_)) {
         title
     } else {
         "?"
@@ -722,41 +661,41 @@ fn overlay(app: &App, o: Overlay, area: Rect, buf: &mut Buffer) {
         .render(popup, buf);
 }
 
-fn demo_help(app: &App) -> Vec<String> {
-    match app.lang {
-        crate::config::Language::Zh => vec![
-            String::new(),
-            "演示（模拟器）：付款码 18 位，以 10–15 开头，末两位决定顾客行为：".into(),
-            "  11 立即成功  01 需输密码（8 秒后成功）  02 顾客取消  03 一直不确认".into(),
-            "  04 余额不足  05 付款码过期  例：134567890123456711".into(),
-            "退款（流水 F7）与强制结班的演示主管：demo，密码 0000".into(),
-        ],
-        crate::config::Language::En => vec![
-            String::new(),
-            "Demo (simulator): 18-digit codes starting 10–15; the last two digits".into(),
-            "choose the customer: 11 paid at once · 01 password, paid after 8 s ·".into(),
-            "02 cancels · 03 never confirms · 04 no balance · 05 expired code".into(),
-            "Example: 134567890123456711".into(),
-            "Refunds (History, F7) and forced closes: supervisor demo, PIN 0000".into(),
-        ],
+/// The lines of a supervisor form: what it is for, its fields (the PIN masked), why the last
+/// submit was refused.
+fn form_lines(app: &App, f: &SupervisorForm) -> Vec<Line<'static>> {
+    let s = strings(app.lang);
+    let mut lines = Vec::new();
+    match f {
+        SupervisorForm::Refund(r) => lines.push(Line::from(format!(
+            "{} {} · {}",
+            s.order_no,
+            r.out_trade_no,
+            r.paid.grouped()
+        ))),
+        SupervisorForm::ForceClose(_) => lines.push(Line::from(s.force_close_note)),
     }
-}
-
-fn key_name(k: super::keys::Key) -> String {
-    use super::keys::Key;
-    match k {
-        Key::Char(c) => c.to_string(),
-        Key::Enter => "Enter".into(),
-        Key::Tab => "Tab".into(),
-        Key::BackTab => "Shift-Tab".into(),
-        Key::Esc => "Esc".into(),
-        Key::Backspace => "Backspace".into(),
-        Key::Up => "↑".into(),
-        Key::Down => "↓".into(),
-        Key::PageUp => "PgUp".into(),
-        Key::PageDown => "PgDn".into(),
-        Key::F(n) => format!("F{n}"),
-        Key::CtrlQ => "Ctrl-Q".into(),
-        Key::CtrlC => "Ctrl-C".into(),
+    lines.push(Line::default());
+    let form = f.form();
+    for field in form.fields() {
+        let shown = if field.is_masked() {
+            "*".repeat(field.value().len())
+        } else {
+            field.value().to_string()
+        };
+        let focused = field.name() == form.focus();
+        let marker = if focused { "▸" } else { " " };
+        let cursor = if focused { "_" } else { "" };
+        lines.push(Line::from(format!(
+            "{marker} {} {shown}{cursor}",
+            i18n::pad(i18n::field_label(app.lang, field.name()), 10)
+        )));
     }
+    if let Some(e) = f.error() {
+        lines.push(Line::from(Span::styled(
+            format!("✘ {}", i18n::form_error(app.lang, e)),
+            style(app, Tone::Bad),
+        )));
+    }
+    lines
 }
