@@ -697,3 +697,121 @@ pub fn key_name(k: Key) -> String {
         Key::CtrlC => "Ctrl-C".into(),
     }
 }
+
+/// An order's outcome in words when it has no reason (paid, refunded, not known yet, …).
+pub fn order_word(lang: Language, state: crate::order::OrderState) -> &'static str {
+    use crate::order::OrderState as S;
+    match (state, lang) {
+        (S::Paid, Language::Zh) => "收款成功",
+        (S::Paid, Language::En) => "paid",
+        (S::Pending | S::Userpaying, Language::Zh) => "结果待确认",
+        (S::Pending | S::Userpaying, Language::En) => "outcome not known yet",
+        (S::PartiallyRefunded, Language::Zh) => "已部分退款",
+        (S::PartiallyRefunded, Language::En) => "partially refunded",
+        (S::Refunded, Language::Zh) => "已全额退款",
+        (S::Refunded, Language::En) => "refunded",
+        (_, Language::Zh) => "未扣款",
+        (_, Language::En) => "not charged",
+    }
+}
+
+/// A refund's status in words, where the status alone says it (success, still processing).
+pub fn refund_word(lang: Language, status: crate::order::RefundStatus) -> Option<&'static str> {
+    use crate::order::RefundStatus as S;
+    Some(match (status, lang) {
+        (S::Success, Language::Zh) => "退款成功",
+        (S::Success, Language::En) => "refunded",
+        (S::Processing | S::Created, Language::Zh) => "退款处理中：稍后由 scanpay recover 跟进",
+        (S::Processing | S::Created, Language::En) => {
+            "refund processing: `scanpay recover` follows it up"
+        }
+        _ => return None,
+    })
+}
+
+/// The labels of an X/Z report's lines (the order states use [`state_name`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportLabel {
+    /// Paid total.
+    Collected,
+    /// Refunds made.
+    Refunds,
+    /// Refunds still processing or abnormal.
+    RefundsOpen,
+    /// Paid less refunds.
+    Net,
+    /// A cashier's line.
+    Cashier,
+    /// First and last order numbers.
+    Range,
+    /// A supervisor's forced close.
+    Forced,
+}
+
+/// A report line's label.
+pub fn report_label(lang: Language, label: ReportLabel) -> &'static str {
+    use ReportLabel as L;
+    let (zh, en) = match label {
+        L::Collected => ("实收合计", "paid total"),
+        L::Refunds => ("退款", "refunds"),
+        L::RefundsOpen => ("退款处理中/异常", "refunds open"),
+        L::Net => ("净收", "net"),
+        L::Cashier => ("收银员", "cashier"),
+        L::Range => ("订单", "orders"),
+        L::Forced => ("强制结班", "FORCED CLOSE"),
+    };
+    match lang {
+        Language::Zh => zh,
+        Language::En => en,
+    }
+}
+
+/// "approved by supervisor S; not settled:" on a forced close.
+pub fn forced_by(lang: Language, supervisor: &str) -> String {
+    match lang {
+        Language::Zh => format!("主管 {supervisor} 核准；未处理："),
+        Language::En => format!("approved by supervisor {supervisor}; not settled:"),
+    }
+}
+
+/// The title of an X report.
+pub fn x_title(lang: Language, shift_id: i64, cashier: &str) -> String {
+    match lang {
+        Language::Zh => format!("X 报表 · 班次 #{shift_id} · {cashier} · 未结班"),
+        Language::En => format!("X report — shift #{shift_id} ({cashier}), not closed"),
+    }
+}
+
+/// The title of a Z report.
+pub fn z_title(lang: Language, z: i64, shift_id: i64) -> String {
+    match lang {
+        Language::Zh => format!("Z 报表 #{z} · 班次 #{shift_id}"),
+        Language::En => format!("Z report #{z} — shift #{shift_id}"),
+    }
+}
+
+/// One line of a payment's progress for the command line (`None` once it is over).
+pub fn progress_line(lang: Language, p: &crate::engine::Progress) -> Option<String> {
+    use crate::engine::micropay::Phase;
+    use crate::order::OrderState;
+    let no = &p.out_trade_no;
+    Some(match (p.phase, p.state, lang) {
+        (Phase::Done, _, _) => return None,
+        (Phase::Reversing | Phase::Confirming, _, Language::Zh) => {
+            format!("{no}: 正在撤销（第 {} 次）…", p.reverse_attempts)
+        }
+        (Phase::Reversing | Phase::Confirming, _, Language::En) => {
+            format!("{no}: reversing (attempt {})…", p.reverse_attempts)
+        }
+        (_, OrderState::Userpaying, Language::Zh) => format!(
+            "{no}: 请顾客在手机上输入支付密码（剩余 {} 秒，已查询 {} 次）",
+            p.seconds_left, p.queries
+        ),
+        (_, OrderState::Userpaying, Language::En) => format!(
+            "{no}: waiting for the customer to confirm ({} s left, {} queries)",
+            p.seconds_left, p.queries
+        ),
+        (_, _, Language::Zh) => format!("{no}: 等待支付结果…"),
+        (_, _, Language::En) => format!("{no}: waiting for the result…"),
+    })
+}

@@ -1,7 +1,7 @@
 //! `scanpay pay` and `scanpay recover`.
 
 use scanpay::auth_code::{self, Classified};
-use scanpay::config::{Config, Language};
+use scanpay::config::Config;
 use scanpay::engine::micropay::Phase;
 use scanpay::engine::{OrderState, Progress, Sale};
 use scanpay::money::Fen;
@@ -69,26 +69,8 @@ pub async fn pay(
             return;
         }
         last = Some(key);
-        let line = match (p.phase, p.state, lang) {
-            (Phase::Done, _, _) => return,
-            (Phase::Reversing | Phase::Confirming, _, Language::Zh) => format!(
-                "{}: 正在撤销（第 {} 次）…",
-                p.out_trade_no, p.reverse_attempts
-            ),
-            (Phase::Reversing | Phase::Confirming, _, Language::En) => format!(
-                "{}: reversing (attempt {})…",
-                p.out_trade_no, p.reverse_attempts
-            ),
-            (_, OrderState::Userpaying, Language::Zh) => format!(
-                "{}: 请顾客在手机上输入支付密码（剩余 {} 秒，已查询 {} 次）",
-                p.out_trade_no, p.seconds_left, p.queries
-            ),
-            (_, OrderState::Userpaying, Language::En) => format!(
-                "{}: waiting for the customer to confirm ({} s left, {} queries)",
-                p.out_trade_no, p.seconds_left, p.queries
-            ),
-            (_, _, Language::Zh) => format!("{}: 等待支付结果…", p.out_trade_no),
-            (_, _, Language::En) => format!("{}: waiting for the result…", p.out_trade_no),
+        let Some(line) = scanpay::i18n::progress_line(lang, p) else {
+            return;
         };
         eprintln!("{line}");
     };

@@ -3,7 +3,6 @@
 
 use super::{REFUND_WAIT, SupervisorPin, Till, TillError};
 use crate::config::Language;
-use crate::engine::refund::RefundStatus;
 use crate::money::Fen;
 use crate::store::refunds::RefundRecord;
 
@@ -50,15 +49,8 @@ pub fn refund_reason(r: &RefundRecord) -> Option<String> {
 
 /// What to tell the cashier or manager about a refund.
 pub fn refund_message(r: &RefundRecord, lang: Language) -> String {
-    let zh = lang == Language::Zh;
-    match r.status {
-        RefundStatus::Success => if zh { "退款成功" } else { "refunded" }.to_string(),
-        RefundStatus::Processing | RefundStatus::Created => if zh {
-            "退款处理中：稍后由 scanpay recover 跟进"
-        } else {
-            "refund processing: `scanpay recover` follows it up"
-        }
-        .to_string(),
-        _ => refund_reason(r).unwrap_or_else(|| r.status.as_str().to_string()),
+    match crate::i18n::refund_word(lang, r.status) {
+        Some(word) => word.to_string(),
+        None => refund_reason(r).unwrap_or_else(|| r.status.as_str().to_string()),
     }
 }

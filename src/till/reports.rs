@@ -106,29 +106,27 @@ impl ReportLine {
     }
 }
 
-/// The label table: (zh, en) for each line that is not an order state.
+/// A line's label (from the i18n table; order states are labelled by their state name).
 fn label(lang: Language, kind: LineKind) -> &'static str {
-    let (zh, en) = match kind {
-        LineKind::Collected => ("实收合计", "paid total"),
-        LineKind::Refunds => ("退款", "refunds"),
-        LineKind::RefundsOpen => ("退款处理中/异常", "refunds open"),
-        LineKind::Net => ("净收", "net"),
-        LineKind::Cashier => ("收银员", "cashier"),
-        LineKind::Range => ("订单", "orders"),
-        LineKind::Forced => ("强制结班", "FORCED CLOSE"),
-        LineKind::State | LineKind::Hour | LineKind::Unsettled => ("", ""),
+    use crate::i18n::{ReportLabel as L, report_label};
+    let label = match kind {
+        LineKind::Collected => L::Collected,
+        LineKind::Refunds => L::Refunds,
+        LineKind::RefundsOpen => L::RefundsOpen,
+        LineKind::Net => L::Net,
+        LineKind::Cashier => L::Cashier,
+        LineKind::Range => L::Range,
+        LineKind::Forced => L::Forced,
+        LineKind::State | LineKind::Hour | LineKind::Unsettled => return "",
     };
-    match lang {
-        Language::Zh => zh,
-        Language::En => en,
-    }
+    report_label(lang, label)
 }
 
 /// An order state's name, from the one table the screen uses; unknown names as stored.
 pub fn state_label(lang: Language, state: &str) -> String {
     OrderState::parse(state).map_or_else(
         || state.to_string(),
-        |st| crate::tui::i18n::state_name(lang, st).to_string(),
+        |st| crate::i18n::state_name(lang, st).to_string(),
     )
 }
 
@@ -185,10 +183,7 @@ pub fn lines(lang: Language, s: &Summary) -> Vec<ReportLine> {
         out.push(ReportLine::text(Range, l(Range), format!("{a} … {b}")));
     }
     if let Some(sup) = &s.forced_by {
-        let text = match lang {
-            Language::Zh => format!("主管 {sup} 核准；未处理："),
-            Language::En => format!("approved by supervisor {sup}; not settled:"),
-        };
+        let text = crate::i18n::forced_by(lang, sup);
         out.push(ReportLine::text(Forced, l(Forced), text));
         for (no, st) in &s.open_orders {
             out.push(ReportLine::text(
@@ -209,13 +204,7 @@ fn pad(s: &str, width: usize) -> String {
 impl Report {
     /// The X report of an open shift.
     pub fn x(lang: Language, shift: &Shift, summary: Summary) -> Report {
-        let title = match lang {
-            Language::Zh => format!("X 报表 · 班次 #{} · {} · 未结班", shift.id, shift.cashier),
-            Language::En => format!(
-                "X report — shift #{} ({}), not closed",
-                shift.id, shift.cashier
-            ),
-        };
+        let title = crate::i18n::x_title(lang, shift.id, &shift.cashier);
         Report {
             kind: ReportKind::X,
             title,
@@ -226,10 +215,7 @@ impl Report {
 
     /// The Z report number `z`.
     pub fn z(lang: Language, z: i64, summary: Summary) -> Report {
-        let title = match lang {
-            Language::Zh => format!("Z 报表 #{z} · 班次 #{}", summary.shift_id),
-            Language::En => format!("Z report #{z} — shift #{}", summary.shift_id),
-        };
+        let title = crate::i18n::z_title(lang, z, summary.shift_id);
         Report {
             kind: ReportKind::Z(z),
             title,

@@ -6,7 +6,7 @@ use tokio::sync::watch;
 use super::{Till, TillError};
 use crate::config::Language;
 use crate::engine::micropay::Event;
-use crate::engine::{OrderState, Progress, Sale};
+use crate::engine::{Progress, Sale};
 use crate::store::orders::{self, OrderRecord};
 use crate::store::shifts;
 
@@ -59,17 +59,5 @@ pub fn order_message(o: &OrderRecord, lang: Language) -> String {
     if let Some(r) = order_reason(o, lang) {
         return r;
     }
-    let text = match (o.state, lang) {
-        (OrderState::Paid, Language::Zh) => "收款成功",
-        (OrderState::Paid, Language::En) => "paid",
-        (OrderState::Pending | OrderState::Userpaying, Language::Zh) => "结果待确认",
-        (OrderState::Pending | OrderState::Userpaying, Language::En) => "outcome not known yet",
-        (OrderState::PartiallyRefunded, Language::Zh) => "已部分退款",
-        (OrderState::PartiallyRefunded, Language::En) => "partially refunded",
-        (OrderState::Refunded, Language::Zh) => "已全额退款",
-        (OrderState::Refunded, Language::En) => "refunded",
-        (_, Language::Zh) => "未扣款",
-        (_, Language::En) => "not charged",
-    };
-    text.to_string()
+    crate::i18n::order_word(lang, o.state).to_string()
 }
