@@ -16,11 +16,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::bill::BillType;
-use super::keys::{KeyError, PrivateKey, TrustStore};
+use super::keys::TrustStore;
 use super::model::*;
 use super::sign::{AnswerSignature, Signer, VerifyError, headers, new_nonce};
 use crate::clock::SharedClock;
-use crate::config::{self, Config};
 
 /// The `User-Agent` scanpay sends (the service refuses requests without one).
 pub const USER_AGENT: &str = concat!(
@@ -33,7 +32,8 @@ pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 /// Cap on a downloaded bill.
 pub const MAX_BILL_BYTES: usize = 256 << 20;
 
-/// What the client needs besides keys.
+/// What the client needs besides keys. The application maps its own configuration onto this
+/// (`crate::connect::client_settings`); this module never reads that configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Main host.
@@ -178,15 +178,10 @@ pub enum PayAnswer {
     NotFinal(Transaction),
 }
 
-/// Why a client could not be made from a configuration.
+/// Why [`Client::new`] could not make a client. (Key files and settings are the caller's
+/// business: see `crate::connect`.)
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// A key file problem.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// A configuration value the client cannot use.
-    #[error("{0}")]
-    Config(String),
     /// The HTTP stack could not start.
     #[error("HTTP client: {0}")]
     Http(String),
@@ -238,49 +233,6 @@ impl Client {
             trust: Arc::new(trust),
             clock,
         })
-    }
-
-    /// A live-mode client from the configuration: loads the merchant key and the trust store
-    /// once. Every missing, unreadable or malformed key file is a clear error.
-    pub fn from_config(cfg: &Config, clock: SharedClock) -> Result<Client, StartupError> {
-        let w = &cfg.wechatpay;
-        let key_path = w.merchant_private_key.as_deref().ok_or_else(|| {
-            StartupError::Config("wechatpay.merchant_private_key is not set".into())
-        })?;
-        config::check_private_key_file(key_path).map_err(StartupError::Config)?;
-        let key = PrivateKey::load(key_path)?;
-        let serial = w.merchant_serial_no.as_deref().ok_or_else(|| {
-            StartupError::Config("wechatpay.merchant_serial_no is not set".into())
-        })?;
-        let public = match (&w.wechatpay_public_key_id, &w.wechatpay_public_key) {
-            (Some(id), Some(path)) => Some((id.as_str(), path.as_path())),
-            _ => None,
-        };
-        let trust = TrustStore::load(public, &w.platform_certificates)?;
-        if trust.is_empty() {
-            return Err(StartupError::Config(
-                "no WeChat Pay public key or platform certificate configured".into(),
-            ));
-        }
-        Self::new(
-            Self::settings_from(cfg),
-            Signer::new(&cfg.merchant.mchid, serial, key),
-            trust,
-            clock,
-        )
-    }
-
-    /// The transport settings a configuration implies.
-    pub fn settings_from(cfg: &Config) -> Settings {
-        Settings {
-            base_url: cfg.wechatpay.base_url.clone(),
-            backup_base_url: cfg.wechatpay.backup_base_url.clone(),
-            mchid: cfg.merchant.mchid.clone(),
-            appid: cfg.merchant.appid.clone(),
-            connect_timeout: Duration::from_millis(cfg.wechatpay.connect_timeout_ms),
-            request_timeout: Duration::from_millis(cfg.wechatpay.request_timeout_ms),
-            max_body_bytes: DEFAULT_MAX_BODY,
-        }
     }
 
     /// The settings in use.
@@ -419,7 +371,8 @@ impl Client {
 
     /// Downloads the bill a [`TradeBillAnswer`] points at and checks its SHA-1 over the exact
     /// bytes received. The download is not signed by WeChat; only the hash vouches for it. The
-    /// URL must be on the configured main or backup host (a signed request goes nowhere else).
+    /// URL must be on the main or backup host of the [`Settings`] (a signed request goes
+    /// nowhere else).
     pub async fn download_bill(&self, answer: &TradeBillAnswer) -> Result<Vec<u8>, ApiError> {
         if !answer.hash_type.eq_ignore_ascii_case("SHA1") {
             return Err(ApiError::Malformed {
