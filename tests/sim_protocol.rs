@@ -35,7 +35,7 @@ impl Rig {
         Settings {
             base_url: self.sim.base_url.clone(),
             backup_base_url: None,
-            ..Client::settings_from(&self.cfg)
+            ..scanpay::connect::client_settings(&self.cfg)
         }
     }
     fn client_with(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use scanpay::clock::SystemClock;
 use scanpay::config::{Config, FoundBy, Mode, Source};
+use scanpay::wechat::PayAnswer;
 use scanpay::wechat::model::*;
-use scanpay::wechat::{Client, PayAnswer};
 
 mod common;
 
@@ -70,7 +70,7 @@ async fn standalone_sim_and_its_printed_config() {
     );
 
     // A payment made with the library client from the same config, then queried by the binary.
-    let client = Client::from_config(&cfg, Arc::new(SystemClock)).unwrap();
+    let client = scanpay::connect::live_client(&cfg, Arc::new(SystemClock)).unwrap();
     let req = CodepayRequest {
         appid: cfg.merchant.appid.clone(),
         mchid: cfg.merchant.mchid.clone(),

@@ -339,7 +339,7 @@ async fn connect_to(
     let settings = Settings {
         base_url: sim.base_url.clone(),
         backup_base_url: None,
-        ..Client::settings_from(cfg)
+        ..crate::connect::client_settings(cfg)
     };
     let signer = Signer::new(
         &cfg.merchant.mchid,

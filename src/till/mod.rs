@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Mode};
-use crate::connect::{Connection, connect};
+use crate::connect::{ConnectError, Connection, connect};
 use crate::engine::micropay::Event;
 use crate::engine::recovery::{self, Scope};
 use crate::engine::{Engine, EngineError};
@@ -35,7 +35,6 @@ use crate::store::orders::OrderRecord;
 use crate::store::refunds::RefundRecord;
 use crate::store::{Store, StoreError};
 use crate::supervisor::SupervisorError;
-use crate::wechat::client::StartupError;
 
 use crate::order::Refusal;
 
@@ -71,7 +70,7 @@ pub enum TillError {
     NoLog(PathBuf),
     /// The payment service could not be set up (keys, simulator).
     #[error(transparent)]
-    Connect(#[from] StartupError),
+    Connect(#[from] ConnectError),
     /// The shift log refused a change (a business rule) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -4,8 +4,9 @@
 //! Rules this file keeps (protocol reference §1, §2, §8):
 //! - the exact body bytes that are signed are the bytes sent;
 //! - `User-Agent` and `Accept` on every request, `Wechatpay-Serial` naming the key we trust;
-//! - no automatic retry of a POST: the caller (the payment engine) decides;
+//! - no automatic retry of a money-moving POST: the caller (the payment engine) decides;
 //! - idempotent calls (query, reverse, refund query, bill) may fail over to the backup host;
+//! - which of those a request is, is its `Route`, named once per call below;
 //! - an answer that fails verification is never a result: it is [`ApiError::Unverified`];
 //! - answer bodies are capped; a larger answer is [`ApiError::TooLarge`].
 
@@ -16,11 +17,10 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::bill::BillType;
-use super::keys::{KeyError, PrivateKey, TrustStore};
+use super::keys::TrustStore;
 use super::model::*;
 use super::sign::{AnswerSignature, Signer, VerifyError, headers, new_nonce};
 use crate::clock::SharedClock;
-use crate::config::{self, Config};
 
 /// The `User-Agent` scanpay sends (the service refuses requests without one).
 pub const USER_AGENT: &str = concat!(
@@ -33,7 +33,8 @@ pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 /// Cap on a downloaded bill.
 pub const MAX_BILL_BYTES: usize = 256 << 20;
 
-/// What the client needs besides keys.
+/// What the client needs besides keys. The application maps its own configuration onto this
+/// (`crate::connect::client_settings`); this module never reads that configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Main host.
@@ -178,15 +179,10 @@ pub enum PayAnswer {
     NotFinal(Transaction),
 }
 
-/// Why a client could not be made from a configuration.
+/// Why [`Client::new`] could not make a client. (Key files and settings are the caller's
+/// business: see `crate::connect`.)
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// A key file problem.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// A configuration value the client cannot use.
-    #[error("{0}")]
-    Config(String),
     /// The HTTP stack could not start.
     #[error("HTTP client: {0}")]
     Http(String),
@@ -240,49 +236,6 @@ impl Client {
         })
     }
 
-    /// A live-mode client from the configuration: loads the merchant key and the trust store
-    /// once. Every missing, unreadable or malformed key file is a clear error.
-    pub fn from_config(cfg: &Config, clock: SharedClock) -> Result<Client, StartupError> {
-        let w = &cfg.wechatpay;
-        let key_path = w.merchant_private_key.as_deref().ok_or_else(|| {
-            StartupError::Config("wechatpay.merchant_private_key is not set".into())
-        })?;
-        config::check_private_key_file(key_path).map_err(StartupError::Config)?;
-        let key = PrivateKey::load(key_path)?;
-        let serial = w.merchant_serial_no.as_deref().ok_or_else(|| {
-            StartupError::Config("wechatpay.merchant_serial_no is not set".into())
-        })?;
-        let public = match (&w.wechatpay_public_key_id, &w.wechatpay_public_key) {
-            (Some(id), Some(path)) => Some((id.as_str(), path.as_path())),
-            _ => None,
-        };
-        let trust = TrustStore::load(public, &w.platform_certificates)?;
-        if trust.is_empty() {
-            return Err(StartupError::Config(
-                "no WeChat Pay public key or platform certificate configured".into(),
-            ));
-        }
-        Self::new(
-            Self::settings_from(cfg),
-            Signer::new(&cfg.merchant.mchid, serial, key),
-            trust,
-            clock,
-        )
-    }
-
-    /// The transport settings a configuration implies.
-    pub fn settings_from(cfg: &Config) -> Settings {
-        Settings {
-            base_url: cfg.wechatpay.base_url.clone(),
-            backup_base_url: cfg.wechatpay.backup_base_url.clone(),
-            mchid: cfg.merchant.mchid.clone(),
-            appid: cfg.merchant.appid.clone(),
-            connect_timeout: Duration::from_millis(cfg.wechatpay.connect_timeout_ms),
-            request_timeout: Duration::from_millis(cfg.wechatpay.request_timeout_ms),
-            max_body_bytes: DEFAULT_MAX_BODY,
-        }
-    }
-
     /// The settings in use.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -297,8 +250,7 @@ impl Client {
                 Method::POST,
                 "/v3/pay/transactions/codepay",
                 Some(body),
-                false,
-                None,
+                Route::MainOnly,
             )
             .await?;
         if raw.status == StatusCode::ACCEPTED {
@@ -320,7 +272,7 @@ impl Client {
             path_segment(out_trade_no)?,
             path_segment(&self.settings.mchid)?
         );
-        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         self.decode(raw)
     }
 
@@ -334,7 +286,7 @@ impl Client {
             path_segment(transaction_id)?,
             path_segment(&self.settings.mchid)?
         );
-        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         self.decode(raw)
     }
 
@@ -350,7 +302,7 @@ impl Client {
         })
         .map_err(|e| ApiError::Request(e.to_string()))?;
         let raw = self
-            .send(Method::POST, &path, Some(body), true, None)
+            .send(Method::POST, &path, Some(body), Route::Failover)
             .await?;
         if raw.status == StatusCode::NO_CONTENT || (raw.status.is_success() && raw.body.is_empty())
         {
@@ -373,8 +325,7 @@ impl Client {
                 Method::POST,
                 "/v3/refund/domestic/refunds",
                 Some(body),
-                false,
-                None,
+                Route::MainOnly,
             )
             .await?;
         self.decode(raw)
@@ -386,7 +337,7 @@ impl Client {
             "/v3/refund/domestic/refunds/{}",
             path_segment(out_refund_no)?
         );
-        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         self.decode(raw)
     }
 
@@ -413,13 +364,14 @@ impl Client {
             "/v3/bill/tradebill?bill_date={bill_date}&bill_type={}",
             bill_type.as_query()
         );
-        let raw = self.send(Method::GET, &path, None, true, None).await?;
+        let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         self.decode(raw)
     }
 
     /// Downloads the bill a [`TradeBillAnswer`] points at and checks its SHA-1 over the exact
     /// bytes received. The download is not signed by WeChat; only the hash vouches for it. The
-    /// URL must be on the configured main or backup host (a signed request goes nowhere else).
+    /// URL must be on the main or backup host of the [`Settings`] (a signed request goes
+    /// nowhere else).
     pub async fn download_bill(&self, answer: &TradeBillAnswer) -> Result<Vec<u8>, ApiError> {
         if !answer.hash_type.eq_ignore_ascii_case("SHA1") {
             return Err(ApiError::Malformed {
@@ -464,8 +416,10 @@ impl Client {
                 Method::GET,
                 &path,
                 None,
-                false,
-                Some((origin, MAX_BILL_BYTES)),
+                Route::Download {
+                    origin,
+                    max_bytes: MAX_BILL_BYTES,
+                },
             )
             .await?;
         if !raw.status.is_success() {
@@ -486,26 +440,16 @@ impl Client {
         Ok(raw.body)
     }
 
-    /// Sends one signed request. `idempotent` allows failover to the backup host; `download`
-    /// overrides the host and the body cap (bill download).
+    /// Sends one signed request to the hosts its `route` allows, in order; only a transport
+    /// failure moves on to the next host.
     async fn send(
         &self,
         method: Method,
         path_and_query: &str,
         body: Option<Vec<u8>>,
-        idempotent: bool,
-        download: Option<(Url, usize)>,
+        route: Route,
     ) -> Result<RawAnswer, ApiError> {
-        let (bases, cap) = match download {
-            Some((origin, cap)) => (vec![origin], cap),
-            None => {
-                let mut b = vec![self.settings.base_url.clone()];
-                if idempotent && let Some(backup) = &self.settings.backup_base_url {
-                    b.push(backup.clone());
-                }
-                (b, self.settings.max_body_bytes)
-            }
-        };
+        let (bases, cap) = route.targets(&self.settings);
         let mut last_err = None;
         for base in bases {
             match self
@@ -636,6 +580,41 @@ impl Client {
     }
 }
 
+/// Where a request may be sent, and how large its answer may be. Every call names one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Route {
+    /// The main host only, once. For the money-moving POSTs (codepay, refund): after a
+    /// transport failure their outcome is unknown, so sending again — to any host — is the
+    /// caller's decision, made after a query; never this client's.
+    MainOnly,
+    /// The main host, then the backup host (when set) if the main one gave no answer. For
+    /// idempotent calls (queries, reverse, trade bill): repeating them changes nothing.
+    Failover,
+    /// Exactly `origin` (the main or backup host the download URL named, checked by the
+    /// caller) with its own answer cap. No failover: the URL names one host.
+    Download {
+        /// The host the download URL is on.
+        origin: Url,
+        /// Cap on the downloaded body (a bill is far larger than an API answer).
+        max_bytes: usize,
+    },
+}
+
+impl Route {
+    /// The hosts to try, in order, and the answer cap.
+    fn targets(self, settings: &Settings) -> (Vec<Url>, usize) {
+        match self {
+            Route::MainOnly => (vec![settings.base_url.clone()], settings.max_body_bytes),
+            Route::Failover => {
+                let mut hosts = vec![settings.base_url.clone()];
+                hosts.extend(settings.backup_base_url.clone());
+                (hosts, settings.max_body_bytes)
+            }
+            Route::Download { origin, max_bytes } => (vec![origin], max_bytes),
+        }
+    }
+}
+
 fn transport(e: reqwest::Error) -> ApiError {
     let kind = if e.is_timeout() {
         TransportKind::Timeout
@@ -669,5 +648,69 @@ fn path_segment(s: &str) -> Result<&str, ApiError> {
         Err(ApiError::Request(format!(
             "{s:?} is not a valid identifier"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(backup: Option<&str>) -> Settings {
+        let url = |s: &str| Url::parse(s).unwrap();
+        Settings {
+            base_url: url("https://main.example/"),
+            backup_base_url: backup.map(url),
+            mchid: "1900000001".into(),
+            appid: "wx0000000000000001".into(),
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            max_body_bytes: 1000,
+        }
+    }
+
+    fn hosts(route: Route, s: &Settings) -> (Vec<String>, usize) {
+        let (urls, cap) = route.targets(s);
+        (urls.iter().map(Url::to_string).collect(), cap)
+    }
+
+    #[test]
+    fn main_only_never_uses_the_backup_host() {
+        let s = settings(Some("https://backup.example/"));
+        assert_eq!(
+            hosts(Route::MainOnly, &s),
+            (vec!["https://main.example/".to_string()], 1000)
+        );
+    }
+
+    #[test]
+    fn failover_tries_main_then_backup_when_there_is_one() {
+        let s = settings(Some("https://backup.example/"));
+        assert_eq!(
+            hosts(Route::Failover, &s),
+            (
+                vec![
+                    "https://main.example/".to_string(),
+                    "https://backup.example/".to_string()
+                ],
+                1000
+            )
+        );
+        assert_eq!(
+            hosts(Route::Failover, &settings(None)),
+            (vec!["https://main.example/".to_string()], 1000)
+        );
+    }
+
+    #[test]
+    fn download_goes_to_its_origin_only_with_its_own_cap() {
+        let s = settings(Some("https://backup.example/"));
+        let route = Route::Download {
+            origin: Url::parse("https://backup.example/").unwrap(),
+            max_bytes: MAX_BILL_BYTES,
+        };
+        assert_eq!(
+            hosts(route, &s),
+            (vec!["https://backup.example/".to_string()], MAX_BILL_BYTES)
+        );
     }
 }

@@ -237,7 +237,7 @@ impl TrustStore {
         }
     }
 
-    /// Loads the public key and the certificates named in the configuration.
+    /// Loads the WeChat Pay public key (its id and file) and the platform certificate files.
     pub fn load(
         public_key: Option<(&str, &Path)>,
         certificates: &[PathBuf],
