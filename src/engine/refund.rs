@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::money::Fen;
-use crate::order::OrderState;
 pub use crate::order::RefundStatus;
+use crate::order::{OrderState, Refusal};
 
 /// The order's state given the outcome of its payment and the refunds that succeeded: the
 /// one rule for PAID → PARTIALLY_REFUNDED → REFUNDED. Refunds never change an order that was
@@ -23,6 +23,39 @@ pub fn order_state(payment: OrderState, amount: Fen, refunded: Fen) -> OrderStat
     } else {
         OrderState::PartiallyRefunded
     }
+}
+
+/// WeChat Pay refunds one order at most this many times.
+pub const MAX_REFUNDS_PER_ORDER: i64 = 50;
+
+/// Whether `amount` may be refunded from an order in `state` of `paid`, given what is `left`
+/// to refund (every refund not definitely failed counts) and the `count` of refunds so far.
+pub fn may_refund(
+    state: OrderState,
+    out_trade_no: &str,
+    paid: Fen,
+    left: Fen,
+    count: i64,
+    amount: Fen,
+) -> Result<(), Refusal> {
+    if !state.is_charged() {
+        return Err(Refusal::NotRefundable {
+            out_trade_no: out_trade_no.to_string(),
+            state,
+        });
+    }
+    if amount.0 <= 0 {
+        return Err(Refusal::RefundNotPositive);
+    }
+    if amount > left {
+        return Err(Refusal::RefundExceeds { paid, left });
+    }
+    if count >= MAX_REFUNDS_PER_ORDER {
+        return Err(Refusal::TooManyRefunds {
+            limit: MAX_REFUNDS_PER_ORDER,
+        });
+    }
+    Ok(())
 }
 
 /// What WeChat said to the create call.

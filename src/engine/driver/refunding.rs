@@ -8,37 +8,10 @@ use crate::engine::refund::{self, RefundCommand, RefundEvent, RefundMachine};
 use crate::failpoint;
 use crate::money::Fen;
 use crate::order::{EventKind, Refusal};
+
 use crate::store::orders::{self, OrderRecord};
-use crate::store::refunds::{self, Change, RefundRecord, Tally};
+use crate::store::refunds::{self, Change, RefundRecord};
 use crate::store::shifts;
-
-/// WeChat Pay refunds one order at most this many times.
-const MAX_REFUNDS_PER_ORDER: i64 = 50;
-
-/// Whether `amount` may be refunded from `order` given what its refunds already hold.
-fn may_refund(order: &OrderRecord, tally: Tally, amount: Fen) -> Result<(), Refusal> {
-    if !order.state.is_charged() {
-        return Err(Refusal::NotRefundable {
-            out_trade_no: order.out_trade_no.clone(),
-            state: order.state,
-        });
-    }
-    if amount.0 <= 0 {
-        return Err(Refusal::RefundNotPositive);
-    }
-    if amount > tally.left {
-        return Err(Refusal::RefundExceeds {
-            paid: order.amount,
-            left: tally.left,
-        });
-    }
-    if tally.count >= MAX_REFUNDS_PER_ORDER {
-        return Err(Refusal::TooManyRefunds {
-            limit: MAX_REFUNDS_PER_ORDER,
-        });
-    }
-    Ok(())
-}
 
 /// The order's state after a refund step: the payment's outcome (from its snapshot) and the
 /// refunds that succeeded, by [`refund::order_state`].
@@ -84,7 +57,16 @@ impl Engine {
                     shift.id,
                     &snapshot,
                     now,
-                    |order, tally| may_refund(order, tally, amount),
+                    |order, tally| {
+                        refund::may_refund(
+                            order.state,
+                            &order.out_trade_no,
+                            order.amount,
+                            tally.left,
+                            tally.count,
+                            amount,
+                        )
+                    },
                 )
             })
             .await??;
