@@ -1,9 +1,13 @@
 //! The real binary: configuration lookup and exit status 2 on a bad configuration.
 
+mod common;
+
 use std::process::Command;
 
+use common::config;
+
 fn scanpay(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_scanpay"));
+    let mut c = Command::new(common::BIN);
     c.current_dir(dir)
         .env_remove("SCANPAY_CONFIG")
         .env("XDG_CONFIG_HOME", dir.join("xdg"))
@@ -38,13 +42,12 @@ fn global_config_flag_before_the_subcommand_and_exit_2() {
 #[test]
 fn env_and_working_dir_files_are_found() {
     let dir = tempfile::tempdir().unwrap();
-    let demo =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
-    std::fs::write(
-        dir.path().join("scanpay.toml"),
-        demo.replace("POS01", "TILL7"),
-    )
-    .unwrap();
+    let till = |id: &str| {
+        let mut t = config::demo();
+        config::set(&mut t, "merchant.terminal_id", id);
+        t
+    };
+    config::write(&till("TILL7"), &dir.path().join("scanpay.toml"));
     let out = scanpay(dir.path()).arg("config").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -52,11 +55,7 @@ fn env_and_working_dir_files_are_found() {
         "{text}"
     );
 
-    std::fs::write(
-        dir.path().join("other.toml"),
-        demo.replace("POS01", "TILL8"),
-    )
-    .unwrap();
+    config::write(&till("TILL8"), &dir.path().join("other.toml"));
     let out = scanpay(dir.path())
         .arg("config")
         .env("SCANPAY_CONFIG", "other.toml")

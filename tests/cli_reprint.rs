@@ -1,11 +1,15 @@
 //! `scanpay reprint`: works from the shift log alone — no network, no simulator running —
 //! prints exactly one marked copy per request, and records it in the audit log.
 
+mod common;
+
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
+use common::BIN;
+use common::config;
+use common::fixtures::{code, customer};
 
 #[test]
 fn reprint_offline_one_copy_per_request() {
@@ -19,7 +23,7 @@ fn reprint_offline_one_copy_per_request() {
             "--amount",
             "23.40",
             "--code",
-            "134567890123456711",
+            code(customer::PAYS_AT_ONCE).as_str(),
             "--json",
         ])
         .output()
@@ -38,13 +42,25 @@ fn reprint_offline_one_copy_per_request() {
     )
     .unwrap();
     std::fs::write(dir.path().join("pub.pem"), "not used by reprint").unwrap();
-    let demo =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
-    let live = demo.replace(
-        "mode = \"simulator\"",
-        "mode = \"live\"\nbase_url = \"http://127.0.0.1:9\"\nmerchant_serial_no = \"ABCDEF\"\nmerchant_private_key = \"key.pem\"\nwechatpay_public_key_id = \"PUB_KEY_ID_01\"\nwechatpay_public_key = \"pub.pem\"",
-    ) + &format!("\n[printer]\nkind = \"tcp\"\naddress = \"{}\"\nwidth = 48\n", printer.local_addr().unwrap());
-    std::fs::write(dir.path().join("live.toml"), live).unwrap();
+    let mut live = config::demo();
+    config::set(&mut live, "wechatpay.mode", "live");
+    for (key, value) in [
+        ("wechatpay.base_url", "http://127.0.0.1:9"),
+        ("wechatpay.merchant_serial_no", "ABCDEF"),
+        ("wechatpay.merchant_private_key", "key.pem"),
+        ("wechatpay.wechatpay_public_key_id", "PUB_KEY_ID_01"),
+        ("wechatpay.wechatpay_public_key", "pub.pem"),
+        ("printer.kind", "tcp"),
+    ] {
+        config::insert(&mut live, key, value);
+    }
+    config::insert(
+        &mut live,
+        "printer.address",
+        printer.local_addr().unwrap().to_string(),
+    );
+    config::insert(&mut live, "printer.width", 48);
+    config::write(&live, &dir.path().join("live.toml"));
     let reprint = |to: &str| {
         Command::new(BIN)
             .current_dir(dir.path())
@@ -96,7 +112,7 @@ fn reprint_offline_one_copy_per_request() {
             "--amount",
             "1",
             "--code",
-            "134567890123456704",
+            code(customer::NOT_ENOUGH).as_str(),
             "--json",
         ])
         .output()

@@ -1,7 +1,14 @@
-//! Configuration: lookup order, relative paths, and every error message.
+//! Configuration: lookup order, relative paths, and every error message. Broken configurations
+//! are `GOOD_LIVE` edited through the TOML parser (`common::config`), so an edit of a key the
+//! template does not have fails the test instead of leaving the template valid.
+
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use common::config::{self, insert, remove, set};
+use toml::Table;
 
 use scanpay::config::{Config, ConfigError, FoundBy, Language, LookupEnv, Mode, Source, locate};
 use scanpay::money::Fen;
@@ -58,15 +65,13 @@ fn load(path: &Path) -> Result<Config, ConfigError> {
     })
 }
 
-/// Loads `GOOD_LIVE` with one line replaced and returns the error text.
-fn error_with(from: &str, to: &str) -> String {
-    assert!(
-        GOOD_LIVE.contains(from),
-        "test bug: {from:?} not in the config"
-    );
-    let (_dir, path) = live_dir(&GOOD_LIVE.replacen(from, to, 1));
+/// Loads `GOOD_LIVE` changed by `edit` (through `common::config`) and returns the error text.
+fn error_with(edit: impl FnOnce(&mut Table)) -> String {
+    let mut t = config::parse(GOOD_LIVE);
+    edit(&mut t);
+    let (_dir, path) = live_dir(&config::text(&t));
     match load(&path) {
-        Ok(_) => panic!("config with {to:?} was accepted"),
+        Ok(_) => panic!("config was accepted:\n{}", config::text(&t)),
         Err(e) => e.to_string(),
     }
 }
@@ -174,17 +179,14 @@ fn missing_explicit_file_is_an_error_not_a_fallback() {
 
 #[test]
 fn unknown_field_is_named() {
-    let err = error_with(
-        "store_id = \"SZ-001\"",
-        "store_id = \"SZ-001\"\nstore_idd = 1",
-    );
+    let err = error_with(|t| insert(t, "merchant.store_idd", 1));
     assert!(err.contains("scanpay.toml"), "{err}");
     assert!(err.contains("unknown field `store_idd`"), "{err}");
 }
 
 #[test]
 fn wrong_type_is_named() {
-    let err = error_with("baud = 9600", "baud = \"fast\"");
+    let err = error_with(|t| set(t, "scanner.baud", "fast"));
     assert!(
         err.contains("baud") && err.contains("invalid type"),
         "{err}"
@@ -193,13 +195,13 @@ fn wrong_type_is_named() {
 
 #[test]
 fn unknown_mode_is_named() {
-    let err = error_with("mode = \"live\"", "mode = \"sandbox\"");
+    let err = error_with(|t| set(t, "wechatpay.mode", "sandbox"));
     assert!(err.contains("unknown variant `sandbox`"), "{err}");
 }
 
 #[test]
 fn missing_key_file() {
-    let err = error_with("keys/apiclient_key.pem", "keys/missing.pem");
+    let err = error_with(|t| set(t, "wechatpay.merchant_private_key", "keys/missing.pem"));
     assert!(
         err.contains("field `wechatpay.merchant_private_key`"),
         "{err}"
@@ -223,10 +225,7 @@ fn key_file_readable_by_others_is_refused() {
 
 #[test]
 fn http_base_url_only_for_loopback() {
-    let err = error_with(
-        "https://api.mch.weixin.qq.com\"",
-        "http://api.mch.weixin.qq.com\"",
-    );
+    let err = error_with(|t| set(t, "wechatpay.base_url", "http://api.mch.weixin.qq.com"));
     assert!(err.contains("field `wechatpay.base_url`"), "{err}");
     assert!(err.contains("not loopback"), "{err}");
     for ok in [
@@ -235,40 +234,38 @@ fn http_base_url_only_for_loopback() {
         "http://[::1]:9",
         "http://127.8.0.1",
     ] {
-        let text = GOOD_LIVE.replacen("https://api.mch.weixin.qq.com\"", &format!("{ok}\""), 1);
-        let (_dir, path) = live_dir(&text);
+        let mut t = config::parse(GOOD_LIVE);
+        set(&mut t, "wechatpay.base_url", ok);
+        let (_dir, path) = live_dir(&config::text(&t));
         assert!(load(&path).is_ok(), "{ok} refused");
     }
-    let err = error_with("https://api2.mch.weixin.qq.com", "http://10.0.0.1");
+    let err = error_with(|t| set(t, "wechatpay.backup_base_url", "http://10.0.0.1"));
     assert!(err.contains("field `wechatpay.backup_base_url`"), "{err}");
-    let err = error_with("https://api.mch.weixin.qq.com\"", "ftp://x\"");
+    let err = error_with(|t| set(t, "wechatpay.base_url", "ftp://x"));
     assert!(err.contains("use https://"), "{err}");
 }
 
 #[test]
 fn amount_limit_not_a_number() {
-    let err = error_with("max_amount = \"5000.00\"", "max_amount = \"lots\"");
+    let err = error_with(|t| set(t, "payment.max_amount", "lots"));
     assert!(err.contains("field `payment.max_amount`"), "{err}");
     assert!(err.contains("\"lots\" is not an amount"), "{err}");
-    let err = error_with("max_amount = \"5000.00\"", "max_amount = 12.5");
+    let err = error_with(|t| set(t, "payment.max_amount", 12.5));
     assert!(err.contains("as a string"), "{err}");
-    let err = error_with("max_amount = \"5000.00\"", "max_amount = \"-3\"");
+    let err = error_with(|t| set(t, "payment.max_amount", "-3"));
     assert!(err.contains("negative"), "{err}");
 }
 
 #[test]
 fn timing_limits() {
-    let err = error_with(
-        "user_paying_timeout_secs = 45",
-        "user_paying_timeout_secs = 10",
-    );
+    let err = error_with(|t| set(t, "payment.user_paying_timeout_secs", 10));
     assert!(
         err.contains("field `payment.user_paying_timeout_secs`") && err.contains("15 s"),
         "{err}"
     );
-    let err = error_with("query_interval_secs = 5", "query_interval_secs = 1");
+    let err = error_with(|t| set(t, "payment.query_interval_secs", 1));
     assert!(err.contains("field `payment.query_interval_secs`"), "{err}");
-    let err = error_with("[wechatpay]", "[wechatpay]\nconnect_timeout_ms = 5");
+    let err = error_with(|t| insert(t, "wechatpay.connect_timeout_ms", 5));
     assert!(
         err.contains("field `wechatpay.connect_timeout_ms`"),
         "{err}"
@@ -277,43 +274,39 @@ fn timing_limits() {
 
 #[test]
 fn merchant_fields() {
-    let err = error_with("mchid = \"1900000001\"", "mchid = \"19000x\"");
+    let err = error_with(|t| set(t, "merchant.mchid", "19000x"));
     assert!(
         err.contains("field `merchant.mchid`") && err.contains("digits"),
         "{err}"
     );
-    let err = error_with("terminal_id = \"POS01\"", "terminal_id = \"POS-01\"");
+    let err = error_with(|t| set(t, "merchant.terminal_id", "POS-01"));
     assert!(err.contains("field `merchant.terminal_id`"), "{err}");
-    let err = error_with("device_ip = \"10.0.0.8\"", "device_ip = \"till-1\"");
+    let err = error_with(|t| set(t, "merchant.device_ip", "till-1"));
     assert!(
         err.contains("field `merchant.device_ip`") && err.contains("not an IPv4"),
         "{err}"
     );
-    let err = error_with("mchid = \"1900000001\"\n", "");
+    let err = error_with(|t| {
+        remove(t, "merchant.mchid");
+    });
     assert!(err.contains("missing field `mchid`"), "{err}");
 }
 
 #[test]
 fn live_mode_needs_trust_material() {
-    let text = GOOD_LIVE
-        .replace(
-            "wechatpay_public_key_id = \"PUB_KEY_ID_0000000000000024101100397200000006\"\n",
-            "",
-        )
-        .replace("wechatpay_public_key = \"keys/pub_key.pem\"\n", "");
-    let (_dir, path) = live_dir(&text);
+    let mut t = config::parse(GOOD_LIVE);
+    remove(&mut t, "wechatpay.wechatpay_public_key_id");
+    remove(&mut t, "wechatpay.wechatpay_public_key");
+    let (_dir, path) = live_dir(&config::text(&t));
     let err = load(&path).unwrap_err().to_string();
     assert!(
         err.contains("field `wechatpay.wechatpay_public_key`")
             && err.contains("platform_certificates"),
         "{err}"
     );
-    let err = error_with("PUB_KEY_ID_0000000000000024101100397200000006", "KEY_0001");
+    let err = error_with(|t| set(t, "wechatpay.wechatpay_public_key_id", "KEY_0001"));
     assert!(err.contains("PUB_KEY_ID_"), "{err}");
-    let err = error_with(
-        "merchant_serial_no = \"408b07e79b8269fec3d5d3e6ab8ed163a6a380db\"",
-        "merchant_serial_no = \"xyz\"",
-    );
+    let err = error_with(|t| set(t, "wechatpay.merchant_serial_no", "xyz"));
     assert!(
         err.contains("field `wechatpay.merchant_serial_no`"),
         "{err}"
@@ -322,7 +315,7 @@ fn live_mode_needs_trust_material() {
 
 #[test]
 fn scanner_fields() {
-    let err = error_with("baud = 9600", "baud = 9601");
+    let err = error_with(|t| set(t, "scanner.baud", 9601));
     assert!(err.contains("field `scanner.baud`"), "{err}");
 }
 
@@ -338,21 +331,56 @@ fn bad_toml_syntax_names_the_file() {
 
 #[test]
 fn printer_fields() {
-    let err = error_with("baud = 9600\n", "baud = 9600\n[printer]\nwidth = 40\n");
+    let err = error_with(|t| insert(t, "printer.width", 40));
     assert!(
         err.contains("field `printer.width`") && err.contains("58 mm"),
         "{err}"
     );
-    let err = error_with(
-        "baud = 9600\n",
-        "baud = 9600\n[printer]\ntimezone = \"Mars/Olympus\"\n",
-    );
+    let err = error_with(|t| insert(t, "printer.timezone", "Mars/Olympus"));
     assert!(err.contains("field `printer.timezone`"), "{err}");
-    let err = error_with("baud = 9600\n", "baud = 9600\n[printer]\nkind = \"tcp\"\n");
+    let err = error_with(|t| insert(t, "printer.kind", "tcp"));
     assert!(err.contains("field `printer.address`"), "{err}");
-    let err = error_with(
-        "baud = 9600\n",
-        "baud = 9600\n[printer]\nkind = \"device\"\n",
-    );
+    let err = error_with(|t| insert(t, "printer.kind", "device"));
     assert!(err.contains("field `printer.path`"), "{err}");
+}
+
+#[test]
+fn the_config_helper_refuses_keys_the_template_does_not_have() {
+    let mut t = config::demo();
+    // A key that is there: set, read back, and the result still loads.
+    set(&mut t, "payment.query_interval_secs", 3);
+    assert_eq!(
+        config::get(&t, "payment.query_interval_secs").as_integer(),
+        Some(3)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let c = config::load(&t, &dir.path().join("scanpay.toml")).unwrap();
+    assert_eq!(c.payment.query_interval_secs, 3);
+    assert_eq!(c.data_dir, dir.path().join("scanpay-data"));
+    // A renamed or misspelt key fails loudly, in every helper.
+    let fails = |f: fn(&mut Table)| {
+        let mut t = config::demo();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut t))).is_err()
+    };
+    assert!(fails(|t| set(t, "payment.query_interval", 3)));
+    assert!(fails(|t| set(t, "paymnt.query_interval_secs", 3)));
+    assert!(fails(|t| {
+        remove(t, "merchant.store");
+    }));
+    assert!(fails(|t| insert(t, "payment.query_interval_secs", 3)));
+    assert!(!fails(|t| insert(t, "printer.width", 48)));
+}
+
+#[test]
+fn the_demo_through_the_config_helper_is_the_embedded_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_table = config::load(&config::demo(), &dir.path().join("scanpay.toml")).unwrap();
+    let embedded = Config::load_from(Source::EmbeddedDemo).unwrap();
+    assert_eq!(
+        from_table.merchant.terminal_id,
+        embedded.merchant.terminal_id
+    );
+    assert_eq!(from_table.payment.max_amount, embedded.payment.max_amount);
+    assert_eq!(from_table.wechatpay.mode, embedded.wechatpay.mode);
+    assert_eq!(from_table.language, embedded.language);
 }

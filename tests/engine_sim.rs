@@ -2,91 +2,21 @@
 //! on tokio's paused clock: every scenario ends in the right state, the log agrees with the
 //! simulator's ledger, and the write-ahead order of events holds.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use scanpay::auth_code::AuthCode;
-use scanpay::clock::{SharedClock, TokioClock};
-use scanpay::config::{Config, Source};
+use common::fixtures::PRICE_FEN;
+use common::rig::{Rig, rig};
 use scanpay::engine::micropay::{Machine, Phase};
 use scanpay::engine::recovery::{Scope, recover};
-use scanpay::engine::{Engine, OrderState, Progress, Sale};
-use scanpay::money::Fen;
+use scanpay::engine::{OrderState, Progress};
 use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
-use scanpay::sim::{SimHandle, connect_in_process};
-use scanpay::store::{Store, orders, shifts};
+use scanpay::store::orders::OrderRecord;
 
-struct Rig {
-    engine: Engine,
-    sim: SimHandle,
-    shift: i64,
-    _dir: tempfile::TempDir,
-}
-
-async fn rig() -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
-    let clock: SharedClock = Arc::new(TokioClock::new());
-    let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
-    let store = Store::open_inline(dir.path()).unwrap();
-    let now = clock.now_ms();
-    let shift = store
-        .call(move |c| shifts::open(c, "POS01", "li", now))
-        .await
-        .unwrap()
-        .id;
-    Rig {
-        engine: Engine::new(&cfg, client, store, clock),
-        sim,
-        shift,
-        _dir: dir,
-    }
-}
-
-fn sale(r: &Rig, suffix: &str, fen: i64) -> Sale {
-    Sale {
-        amount: Fen(fen),
-        description: "矿泉水".into(),
-        code: AuthCode::parse(&format!("1345678901234567{suffix}")).unwrap(),
-        shift_id: r.shift,
-        cashier: "li".into(),
-    }
-}
-
-async fn pay(r: &Rig, suffix: &str) -> (scanpay::store::orders::OrderRecord, Vec<Progress>) {
-    let mut seen = Vec::new();
-    let mut on = |p: &Progress| seen.push(p.clone());
-    let o = r
-        .engine
-        .pay(&sale(r, suffix, 1250), &mut on, None)
-        .await
-        .unwrap();
-    (o, seen)
-}
-
-async fn kinds(r: &Rig, id: i64) -> Vec<String> {
-    r.engine
-        .store()
-        .call(move |c| orders::events(c, id))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.as_str().to_string())
-        .collect()
-}
-
-/// The local state agrees with the simulator: charged there exactly when PAID here.
-fn agrees(r: &Rig, o: &scanpay::store::orders::OrderRecord) {
-    let charged = r
-        .sim
-        .ledger(|l| l.order(&o.out_trade_no).is_some_and(|x| x.is_charged()));
-    assert_eq!(
-        charged,
-        o.state.is_charged(),
-        "{} {:?}",
-        o.out_trade_no,
-        o.state
-    );
+/// A payment of the usual price from the customer `suffix`, with the progress reported.
+async fn pay(r: &Rig, suffix: &str) -> (OrderRecord, Vec<Progress>) {
+    r.pay_sale(&r.sale(suffix, PRICE_FEN)).await
 }
 
 #[tokio::test(start_paused = true)]
@@ -110,8 +40,8 @@ async fn every_scenario_settles_and_agrees_with_the_ledger() {
         let (o, progress) = pay(&r, suffix).await;
         assert_eq!(o.state, want, "scenario {suffix}");
         assert_eq!(o.reason_code.as_deref(), reason, "scenario {suffix}");
-        agrees(&r, &o);
-        let ev = kinds(&r, o.id).await;
+        r.agrees(&o);
+        let ev = r.kinds(o.id).await;
         assert_eq!(
             &ev[..2],
             ["created", "pay_request"],
@@ -158,13 +88,7 @@ async fn every_scenario_settles_and_agrees_with_the_ledger() {
             _ => {}
         }
     }
-    let n = r
-        .engine
-        .store()
-        .call(|c| orders::all(c))
-        .await
-        .unwrap()
-        .len();
+    let n = r.orders().await.len();
     assert_eq!(n, cases.len());
 }
 
@@ -195,7 +119,7 @@ async fn userpaying_progress_counts_down() {
 async fn cashier_cancel_reverses() {
     let r = rig().await;
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let s = sale(&r, "03", 500);
+    let s = r.sale("03", 500);
     let engine = r.engine.clone();
     let task = tokio::spawn(async move {
         let mut quiet = |_: &Progress| {};
@@ -206,8 +130,8 @@ async fn cashier_cancel_reverses() {
     let o = task.await.unwrap().unwrap();
     assert_eq!(o.state, OrderState::Reversed);
     assert_eq!(o.reason_code.as_deref(), Some("CASHIER_CANCELLED"));
-    agrees(&r, &o);
-    assert!(kinds(&r, o.id).await.contains(&"cancel".to_string()));
+    r.agrees(&o);
+    assert!(r.kinds(o.id).await.contains(&"cancel".to_string()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -217,7 +141,7 @@ async fn a_code_is_used_once_per_shift() {
     let mut quiet = |_: &Progress| {};
     let err = r
         .engine
-        .pay(&sale(&r, "11", 1250), &mut quiet, None)
+        .pay(&r.sale("11", PRICE_FEN), &mut quiet, None)
         .await
         .unwrap_err();
     assert!(
@@ -247,7 +171,7 @@ async fn reverse_keeps_failing_then_unresolved_then_recover_settles() {
         .unwrap();
     assert_eq!(settled.len(), 1);
     assert_eq!(settled[0].state, OrderState::Reversed);
-    agrees(&r, &settled[0]);
+    r.agrees(&settled[0]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -264,21 +188,8 @@ async fn lost_answers_never_make_a_false_paid_or_a_false_failed() {
         r.sim.inject(FaultRule::once(Endpoint::Pay, fault.clone()));
         r.sim
             .inject(FaultRule::once(Endpoint::Query, fault.clone()));
-        let (o, _) = pay(
-            &r,
-            &format!(
-                "{}",
-                20 + r
-                    .engine
-                    .store()
-                    .call(|c| orders::all(c))
-                    .await
-                    .unwrap()
-                    .len()
-            ),
-        )
-        .await;
+        let (o, _) = pay(&r, &format!("{}", 20 + r.orders().await.len())).await;
         assert_eq!(o.state, OrderState::Paid, "{fault:?}");
-        agrees(&r, &o);
+        r.agrees(&o);
     }
 }

@@ -6,18 +6,16 @@
 //! paused clock: everything committed stays, nothing else happens — like SIGKILL — and the
 //! simulator goes on processing what it already received.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use scanpay::auth_code::AuthCode;
-use scanpay::clock::{SharedClock, TokioClock};
-use scanpay::config::{Config, Source};
+use common::fixtures::customer;
+use common::rig::rig;
 use scanpay::engine::recovery::{Scope, recover};
-use scanpay::engine::{Engine, OrderState, Progress, Sale};
-use scanpay::money::Fen;
-use scanpay::sim::connect_in_process;
+use scanpay::engine::{OrderState, Progress, Sale};
 use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
-use scanpay::store::{Store, orders, shifts};
+use scanpay::store::orders;
 
 /// A small deterministic generator (xorshift), so a failing round can be replayed by its seed.
 struct Rng(u64);
@@ -54,21 +52,9 @@ async fn every_scenario_every_fault_random_kills() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x05ca_99a7);
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
-    let clock: SharedClock = Arc::new(TokioClock::new());
-    let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
-    let store = Store::open_inline(dir.path()).unwrap();
-    let now = clock.now_ms();
-    let shift = store
-        .call(move |c| shifts::open(c, "POS01", "li", now))
-        .await
-        .unwrap()
-        .id;
-    let engine = Engine::new(&cfg, client, store.clone(), clock.clone());
-    let scenarios = [
-        "11", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10",
-    ];
+    let r = rig().await;
+    let (engine, sim, store) = (&r.engine, &r.sim, &r.store);
+    let scenarios = customer::ALL;
     let faults: Vec<Option<Fault>> = vec![
         None,
         Some(Fault::Latency { ms: 20_000 }),
@@ -100,11 +86,8 @@ async fn every_scenario_every_fault_random_kills() {
                 // A fresh code per payment (a code is used once per shift), same scenario suffix.
                 let code = format!("13{:014}{suffix}", rng.below(100_000_000_000_000));
                 let sale = Sale {
-                    amount: Fen(1 + rng.below(50_000) as i64),
                     description: format!("round {round}"),
-                    code: AuthCode::parse(&code).unwrap(),
-                    shift_id: shift,
-                    cashier: "li".into(),
+                    ..r.sale_with_code(&code, 1 + rng.below(50_000) as i64)
                 };
                 let e = engine.clone();
                 let task = tokio::spawn(async move {
@@ -125,7 +108,7 @@ async fn every_scenario_every_fault_random_kills() {
                 }
                 // The next start: recovery settles whatever was left in flight.
                 sim.clear_faults();
-                recover(&engine, Scope::InFlight).await.unwrap();
+                recover(engine, Scope::InFlight).await.unwrap();
             }
         }
     }

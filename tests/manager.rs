@@ -2,77 +2,26 @@
 //! partial refunds within the paid amount, ABNORMAL refunds, refunds recovered after a crash,
 //! X/Z arithmetic (property test), refused and forced closes, backup while writing.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
+use common::fixtures::{ABNORMAL_REFUND, customer};
+use common::rig::rig;
 use proptest::prelude::*;
-use scanpay::auth_code::AuthCode;
-use scanpay::clock::{SharedClock, TokioClock};
-use scanpay::config::{Config, Source};
 use scanpay::engine::micropay::{Machine, Timing};
 use scanpay::engine::recovery::recover_refunds;
 use scanpay::engine::refund::{RefundMachine, RefundStatus};
-use scanpay::engine::{Engine, OrderState, Progress, Sale};
+use scanpay::engine::{OrderState, Progress};
 use scanpay::money::Fen;
 use scanpay::order::EventKind;
 use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
-use scanpay::sim::{SimHandle, connect_in_process};
-use scanpay::store::{Store, open_connection, orders, refunds, shifts};
-
-struct Rig {
-    engine: Engine,
-    sim: SimHandle,
-    shift: i64,
-    dir: tempfile::TempDir,
-}
-
-async fn rig() -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
-    let clock: SharedClock = Arc::new(TokioClock::new());
-    let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
-    let store = Store::open_inline(dir.path()).unwrap();
-    let now = clock.now_ms();
-    let shift = store
-        .call(move |c| shifts::open(c, "POS01", "li", now))
-        .await
-        .unwrap()
-        .id;
-    Rig {
-        engine: Engine::new(&cfg, client, store, clock),
-        sim,
-        shift,
-        dir,
-    }
-}
-
-async fn paid(r: &Rig, suffix: &str, fen: i64) -> String {
-    let sale = Sale {
-        amount: Fen(fen),
-        description: "货品".into(),
-        code: AuthCode::parse(&format!("1345678901234567{suffix}")).unwrap(),
-        shift_id: r.shift,
-        cashier: "li".into(),
-    };
-    let mut quiet = |_: &Progress| {};
-    let o = r.engine.pay(&sale, &mut quiet, None).await.unwrap();
-    assert_eq!(o.state, OrderState::Paid);
-    o.out_trade_no
-}
-
-async fn order_state(r: &Rig, no: &str) -> OrderState {
-    let no = no.to_string();
-    r.engine
-        .store()
-        .call(move |c| Ok(orders::by_out_trade_no(c, &no)?.unwrap().state))
-        .await
-        .unwrap()
-}
+use scanpay::store::{open_connection, orders, refunds, shifts};
 
 #[tokio::test(start_paused = true)]
 async fn partial_then_full_refund_never_more_than_paid() {
     let r = rig().await;
-    let no = paid(&r, "11", 1000).await;
+    let no = r.paid("11", 1000).await;
     let a = r
         .engine
         .refund(&no, Fen(300), "退一件", Some("demo"), None)
@@ -81,7 +30,7 @@ async fn partial_then_full_refund_never_more_than_paid() {
     assert_eq!(a.status, RefundStatus::Success);
     assert_eq!(a.out_refund_no, format!("{no}-R1"));
     assert!(a.refund_id.is_some());
-    assert_eq!(order_state(&r, &no).await, OrderState::PartiallyRefunded);
+    assert_eq!(r.order_state(&no).await, OrderState::PartiallyRefunded);
     let err = r
         .engine
         .refund(&no, Fen(701), "too much", Some("demo"), None)
@@ -95,7 +44,7 @@ async fn partial_then_full_refund_never_more_than_paid() {
         .await
         .unwrap();
     assert_eq!(b.status, RefundStatus::Success);
-    assert_eq!(order_state(&r, &no).await, OrderState::Refunded);
+    assert_eq!(r.order_state(&no).await, OrderState::Refunded);
     let err = r
         .engine
         .refund(&no, Fen(1), "again", Some("demo"), None)
@@ -139,13 +88,7 @@ async fn partial_then_full_refund_never_more_than_paid() {
 #[tokio::test(start_paused = true)]
 async fn unpaid_orders_cannot_be_refunded() {
     let r = rig().await;
-    let sale = Sale {
-        amount: Fen(500),
-        description: String::new(),
-        code: AuthCode::parse("134567890123456704").unwrap(),
-        shift_id: r.shift,
-        cashier: "li".into(),
-    };
+    let sale = r.sale(customer::NOT_ENOUGH, 500);
     let mut quiet = |_: &Progress| {};
     let o = r.engine.pay(&sale, &mut quiet, None).await.unwrap();
     let err = r
@@ -165,12 +108,12 @@ async fn unpaid_orders_cannot_be_refunded() {
 #[tokio::test(start_paused = true)]
 async fn abnormal_refund_needs_attention() {
     let r = rig().await;
-    let no = paid(&r, "12", 1000).await;
+    let no = r.paid("12", 1000).await;
     let a = r
         .engine
         .refund(
             &no,
-            Fen(199),
+            ABNORMAL_REFUND,
             "abnormal in the simulator",
             Some("demo"),
             None,
@@ -196,7 +139,7 @@ async fn abnormal_refund_needs_attention() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_refund_answer_is_queried_not_guessed() {
     let r = rig().await;
-    let no = paid(&r, "13", 1000).await;
+    let no = r.paid("13", 1000).await;
     r.sim.inject(FaultRule::once(Endpoint::Refund, Fault::Drop));
     let a = r
         .engine
@@ -214,7 +157,7 @@ async fn a_lost_refund_answer_is_queried_not_guessed() {
 #[tokio::test(start_paused = true)]
 async fn refunds_in_flight_are_recovered_like_orders() {
     let r = rig().await;
-    let no = paid(&r, "14", 1000).await;
+    let no = r.paid("14", 1000).await;
     // A crash right after the refund was written: nothing was sent.
     let created = {
         let no = no.clone();
@@ -248,13 +191,13 @@ async fn refunds_in_flight_are_recovered_like_orders() {
         r.sim.ledger(|l| l.refunds().map(|x| x.amount).sum::<i64>()),
         250
     );
-    assert_eq!(order_state(&r, &no).await, OrderState::PartiallyRefunded);
+    assert_eq!(r.order_state(&no).await, OrderState::PartiallyRefunded);
 }
 
 #[tokio::test(start_paused = true)]
 async fn close_is_refused_while_orders_are_open_and_a_forced_close_lists_them() {
     let r = rig().await;
-    paid(&r, "15", 1234).await;
+    r.paid("15", 1234).await;
     // An order left PENDING (as after a crash).
     let pending = r
         .engine
@@ -414,9 +357,9 @@ proptest! {
 #[tokio::test(start_paused = true)]
 async fn order_state_and_snapshot_never_disagree_after_refunds() {
     let r = rig().await;
-    let part = paid(&r, "21", 1000).await;
-    let full = paid(&r, "22", 600).await;
-    let untouched = paid(&r, "23", 300).await;
+    let part = r.paid("21", 1000).await;
+    let full = r.paid("22", 600).await;
+    let untouched = r.paid("23", 300).await;
     for (no, fen) in [(&part, 400), (&full, 250), (&full, 350)] {
         let done = r
             .engine

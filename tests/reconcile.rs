@@ -1,18 +1,16 @@
 //! Reconciliation: the pure comparison for every kind of disagreement, and end to end — the
 //! simulator serves a real-format bill from its ledger, downloaded with its hash checked.
 
-use std::sync::Arc;
+mod common;
 
-use scanpay::auth_code::AuthCode;
-use scanpay::clock::{SharedClock, TokioClock, beijing};
-use scanpay::config::{Config, Source};
-use scanpay::engine::{Engine, OrderState, Progress, Sale};
+use common::fixtures::code;
+use common::rig::rig;
+use scanpay::clock::beijing;
+use scanpay::engine::OrderState;
 use scanpay::money::Fen;
 use scanpay::reconcile::{
     LocalOrder, LocalRefund, Mismatch, fetch_and_compare, reconcile, to_csv, to_table,
 };
-use scanpay::sim::connect_in_process;
-use scanpay::store::{Store, shifts};
 use scanpay::wechat::bill::{BillRow, BillSummary, BillType, TradeBill};
 use scanpay::wechat::model::*;
 
@@ -190,29 +188,9 @@ fn a_clean_day_is_clean() {
 
 #[tokio::test(start_paused = true)]
 async fn end_to_end_against_the_simulators_bill() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
-    let clock: SharedClock = Arc::new(TokioClock::new());
-    let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
-    let store = Store::open_inline(dir.path()).unwrap();
-    let now = clock.now_ms();
-    let shift = store
-        .call(move |c| shifts::open(c, "POS01", "li", now))
-        .await
-        .unwrap()
-        .id;
-    let engine = Engine::new(&cfg, client.clone(), store.clone(), clock.clone());
-    let mut quiet = |_: &Progress| {};
-    let mut pay = async |suffix: &str, fen: i64| {
-        let sale = Sale {
-            amount: Fen(fen),
-            description: "x".into(),
-            code: AuthCode::parse(&format!("1345678901234567{suffix}")).unwrap(),
-            shift_id: shift,
-            cashier: "li".into(),
-        };
-        engine.pay(&sale, &mut quiet, None).await.unwrap()
-    };
+    let r = rig().await;
+    let (cfg, client, store, sim, engine) = (&r.cfg, &r.client, &r.store, &r.sim, &r.engine);
+    let pay = async |suffix: &str, fen: i64| r.pay(suffix, fen).await;
     let a = pay("11", 1000).await;
     let b = pay("12", 2000).await;
     let c = pay("13", 3000).await;
@@ -220,9 +198,9 @@ async fn end_to_end_against_the_simulators_bill() {
         .refund(&a.out_trade_no, Fen(100), "r", Some("demo"), None)
         .await
         .unwrap();
-    let date = beijing::date(clock.now_ms());
+    let date = beijing::date(r.clock.now_ms());
     assert!(
-        fetch_and_compare(&client, &store, &cfg.merchant.mchid, &date)
+        fetch_and_compare(client, store, &cfg.merchant.mchid, &date)
             .await
             .unwrap()
             .is_clean()
@@ -237,7 +215,7 @@ async fn end_to_end_against_the_simulators_bill() {
         out_trade_no: "ELSEWHERE0001".into(),
         attach: None,
         payer: CodepayPayer {
-            auth_code: "134567890123456714".into(),
+            auth_code: code("14"),
         },
         amount: RequestAmount {
             total: 999,
@@ -268,7 +246,7 @@ async fn end_to_end_against_the_simulators_bill() {
         })
         .await
         .unwrap();
-    let r = fetch_and_compare(&client, &store, &cfg.merchant.mchid, &date)
+    let r = fetch_and_compare(client, store, &cfg.merchant.mchid, &date)
         .await
         .unwrap();
     let kinds: Vec<&str> = r

@@ -3,11 +3,15 @@
 //! the screen shows PAID; a confirming customer shows the countdown; Esc reverses; Ctrl-Q
 //! leaves the terminal as it was.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::config;
 
 struct Tty {
     master: std::fs::File,
@@ -44,7 +48,7 @@ fn spawn(dir: &std::path::Path) -> Tty {
     assert_eq!(rc, 0, "openpty failed");
     // SAFETY: the descriptors were just created and are owned here.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let child = Command::new(env!("CARGO_BIN_EXE_scanpay"))
+    let child = Command::new(common::BIN)
         .current_dir(dir)
         .env("TERM", "xterm-256color")
         .env_remove("SCANPAY_CONFIG")
@@ -120,16 +124,11 @@ impl Tty {
 fn cashier_takes_payments_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
     // The demo, in English, with the shortest timings the configuration allows.
-    let demo =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
-    let cfg = demo
-        .replace("language = \"zh\"", "language = \"en\"")
-        .replace("query_interval_secs = 5", "query_interval_secs = 3")
-        .replace(
-            "user_paying_timeout_secs = 45",
-            "user_paying_timeout_secs = 15",
-        );
-    std::fs::write(dir.path().join("scanpay.toml"), cfg).unwrap();
+    let mut cfg = config::demo();
+    config::set(&mut cfg, "language", "en");
+    config::set(&mut cfg, "payment.query_interval_secs", 3);
+    config::set(&mut cfg, "payment.user_paying_timeout_secs", 15);
+    config::write(&cfg, &dir.path().join("scanpay.toml"));
     let mut tty = spawn(dir.path());
     tty.wait_for("Amount to charge", 20);
     tty.wait_for("Cashier demo", 5);

@@ -2,7 +2,10 @@
 //! the same run: one bare RSA-2048 PKCS#1 v1.5 / SHA-256 signature, and one bare verification
 //! with an already parsed public key (aws-lc-rs, the library scanpay signs with).
 //!
-//! Run: `cargo bench --bench signing` (results and how to read them: docs/performance.md).
+//! The only benchmark of RSA on its own: `payment` uses the same primitives inside its
+//! payment floor but does not time them separately.
+//!
+//! Run: `cargo bench --bench crypto` (results and how to read them: docs/performance.md).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -21,8 +24,8 @@ const BODY: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1900000001","descri
 const ANSWER: &str = r#"{"appid":"wxd678efh567hg6787","mchid":"1900000001","out_trade_no":"POS01-20261127-AB-000001","transaction_id":"4200000256202611270123456789","trade_type":"MICROPAY","trade_state":"SUCCESS","trade_state_desc":"支付成功","bank_type":"OTHERS","success_time":"2026-11-27T10:00:00+08:00","payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},"amount":{"total":1234,"payer_total":1234,"currency":"CNY","payer_currency":"CNY"}}"#;
 const NOW: i64 = 1_764_208_800;
 
-fn signing(c: &mut Criterion) {
-    let mut g = c.benchmark_group("signing");
+fn crypto(c: &mut Criterion) {
+    let mut g = c.benchmark_group("crypto");
 
     // Floors: the bare primitives, nothing around them.
     let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key");
@@ -126,5 +129,5 @@ fn pair_pem(pair: &KeyPair) -> String {
     scanpay::wechat::keys::pem_encode("PRIVATE KEY", der.as_ref())
 }
 
-criterion_group!(benches, signing);
+criterion_group!(benches, crypto);
 criterion_main!(benches);

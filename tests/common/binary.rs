@@ -1,0 +1,164 @@
+//! The tests that run the real `scanpay` binary: a standalone `scanpay sim` as a child
+//! process, till configurations for it, the binary run as a command, and the till's log read
+//! back.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use super::config;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
+
+/// A running `scanpay sim`, killed on drop.
+pub struct Sim {
+    pub child: Child,
+    pub base: String,
+    pub admin: String,
+    pub keys: PathBuf,
+    pub lines: Vec<String>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_sim(keys: &Path) -> Sim {
+    let mut child = Command::new(BIN)
+        .args(["sim", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "sim exited early: {lines:?}"
+        );
+        let done = line.starts_with("Ctrl-C");
+        lines.push(line.trim_end().to_string());
+        if done {
+            break;
+        }
+    }
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .find_map(|l| {
+                l.trim_start()
+                    .strip_prefix(prefix)
+                    .map(|s| s.trim().to_string())
+            })
+            .unwrap()
+    };
+    let base = find("scanpay sim: WeChat Pay APIv3 simulator listening on");
+    let admin = find("admin").split_whitespace().next().unwrap().to_string();
+    Sim {
+        child,
+        base,
+        admin,
+        keys: keys.to_path_buf(),
+        lines,
+    }
+}
+
+impl Sim {
+    /// A till configuration for this simulator, built from the live-mode `scanpay.toml` the
+    /// simulator wrote: its own data folder and terminal id, the simulator's key files by
+    /// absolute path, English, and the shortest timings the configuration allows (3 s between
+    /// queries, reverse after 15 s, 0.5 s connect and 1.5 s request timeouts). Opens a shift.
+    pub fn till(&self, dir: &Path, terminal: &str) -> PathBuf {
+        let mut t = config::read(&self.keys.join("scanpay.toml"));
+        config::set(&mut t, "merchant.terminal_id", terminal);
+        config::set(&mut t, "data_dir", dir.join("data").display().to_string());
+        for (key, file) in [
+            ("wechatpay.merchant_private_key", "apiclient_key.pem"),
+            ("wechatpay.wechatpay_public_key", "pub_key.pem"),
+        ] {
+            config::set(&mut t, key, self.keys.join(file).display().to_string());
+        }
+        config::set(&mut t, "payment.query_interval_secs", 3);
+        config::set(&mut t, "payment.user_paying_timeout_secs", 15);
+        config::set(&mut t, "wechatpay.connect_timeout_ms", 500);
+        config::set(&mut t, "wechatpay.request_timeout_ms", 1500);
+        config::set(&mut t, "language", "en");
+        std::fs::create_dir_all(dir).unwrap();
+        let path = config::write(&t, &dir.join("till.toml"));
+        let out = scanpay(&path, &["shift", "open", "--cashier", "t1"], &[]);
+        assert!(out.status.success(), "{out:?}");
+        path
+    }
+
+    /// The simulator's books.
+    pub fn ledger(&self) -> serde_json::Value {
+        blocking_get(&format!("{}/ledger", self.admin))
+    }
+
+    /// Whether the simulator has the order as charged now.
+    pub fn charged(&self, out_trade_no: &str) -> bool {
+        let l = self.ledger();
+        matches!(
+            l["orders"][out_trade_no]["state"].as_str(),
+            Some("SUCCESS" | "REFUND")
+        )
+    }
+}
+
+fn blocking_get(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split_once("\r\n\r\n").unwrap().1;
+    // Chunked or plain: find the JSON object.
+    let start = body.find('{').unwrap();
+    let end = body.rfind('}').unwrap();
+    serde_json::from_str(&body[start..=end]).unwrap()
+}
+
+pub fn scanpay(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(config).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// Event kinds of an order, from the till's log.
+pub fn event_kinds(config_dir: &Path, out_trade_no: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(config_dir.join("data").join("scanpay.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT e.kind FROM order_events e JOIN orders o ON o.id = e.order_id WHERE o.out_trade_no = ?1 ORDER BY e.id")
+        .unwrap();
+    stmt.query_map([out_trade_no], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<Vec<String>, _>>()
+        .unwrap()
+}
+
+/// Every order of a till: (out_trade_no, state).
+pub fn local_orders(config_dir: &Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(config_dir.join("data").join("scanpay.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT out_trade_no, state FROM orders ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
