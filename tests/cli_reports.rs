@@ -1,11 +1,13 @@
 //! X and Z reports through the real binary on the demo: the screen's labels, refunds still
 //! open, the full Z on paper, and `shift close` sending its Z to the printer.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
+use common::BIN;
 
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
@@ -32,14 +34,16 @@ fn stdout(o: &Output) -> String {
 
 /// The demo configuration in English, with a file "printer" in `dir/printer`.
 fn english_with_printer(dir: &Path) -> String {
-    let demo =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
-    let text = demo.replace("language = \"zh\"", "language = \"en\"")
-        + &format!(
-            "\n[printer]\nkind = \"file\"\npath = \"{}\"\n",
-            dir.join("printer").display()
-        );
-    std::fs::write(dir.join("en.toml"), text).unwrap();
+    use common::config::{demo, insert, set, write};
+    let mut t = demo();
+    set(&mut t, "language", "en");
+    insert(&mut t, "printer.kind", "file");
+    insert(
+        &mut t,
+        "printer.path",
+        dir.join("printer").display().to_string(),
+    );
+    write(&t, &dir.join("en.toml"));
     "en.toml".into()
 }
 
