@@ -815,3 +815,16 @@ pub fn progress_line(lang: Language, p: &crate::engine::Progress) -> Option<Stri
         (_, _, Language::En) => format!("{no}: waiting for the result…"),
     })
 }
+
+/// A request had left when the shift log failed: the order needs `scanpay recover` (or a
+/// restart of the till, which recovers) before the customer is charged again.
+pub fn unrecorded(lang: Language, reference: &str) -> String {
+    match lang {
+        Language::Zh => format!(
+            "订单 {reference}：已向微信支付发出请求，但结果无法写入流水（磁盘已满或损坏）。顾客可能已被扣款：在运行 scanpay recover（或重启收银机）之前请勿重复收款，并联系店长。"
+        ),
+        Language::En => format!(
+            "order {reference}: WeChat Pay was asked, but the outcome could not be written to the shift log (disk full or failing). The customer may have been charged: do not charge again until `scanpay recover` has run (or the till restarts); call the manager."
+        ),
+    }
+}

@@ -52,6 +52,11 @@ impl Failure {
 impl From<TillError> for Failure {
     fn from(e: TillError) -> Self {
         match e {
+            // Money may have moved: never "nothing written", never a usage error.
+            e @ TillError::Unrecorded(_) => Failure {
+                code: EXIT_UNRESOLVED,
+                message: e.to_string(),
+            },
             TillError::Store(StoreError::Refused(m) | StoreError::NotFound(m)) => {
                 Failure::failed(m)
             }

@@ -249,6 +249,9 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        if crate::failpoint::disk_full() {
+            return Err(StoreError::Full);
+        }
         match &self.worker {
             Worker::Inline(conn) => {
                 let mut c = conn.lock().map_err(|_| StoreError::Closed)?;
@@ -271,6 +274,9 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        if crate::failpoint::disk_full() {
+            return Err(StoreError::Full);
+        }
         match &self.worker {
             Worker::Inline(conn) => {
                 let mut c = conn.lock().map_err(|_| StoreError::Closed)?;

@@ -77,6 +77,10 @@ pub enum TillError {
     /// The engine refused the sale or refund before anything was sent.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// A request had left when the shift log failed ([`EngineError::Unrecorded`]): the order
+    /// needs `scanpay recover` before anything is charged again.
+    #[error(transparent)]
+    Unrecorded(EngineError),
     /// The engine could not read back a flow it had stored, or its task failed.
     #[error("{0}")]
     Engine(String),
@@ -144,6 +148,7 @@ impl From<EngineError> for TillError {
         match e {
             EngineError::Refused(m) => TillError::Refused(m),
             EngineError::Store(s) => TillError::Store(s),
+            e @ EngineError::Unrecorded { .. } => TillError::Unrecorded(e),
             other @ (EngineError::Snapshot(_) | EngineError::Task(_)) => {
                 TillError::Engine(other.to_string())
             }
@@ -152,6 +157,14 @@ impl From<EngineError> for TillError {
 }
 
 impl TillError {
+    /// The order (or refund) whose outcome may have changed without being recorded.
+    pub fn unrecorded(&self) -> Option<&str> {
+        match self {
+            TillError::Unrecorded(EngineError::Unrecorded { reference, .. }) => Some(reference),
+            _ => None,
+        }
+    }
+
     /// A business refusal (the request was understood and said no), as opposed to a set-up
     /// or storage failure.
     pub fn is_refusal(&self) -> bool {

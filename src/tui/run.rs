@@ -329,6 +329,7 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
             let (cancel_tx, rx) = watch::channel(false);
             *cancel = Some(cancel_tx);
             let progress_tx = ctx.tx.clone();
+            let lang = till.config().language;
             tokio::spawn(async move {
                 let sale = Sale {
                     amount,
@@ -345,6 +346,11 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                     Err(TillError::Store(e)) => {
                         tracing::error!(error = %e, "payment bookkeeping failed");
                         Msg::PaymentBroken(e.to_string())
+                    }
+                    Err(e @ TillError::Unrecorded(_)) => {
+                        tracing::error!(error = %e, "payment outcome not recorded");
+                        let no = e.unrecorded().unwrap_or_default().to_string();
+                        Msg::PaymentBroken(crate::i18n::unrecorded(lang, &no))
                     }
                     Err(TillError::Refused(r)) => Msg::PaymentFinished(Err(Refusal::Engine(r))),
                     Err(e) => Msg::PaymentFinished(Err(Refusal::Other(e.to_string()))),

@@ -49,6 +49,27 @@ pub enum EngineError {
     /// A background task of the engine failed.
     #[error("{0}")]
     Task(String),
+    /// A request had left (the customer may have been charged, a refund may have been made)
+    /// when the shift log failed to record what followed. Never "nothing happened": the order
+    /// needs `scanpay recover` before anything is charged again.
+    #[error(
+        "{reference}: WeChat Pay was asked, but what followed could not be written to the shift log ({}). The customer may have been charged: do not charge again until `scanpay recover` has run",
+        brief(source)
+    )]
+    Unrecorded {
+        /// The order (or refund) number.
+        reference: String,
+        /// What failed.
+        source: StoreError,
+    },
+}
+
+/// A store failure in a few words (the store's own texts speak of its transaction only).
+fn brief(e: &StoreError) -> String {
+    match e {
+        StoreError::Full => "the disk holding the shift log is full".into(),
+        other => other.to_string(),
+    }
 }
 
 /// A sale to charge.
@@ -201,6 +222,10 @@ trait Flow {
     fn cancel() -> Self::Event;
     /// Whether the flow is over.
     fn done(&self) -> bool;
+    /// Whether carrying out the command sends a request to WeChat Pay.
+    fn is_request(cmd: &Self::Command) -> bool;
+    /// The order or refund number, for messages.
+    fn reference(&self) -> String;
     /// Steps the machine and commits the step (write-ahead) before returning its commands.
     async fn apply(
         &mut self,
@@ -230,6 +255,8 @@ async fn run<F: Flow>(
     let started = tokio::time::Instant::now();
     let mut queue = VecDeque::from([Answered::bare(first)]);
     let mut wake: Option<i64> = None;
+    // Once a request has left, a failure to record is never "nothing happened".
+    let mut sent = false;
     loop {
         let next = match queue.pop_front() {
             Some(next) => next,
@@ -268,8 +295,18 @@ async fn run<F: Flow>(
                 }
             }
         };
-        let commands = flow.apply(next, clock.now_ms()).await?;
+        let commands = match flow.apply(next, clock.now_ms()).await {
+            Ok(commands) => commands,
+            Err(EngineError::Store(source)) if sent => {
+                return Err(EngineError::Unrecorded {
+                    reference: flow.reference(),
+                    source,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         for cmd in commands {
+            sent |= F::is_request(&cmd);
             match flow.execute(cmd).await {
                 Next::Answer(a) => queue.push_back(a),
                 Next::WakeAt(at) => wake = Some(at),

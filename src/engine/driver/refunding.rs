@@ -140,6 +140,14 @@ impl Flow for RefundFlow<'_> {
         self.machine.is_done()
     }
 
+    fn is_request(cmd: &RefundCommand) -> bool {
+        matches!(cmd, RefundCommand::SendCreate | RefundCommand::Query)
+    }
+
+    fn reference(&self) -> String {
+        self.current.out_refund_no.clone()
+    }
+
     async fn apply(
         &mut self,
         a: Answered<RefundEvent>,

@@ -175,6 +175,14 @@ impl Flow for PayFlow<'_> {
         self.machine.is_done()
     }
 
+    fn is_request(cmd: &Command) -> bool {
+        matches!(cmd, Command::SendPay | Command::Query | Command::Reverse)
+    }
+
+    fn reference(&self) -> String {
+        self.order.out_trade_no.clone()
+    }
+
     async fn apply(&mut self, a: Answered<Event>, now: i64) -> Result<Vec<Command>, EngineError> {
         let kind = kind_of(&a.event);
         let (next, cmds) = self.machine.clone().step(a.event, now);
