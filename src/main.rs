@@ -139,9 +139,13 @@ enum Command {
         no_bom: bool,
     },
     /// Copy the shift log to PATH with SQLite's online backup (safe while the till runs).
+    /// The copy is readable by its owner only; the live log is never a valid PATH.
     Backup {
-        /// Destination file.
+        /// Destination file (a new file unless --force).
         path: PathBuf,
+        /// Replace PATH if it exists (atomically, once the copy is whole).
+        #[arg(long)]
+        force: bool,
     },
     /// Print the X (current shift) or Z (closed shift) report.
     Report {
@@ -311,7 +315,9 @@ fn main() -> ExitCode {
                 !no_bom,
             ))
         }
-        Some(Command::Backup { path }) => cmd::finish(cmd::manager::backup(&config, &path)),
+        Some(Command::Backup { path, force }) => {
+            cmd::finish(cmd::manager::backup(&config, &path, force))
+        }
         Some(Command::Reprint { out_trade_no, to }) => {
             cmd::finish(cmd::receipt::reprint(&config, &out_trade_no, to))
         }
