@@ -139,9 +139,13 @@ enum Command {
         no_bom: bool,
     },
     /// Copy the shift log to PATH with SQLite's online backup (safe while the till runs).
+    /// The copy is readable by its owner only; the live log is never a valid PATH.
     Backup {
-        /// Destination file.
+        /// Destination file (a new file unless --force).
         path: PathBuf,
+        /// Replace PATH if it exists (atomically, once the copy is whole).
+        #[arg(long)]
+        force: bool,
     },
     /// Print the X (current shift) or Z (closed shift) report.
     Report {
@@ -158,10 +162,14 @@ enum Command {
     },
     /// Run the WeChat Pay simulator as a standalone server.
     Sim {
-        /// Address to listen on (port 0 picks a free port).
+        /// Address to listen on (port 0 picks a free port); loopback unless --public.
         #[arg(long, default_value = "127.0.0.1:8585")]
         listen: String,
-        /// Folder for the key files and the generated client configuration (reused if present).
+        /// Allow --listen on an address beyond loopback (a warning is printed).
+        #[arg(long)]
+        public: bool,
+        /// Folder for the key files and the generated client configuration: new or empty, or
+        /// one this command made before (then reused); a folder with other files is refused.
         #[arg(long, default_value = "sim-keys")]
         keys: PathBuf,
         /// Loopback address for the admin endpoint (faults, ledger).
@@ -219,13 +227,14 @@ fn main() -> ExitCode {
     // The simulator needs no scanpay configuration of its own.
     if let Some(Command::Sim {
         listen,
+        public,
         keys,
         admin,
         mchid,
         appid,
     }) = &cli.command
     {
-        return run_async(run_sim(listen, keys, *admin, mchid, appid));
+        return run_async(run_sim(listen, *public, keys, *admin, mchid, appid));
     }
     let config = match Config::load(cli.config.clone()) {
         Ok(c) => c,
@@ -311,7 +320,9 @@ fn main() -> ExitCode {
                 !no_bom,
             ))
         }
-        Some(Command::Backup { path }) => cmd::finish(cmd::manager::backup(&config, &path)),
+        Some(Command::Backup { path, force }) => {
+            cmd::finish(cmd::manager::backup(&config, &path, force))
+        }
         Some(Command::Reprint { out_trade_no, to }) => {
             cmd::finish(cmd::receipt::reprint(&config, &out_trade_no, to))
         }
@@ -341,11 +352,24 @@ fn run_async(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 
 async fn run_sim(
     listen: &str,
+    public: bool,
     keys_dir: &std::path::Path,
     admin: SocketAddr,
     mchid: &str,
     appid: &str,
 ) -> ExitCode {
+    // Checked before anything is written: loopback unless --public; a folder of its own.
+    let at = match sim::standalone::check_listen(listen, public).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("scanpay sim: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Err(e) = sim::standalone::claim_keys_folder(keys_dir) {
+        eprintln!("scanpay sim: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let keys = match SimKeys::load_or_create(keys_dir) {
         Ok(k) => k,
         Err(e) => {
@@ -355,7 +379,7 @@ async fn run_sim(
     };
     let clock: SharedClock = Arc::new(SystemClock);
     let handle = match Simulator::new(&keys, mchid, appid, clock) {
-        Ok(s) => match s.start(listen).await {
+        Ok(s) => match s.start_at(&at.addrs).await {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("scanpay sim: {e}");
@@ -384,6 +408,12 @@ async fn run_sim(
         }
     };
     let dir = keys_dir.display();
+    if !at.public.is_empty() {
+        eprintln!(
+            "scanpay sim: warning: listening on {} beyond loopback (--public): anyone who can reach this machine can use the simulator and its test keys; it speaks plain http",
+            handle.addr
+        );
+    }
     println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
     println!(
         "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
@@ -409,7 +439,8 @@ async fn run_sim(
     ExitCode::SUCCESS
 }
 
-/// Writes the client configuration, or updates the `base_url` line of an existing one.
+/// Writes the client configuration, or updates the `base_url` line of an existing one (its
+/// own: `sim::standalone::claim_keys_folder` has refused a folder with a file it did not write).
 fn write_client_config(
     path: &std::path::Path,
     keys: &SimKeys,

@@ -109,9 +109,10 @@ pub async fn refund(
     })
 }
 
-/// `scanpay backup PATH`: SQLite's online backup, safe while the till runs.
-pub fn backup(cfg: &Config, dest: &std::path::Path) -> Result<u8, Failure> {
-    let n = books(cfg).backup(dest)?;
+/// `scanpay backup [--force] PATH`: SQLite's online backup, safe while the till runs; a new
+/// private file, replacing an existing one only with `--force`, never the live log.
+pub fn backup(cfg: &Config, dest: &std::path::Path, force: bool) -> Result<u8, Failure> {
+    let n = books(cfg).backup(dest, force)?;
     eprintln!("scanpay: backed up {} pages to {}", n, dest.display());
     Ok(EXIT_OK)
 }

@@ -11,6 +11,7 @@
 pub mod fault;
 pub mod ledger;
 pub mod server;
+pub mod standalone;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +59,29 @@ pub enum SimError {
     /// An address that must be loopback is not.
     #[error("{0} is not a loopback address; the admin endpoint only binds to 127.0.0.1 or ::1")]
     NotLoopback(SocketAddr),
+    /// `--listen` names addresses beyond loopback, and `--public` was not given.
+    #[error(
+        "--listen {listen} is not loopback ({}): anyone who reaches it could use the simulator; give --public to listen there anyway",
+        standalone::list_addrs(addrs)
+    )]
+    PublicListen {
+        /// `--listen` as given.
+        listen: String,
+        /// The addresses that are not loopback.
+        addrs: Vec<SocketAddr>,
+    },
+    /// The keys folder holds files `scanpay sim` did not create.
+    #[error(
+        "{} holds files scanpay sim did not create: {}; it never overwrites or edits them: give --keys an empty or new folder",
+        dir.display(),
+        standalone::list(files)
+    )]
+    ForeignFiles {
+        /// The keys folder.
+        dir: PathBuf,
+        /// The files it did not create.
+        files: Vec<String>,
+    },
     /// The client for the in-process simulator.
     #[error("client: {0}")]
     Client(String),
@@ -219,14 +243,33 @@ impl Simulator {
 
     /// Starts serving on `addr` (port 0 picks a free port).
     pub async fn start(self, addr: &str) -> Result<SimHandle, SimError> {
+        self.start_with(addr, addr.to_string()).await
+    }
+
+    /// Starts serving on the first of `addrs` that can be bound (addresses already resolved
+    /// and checked, see [`standalone::check_listen`]).
+    pub async fn start_at(self, addrs: &[SocketAddr]) -> Result<SimHandle, SimError> {
+        let label = addrs
+            .iter()
+            .map(SocketAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.start_with(addrs, label).await
+    }
+
+    async fn start_with(
+        self,
+        addr: impl tokio::net::ToSocketAddrs,
+        label: String,
+    ) -> Result<SimHandle, SimError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Listen {
-                addr: addr.to_string(),
+                addr: label.clone(),
                 source,
             })?;
         let bound = listener.local_addr().map_err(|source| SimError::Listen {
-            addr: addr.to_string(),
+            addr: label,
             source,
         })?;
         let base = format!("http://{bound}");

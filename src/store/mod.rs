@@ -125,6 +125,10 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 
 /// [`open_connection`] with a chosen durability.
 pub fn open_connection_with(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    refuse_empty(path)?;
+    if std::fs::symlink_metadata(path).is_err() {
+        create_log(path)?;
+    }
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -155,8 +159,65 @@ pub fn open_connection_with(path: &Path, durability: Durability) -> Result<Conne
     Ok(conn)
 }
 
+/// Refuses an existing but empty (0-byte) log like a damaged one: SQLite would take it for a
+/// new database and the shop's records would silently start again from nothing.
+pub(crate) fn refuse_empty(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == 0 => Err(StoreError::Corrupt(
+            "the file is empty (0 bytes); scanpay never rebuilds it".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a new log at `path`: made whole (schema applied) in a private temporary file
+/// beside it, synced, then linked into place, so that `path` is never an empty or half-made
+/// file, and is readable by its owner only (SQLite gives the -wal and -shm files the same
+/// mode). If another process created `path` meanwhile, its file is kept.
+fn create_log(path: &Path) -> Result<(), StoreError> {
+    let open_err = |e: std::io::Error| StoreError::Open(format!("{}: {e}", path.display()));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.new-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(&tmp).map_err(open_err)?;
+    let made = (|| {
+        let mut conn = Connection::open(&tmp)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn)?;
+        conn.close().map_err(|(_, e)| StoreError::from(e))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(open_err)?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            // No hard links on this file system: a rename, unless the log appeared.
+            Err(_) if std::fs::symlink_metadata(path).is_ok() => Ok(()),
+            Err(_) => std::fs::rename(&tmp, path).map_err(open_err),
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    let mut journal = tmp.into_os_string();
+    journal.push("-journal");
+    let _ = std::fs::remove_file(std::path::PathBuf::from(journal));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    made
+}
+
 /// Opens a read-only connection for reports (readers do not block the writer in WAL mode).
 pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    refuse_empty(path)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -224,18 +285,8 @@ impl Store {
                 data_dir.display()
             ))
         })?;
-        let path = data_dir.join(DB_FILE);
-        if !path.exists() {
-            // The log holds the shop's sales: readable by its owner only (SQLite gives the
-            // -wal and -shm files the same mode).
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(false);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            opts.open(&path)
-                .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
-        }
-        Ok(path)
+        // A missing log is created by `open_connection_with` (private, never half-made).
+        Ok(data_dir.join(DB_FILE))
     }
 
     /// The database file.

@@ -115,10 +115,16 @@ impl Books {
     }
 
     /// SQLite's online backup of the log to `dest` (safe while the till runs); the pages
-    /// copied.
-    pub fn backup(&self, dest: &Path) -> Result<i64, TillError> {
+    /// copied. The copy is private (0600) from the start; an existing `dest` is refused unless
+    /// `replace`, and the live log (or its -wal/-shm, under any name) always.
+    pub fn backup(&self, dest: &Path, replace: bool) -> Result<i64, TillError> {
         let path = self.existing()?;
-        store::backup::to_file(&path, dest).map_err(TillError::Backup)
+        let existing = if replace {
+            store::backup::Existing::Replace
+        } else {
+            store::backup::Existing::Refuse
+        };
+        store::backup::to_file_with(&path, dest, existing).map_err(TillError::Backup)
     }
 
     /// Orders (or refunds) created between two Beijing days, both included, as CSV: CRLF line

@@ -134,7 +134,7 @@ pub enum TillError {
     },
     /// A backup could not be made.
     #[error("{0}")]
-    Backup(StoreError),
+    Backup(crate::store::backup::BackupError),
     /// An input was not understood (a date, a range).
     #[error("{0}")]
     Input(String),
@@ -179,9 +179,8 @@ impl TillError {
                 | TillError::NoSuchZ
                 | TillError::NoLog(_)
                 | TillError::Printer(_)
-                | TillError::Backup(_)
                 | TillError::Reconcile(_)
-        )
+        ) || matches!(self, TillError::Backup(e) if e.is_refusal())
     }
 }
 

@@ -8,7 +8,7 @@ use super::receipts::{Printed, report_job};
 use super::reports::Report;
 use super::{DEMO_CASHIER, SupervisorPin, Till, TillError, Z_BACKUPS_KEPT};
 use crate::engine::recovery::{Scope, recover};
-use crate::store::StoreError;
+use crate::store::backup::BackupError;
 use crate::store::shifts::{self, Shift, Summary};
 
 /// A shift closed with its Z.
@@ -21,7 +21,7 @@ pub struct Closed {
     /// The Z report.
     pub report: Report,
     /// The automatic backup (a failure does not undo the close).
-    pub backup: Result<PathBuf, StoreError>,
+    pub backup: Result<PathBuf, BackupError>,
     /// The Z on paper (a failure does not undo the close).
     pub printed: Result<Printed, TillError>,
 }
