@@ -98,6 +98,12 @@ pub struct Strings {
     pub confirm_close: &'static str,
     /// Yes / no keys.
     pub yes_no: &'static str,
+    /// The keys of the quit question: only the quit key again quits.
+    pub quit_keys: &'static str,
+    /// A fast burst that was not a payment code was thrown away.
+    pub burst_discarded: &'static str,
+    /// A fast burst went into a text field; its Enter/Esc/F-keys did nothing.
+    pub burst_keys_ignored: &'static str,
     /// A scan arrived when no sale was waiting for one.
     pub scan_ignored: &'static str,
     /// Typed digits while waiting for a scan.
@@ -176,6 +182,9 @@ pub const ZH: Strings = Strings {
     confirm_cancel: "确定取消这笔收款？订单将被撤销，顾客不会被扣款。",
     confirm_close: "确定结班并打印 Z 报表？",
     yes_no: "Enter 确定 · Esc 返回",
+    quit_keys: "再按一次 Ctrl-Q 退出 · Esc 返回",
+    burst_discarded: "快速输入不是付款码，已忽略：请手工慢慢输入或重新扫码",
+    burst_keys_ignored: "快速输入已作为文字填入，其中的 Enter/Esc 等按键未执行",
     scan_ignored: "现在不能收款：请先输入金额并按 Enter",
     type_not_scan: "请用扫码枪扫描付款码（手工输入不能收款）",
     duplicate_scan: "同一付款码刚刚扫描过，请顾客刷新付款码",
@@ -238,6 +247,9 @@ pub const EN: Strings = Strings {
     confirm_cancel: "Cancel this payment? The order will be reversed; the customer is not charged.",
     confirm_close: "Close the shift and print the Z report?",
     yes_no: "Enter yes · Esc no",
+    quit_keys: "Press Ctrl-Q again to quit · Esc stay",
+    burst_discarded: "Fast input, not a payment code: ignored. Type by hand or scan again",
+    burst_keys_ignored: "Fast input taken as text; its Enter/Esc/F-keys did nothing",
     scan_ignored: "Not ready to charge: type the amount and press Enter first",
     type_not_scan: "Scan the code with the scanner (typed codes are not charged)",
     duplicate_scan: "That code was just scanned: ask the customer to refresh it",
@@ -518,6 +530,8 @@ pub fn hint(lang: Language, h: &Hint) -> String {
         Hint::CopySent => s.copy_sent.into(),
         Hint::Working => s.working.into(),
         Hint::Recovered(n) => recovered(lang, *n),
+        Hint::BurstDiscarded => s.burst_discarded.into(),
+        Hint::BurstKeysIgnored => s.burst_keys_ignored.into(),
         Hint::Text(text) => text.clone(),
     }
 }
@@ -652,6 +666,7 @@ pub fn action(lang: Language, a: Action) -> &'static str {
         Action::Shift => ("班次", "shift"),
         Action::Help => ("帮助", "help"),
         Action::Quit => ("退出", "quit"),
+        Action::ConfirmQuit => ("退出", "quit"),
         Action::Up => ("选择", "select"),
         Action::Down => ("向下", "down"),
         Action::PageUp => ("上一页", "page up"),

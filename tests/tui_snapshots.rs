@@ -78,8 +78,10 @@ fn typed(a: &mut App, text: &str, at: &mut i64) {
     update(a, Msg::Tick { at: *at });
 }
 
+/// A person presses one key: held for the burst gap, then released by a tick.
 fn key(a: &mut App, k: Key, at: &mut i64) {
     update(a, Msg::Key { key: k, at: *at });
+    update(a, Msg::Tick { at: *at + 60 });
     *at += 150;
 }
 
@@ -282,7 +284,7 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
     };
     update(&mut h, Msg::Detail(o.clone(), events, Some(receipt)));
     out.push(("history_detail", h.clone()));
-    update(&mut h, Msg::Key { key: Key::Esc, at });
+    key(&mut h, Key::Esc, &mut at);
     key(&mut h, Key::F(7), &mut at);
     typed(&mut h, "5", &mut at);
     key(&mut h, Key::Tab, &mut at);
@@ -319,6 +321,26 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
         },
     );
     out.push(("scan_ignored_hint", hint));
+    // Ctrl-Q by hand: the question, answered only by Ctrl-Q again.
+    let mut quit = app(lang);
+    key(&mut quit, Key::CtrlQ, &mut at);
+    out.push(("confirm_quit", quit));
+    // A burst with control keys in it, thrown away with one hint.
+    let mut discarded = app(lang);
+    typed(&mut discarded, "500", &mut at);
+    key(&mut discarded, Key::Enter, &mut at);
+    for k in [
+        Key::Esc,
+        Key::Esc,
+        Key::Char('0'),
+        Key::Char('1'),
+        Key::Enter,
+    ] {
+        update(&mut discarded, Msg::Key { key: k, at });
+        at += 2;
+    }
+    update(&mut discarded, Msg::Tick { at: at + 60 });
+    out.push(("burst_discarded", discarded));
     out
 }
 

@@ -10,7 +10,7 @@ use scanpay::store::shifts::Shift;
 use scanpay::tui::app::{App, AppConfig, Cmd, Msg, Theme};
 use scanpay::tui::form::SupervisorForm;
 use scanpay::tui::keys::Key;
-use scanpay::tui::screen::{Outcome, Overlay, Refusal, ScreenKind};
+use scanpay::tui::screen::{Hint, Outcome, Overlay, Refusal, ScreenKind};
 use scanpay::tui::update::update;
 use scanpay::tui::wedge::WedgeConfig;
 
@@ -87,8 +87,12 @@ fn shift_note(a: &App) -> String {
         .unwrap_or_default()
 }
 
+/// A person presses one key: the classifier holds it for the burst gap (50 ms), and the
+/// tick after the gap lets it act.
 fn key(a: &mut App, key: Key, at: i64) -> Vec<Cmd> {
-    update(a, Msg::Key { key, at })
+    let mut cmds = update(a, Msg::Key { key, at });
+    cmds.extend(update(a, Msg::Tick { at: at + 51 }));
+    cmds
 }
 
 /// A wedge scanner: the whole code 3 ms apart, then Enter.
@@ -111,7 +115,9 @@ fn wedge_scan(a: &mut App, code: &str, mut at: i64) -> (Vec<Cmd>, i64) {
             at,
         },
     ));
-    (cmds, at)
+    // The burst ends at the silence after its suffix.
+    cmds.extend(update(a, Msg::Tick { at: at + 60 }));
+    (cmds, at + 60)
 }
 
 fn order(state: OrderState, reason: Option<Reason>) -> OrderRecord {
@@ -424,11 +430,6 @@ fn results_are_unmistakable_and_typing_starts_the_next_sale() {
 #[test]
 fn quitting_with_a_payment_in_flight_asks_first() {
     let mut a = app(Language::Zh);
-    assert!(matches!(
-        key(&mut a, Key::CtrlQ, T0).as_slice(),
-        [Cmd::Quit]
-    ));
-    let mut a = app(Language::Zh);
     let (_, t) = type_slowly(&mut a, "1", T0);
     key(&mut a, Key::Enter, t + 200);
     update(
@@ -439,9 +440,12 @@ fn quitting_with_a_payment_in_flight_asks_first() {
         },
     );
     assert!(key(&mut a, Key::CtrlQ, t + 600).is_empty());
-    assert_eq!(a.overlay, Some(Overlay::ConfirmQuit));
+    assert!(matches!(a.overlay, Some(Overlay::ConfirmQuit { .. })));
+    // Enter is not a yes here: only the quit key again.
+    assert!(key(&mut a, Key::Enter, t + 1_000).is_empty());
+    assert!(matches!(a.overlay, Some(Overlay::ConfirmQuit { .. })));
     assert!(matches!(
-        key(&mut a, Key::Enter, t + 700).as_slice(),
+        key(&mut a, Key::CtrlQ, t + 1_500).as_slice(),
         [Cmd::Quit]
     ));
     assert!(a.quit);
@@ -538,31 +542,28 @@ fn key_bar_offers_only_valid_keys_and_help_lists_them() {
 #[test]
 fn paste_goes_through_the_same_validator() {
     let mut a = app(Language::En);
+    // A paste is held like a key and acts once it is alone (the tick after the gap).
+    let paste = |a: &mut App, text: &str, at: i64| {
+        let mut cmds = update(
+            a,
+            Msg::Paste {
+                text: text.into(),
+                at,
+            },
+        );
+        cmds.extend(update(a, Msg::Tick { at: at + 51 }));
+        cmds
+    };
     // A pasted code while typing the amount: never into the amount field.
-    update(
-        &mut a,
-        Msg::Paste {
-            text: CODE.into(),
-            at: T0,
-        },
-    );
+    paste(&mut a, CODE, T0);
     assert_eq!(a.sale().unwrap().amount.value(), "");
-    update(
-        &mut a,
-        Msg::Paste {
-            text: "12.5".into(),
-            at: T0 + 10,
-        },
-    );
+    paste(&mut a, "12.5", T0 + 200);
     assert_eq!(a.sale().unwrap().amount.value(), "12.5");
+    // Pasted text is text: a `?` in it does not open the help.
+    paste(&mut a, "?", T0 + 400);
+    assert_eq!(a.overlay, None);
     key(&mut a, Key::Enter, T0 + 500);
-    let cmds = update(
-        &mut a,
-        Msg::Paste {
-            text: format!("{CODE}\n"),
-            at: T0 + 1000,
-        },
-    );
+    let cmds = paste(&mut a, &format!("{CODE}\n"), T0 + 1000);
     assert!(matches!(cmds.as_slice(), [Cmd::StartPayment { .. }]));
 }
 
@@ -729,7 +730,13 @@ fn f8_on_the_shift_screen_reconciles_yesterday() {
 fn burst(a: &mut App, text: &str, mut at: i64) -> (Vec<Cmd>, i64) {
     let mut cmds = Vec::new();
     for c in text.chars() {
-        cmds.extend(key(a, Key::Char(c), at));
+        cmds.extend(update(
+            a,
+            Msg::Key {
+                key: Key::Char(c),
+                at,
+            },
+        ));
         at += 3;
     }
     cmds.extend(update(a, Msg::Tick { at: at + 100 }));
@@ -915,4 +922,246 @@ fn the_duplicate_code_refusal_is_in_the_screens_language() {
         );
         assert!(hint(&a).contains(words), "{lang:?}: {}", hint(&a));
     }
+}
+
+// ---- The counter keyboard and the scanner: no key inside a burst acts. ----
+
+/// Keys at scanner speed (2 ms apart), then the silence that ends the burst.
+fn burst_keys(a: &mut App, keys: &[Key], mut at: i64) -> (Vec<Cmd>, i64) {
+    let mut cmds = Vec::new();
+    for &k in keys {
+        cmds.extend(update(a, Msg::Key { key: k, at }));
+        at += 2;
+    }
+    cmds.extend(update(a, Msg::Tick { at: at + 60 }));
+    (cmds, at + 200)
+}
+
+/// `Key`s for a string: `\x1b` Esc, `\r` Enter, `\x11` Ctrl-Q, the rest characters.
+fn keys_of(s: &str) -> Vec<Key> {
+    s.chars()
+        .map(|c| match c {
+            '\x1b' => Key::Esc,
+            '\r' => Key::Enter,
+            '\x11' => Key::CtrlQ,
+            c => Key::Char(c),
+        })
+        .collect()
+}
+
+/// The sale screen with ¥500.00 confirmed and waiting for a scan.
+fn awaiting_500(lang: Language) -> (App, i64) {
+    let mut a = app(lang);
+    let (_, t) = type_slowly(&mut a, "500", T0);
+    key(&mut a, Key::Enter, t + 200);
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(50_000)));
+    (a, t + 500)
+}
+
+#[test]
+fn control_keys_inside_a_burst_never_act() {
+    let (mut a, t) = awaiting_500(Language::En);
+    // The finding's burst: Esc Esc 0.01 Enter <code> Enter, at scanner speed.
+    let (cmds, t) = burst_keys(&mut a, &keys_of(&format!("\x1b\x1b0.01\r{CODE}\r")), t);
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(50_000)));
+    assert_eq!(a.sale().unwrap().amount.value(), "500");
+    assert!(hint(&a).contains("not a payment code"), "{}", hint(&a));
+    // Function keys and Ctrl-Q inside a burst do nothing either.
+    let mut keys = vec![Key::F(2), Key::F(3), Key::F(1), Key::CtrlQ, Key::CtrlC];
+    keys.extend(keys_of("touch FILE\r"));
+    let (cmds, t) = burst_keys(&mut a, &keys, t);
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert!(!a.quit);
+    assert_eq!(a.overlay, None);
+    assert_eq!(a.screen.kind(), ScreenKind::Sale);
+    // The next real scan charges the amount that was waiting.
+    let (cmds, _) = wedge_scan(&mut a, CODE, t);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::StartPayment { amount, .. }] if *amount == Fen(50_000)),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn a_lone_esc_is_held_for_the_burst_gap_then_acts() {
+    let (mut a, t) = awaiting_500(Language::Zh);
+    assert!(
+        update(
+            &mut a,
+            Msg::Key {
+                key: Key::Esc,
+                at: t
+            }
+        )
+        .is_empty()
+    );
+    // Within the gap it might still be the first key of a burst: nothing has happened yet.
+    update(&mut a, Msg::Tick { at: t + 30 });
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(50_000)));
+    update(&mut a, Msg::Tick { at: t + 50 });
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(50_000)));
+    // The gap passed with no other key: a person's Esc, back to the amount.
+    update(&mut a, Msg::Tick { at: t + 51 });
+    assert_eq!(a.sale().unwrap().confirmed, None);
+    assert_eq!(a.sale().unwrap().amount.value(), "500");
+    // A key arriving after the gap releases the held one first, then waits itself.
+    let t = t + 1_000;
+    update(
+        &mut a,
+        Msg::Key {
+            key: Key::Esc,
+            at: t,
+        },
+    );
+    update(
+        &mut a,
+        Msg::Key {
+            key: Key::Char('7'),
+            at: t + 80,
+        },
+    );
+    assert_eq!(a.sale().unwrap().amount.value(), "", "Esc cleared the sale");
+    update(&mut a, Msg::Tick { at: t + 200 });
+    assert_eq!(a.sale().unwrap().amount.value(), "7");
+}
+
+#[test]
+fn a_burst_that_is_not_a_code_is_discarded_with_one_hint() {
+    let (mut a, t) = awaiting_500(Language::En);
+    // Characters and a control key: not a code, thrown away as a whole.
+    let (cmds, _) = burst_keys(&mut a, &keys_of("12\x1b34"), t);
+    assert!(cmds.is_empty());
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(50_000)));
+    assert_eq!(
+        hint(&a),
+        i18n::hint(Language::En, &Hint::BurstDiscarded),
+        "one hint"
+    );
+    assert_eq!(
+        i18n::hint(Language::Zh, &Hint::BurstDiscarded),
+        "快速输入不是付款码，已忽略：请手工慢慢输入或重新扫码"
+    );
+    // Fast short typing with Enter: the Enter does not confirm anything.
+    let mut a = app(Language::En);
+    let (cmds, _) = burst_keys(&mut a, &keys_of("0.01\r"), T0);
+    assert!(cmds.is_empty());
+    assert_eq!(a.sale().unwrap().confirmed, None);
+    assert_eq!(a.sale().unwrap().amount.value(), "");
+    assert!(hint(&a).contains("not a payment code"), "{}", hint(&a));
+    // A long burst shaped like a scan goes through the code validator, as before.
+    let (mut a, t) = awaiting_500(Language::En);
+    let (cmds, _) = wedge_scan(&mut a, "6901234567892", t);
+    assert!(cmds.is_empty());
+    assert_eq!(a.sale().unwrap().confirmed, Some(Fen(50_000)));
+    assert!(!hint(&a).is_empty());
+}
+
+#[test]
+fn a_burst_into_a_text_field_keeps_its_text_but_its_keys_do_not_act() {
+    let mut a = app(Language::En);
+    let (_, t) = type_slowly(&mut a, "12", T0);
+    key(&mut a, Key::Tab, t + 200);
+    assert!(a.sale().unwrap().note_focused);
+    let (cmds, _) = burst_keys(&mut a, &keys_of("coffee\r\x1b"), t + 500);
+    assert!(cmds.is_empty());
+    let s = a.sale().unwrap();
+    assert_eq!(s.note.value(), "coffee");
+    assert_eq!(s.amount.value(), "12", "Esc did not clear the sale");
+    assert_eq!(s.confirmed, None, "Enter did not confirm");
+    assert_eq!(hint(&a), i18n::hint(Language::En, &Hint::BurstKeysIgnored));
+    // Fast short typing of characters only is text and nothing in it acts: `?` is text.
+    let (_, t) = burst_keys(&mut a, &keys_of("?ok"), t + 1_000);
+    assert_eq!(a.sale().unwrap().note.value(), "coffee?ok");
+    assert_eq!(a.overlay, None);
+    // A held Backspace repeats as it always did.
+    let mut at = t;
+    for _ in 0..4 {
+        update(
+            &mut a,
+            Msg::Key {
+                key: Key::Backspace,
+                at,
+            },
+        );
+        at += 30;
+    }
+    update(&mut a, Msg::Tick { at: at + 60 });
+    assert_eq!(a.sale().unwrap().note.value(), "coffe");
+}
+
+#[test]
+fn once_the_code_is_read_the_amount_is_frozen() {
+    let (mut a, t) = awaiting_500(Language::En);
+    let (cmds, t) = wedge_scan(&mut a, CODE, t);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::StartPayment { amount, .. }] if *amount == Fen(50_000))
+    );
+    assert_eq!(a.screen.kind(), ScreenKind::Waiting);
+    // Keys typed by hand: none changes the amount; Esc only asks to cancel.
+    let mut at = t + 200;
+    let mut all = Vec::new();
+    for k in keys_of("0.01\r") {
+        all.extend(key(&mut a, k, at));
+        at += 200;
+    }
+    for k in [Key::Backspace, Key::Tab, Key::F(2), Key::F(3), Key::F(5)] {
+        all.extend(key(&mut a, k, at));
+        at += 200;
+    }
+    assert!(all.is_empty(), "{all:?}");
+    assert_eq!(a.payment().unwrap().amount, Fen(50_000));
+    // A burst that would go back and type a new amount does nothing at all.
+    let (cmds, at) = burst_keys(&mut a, &keys_of("\x1b\x1b0.01\r\x1b\r"), at);
+    assert!(cmds.is_empty());
+    assert_eq!(a.overlay, None, "not even the cancel question");
+    assert_eq!(a.payment().unwrap().amount, Fen(50_000));
+    // Esc by hand asks; Esc again keeps waiting; the amount never moved.
+    key(&mut a, Key::Esc, at);
+    assert_eq!(a.overlay, Some(Overlay::ConfirmCancel));
+    key(&mut a, Key::Esc, at + 300);
+    assert_eq!(a.overlay, None);
+    assert_eq!(a.screen.kind(), ScreenKind::Waiting);
+    assert_eq!(a.payment().unwrap().amount, Fen(50_000));
+}
+
+#[test]
+fn quitting_always_asks_and_only_a_second_ctrl_q_by_hand_quits() {
+    let mut a = app(Language::En);
+    // Ctrl-Q by hand: the question, not the exit.
+    assert!(key(&mut a, Key::CtrlQ, T0).is_empty());
+    assert!(matches!(a.overlay, Some(Overlay::ConfirmQuit { .. })));
+    assert!(!a.quit);
+    // Enter and `y` are not a yes here; a burst with Ctrl-Q in it is not either.
+    assert!(key(&mut a, Key::Enter, T0 + 400).is_empty());
+    assert!(key(&mut a, Key::Char('y'), T0 + 800).is_empty());
+    let (cmds, t) = burst_keys(&mut a, &keys_of("\x11\x11\r"), T0 + 1_200);
+    assert!(cmds.is_empty());
+    assert!(matches!(a.overlay, Some(Overlay::ConfirmQuit { .. })));
+    // Esc stays.
+    key(&mut a, Key::Esc, t);
+    assert_eq!(a.overlay, None);
+    // A second Ctrl-Q too soon after the question (a double tap) does not count yet.
+    let t = t + 1_000;
+    key(&mut a, Key::CtrlQ, t);
+    assert!(key(&mut a, Key::CtrlQ, t + 120).is_empty());
+    assert!(!a.quit);
+    // The question lapses after 10 s.
+    update(&mut a, Msg::Tick { at: t + 10_200 });
+    assert_eq!(a.overlay, None);
+    // Asked, then the quit key again a moment later, by hand: quit.
+    let t = t + 20_000;
+    key(&mut a, Key::CtrlQ, t);
+    assert!(matches!(
+        key(&mut a, Key::CtrlQ, t + 600).as_slice(),
+        [Cmd::Quit]
+    ));
+    assert!(a.quit);
+    // Ctrl-C quits the same way.
+    let mut a = app(Language::Zh);
+    key(&mut a, Key::CtrlC, T0);
+    assert!(matches!(
+        key(&mut a, Key::CtrlC, T0 + 600).as_slice(),
+        [Cmd::Quit]
+    ));
 }

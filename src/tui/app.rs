@@ -8,7 +8,7 @@ use super::screen::{
     Hint, HistoryScreen, Outcome, Overlay, Refusal, ResultScreen, SaleScreen, Screen, ShiftNote,
     View, WaitingScreen, refundable,
 };
-use super::wedge::{Wedge, WedgeConfig};
+use super::wedge::{Classify, KeyClass, Wedge, WedgeConfig};
 use crate::auth_code::AuthCode;
 use crate::config::Language;
 use crate::engine::micropay::Phase;
@@ -27,6 +27,28 @@ pub enum ScannerStatus {
     Connected,
     /// Serial scanner not connected.
     Disconnected,
+}
+
+/// A key or a paste, as the wedge classifier holds it (see `wedge`'s rule).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A key.
+    Key(Key),
+    /// A bracketed paste: it acts only alone, like a control key.
+    Paste(String),
+}
+
+impl Classify for Input {
+    fn class(&self) -> KeyClass {
+        match self {
+            Input::Key(Key::Char(c)) if !c.is_control() => KeyClass::Char(*c),
+            Input::Key(Key::Enter | Key::Tab) => KeyClass::Terminator,
+            Input::Key(Key::Backspace | Key::Up | Key::Down | Key::PageUp | Key::PageDown) => {
+                KeyClass::Repeatable
+            }
+            Input::Key(_) | Input::Paste(_) => KeyClass::Control,
+        }
+    }
 }
 
 /// Colours.
@@ -53,8 +75,8 @@ pub struct App {
     pub simulator: bool,
     /// Largest amount.
     pub max_amount: Fen,
-    /// Wedge classifier.
-    pub wedge: Wedge,
+    /// Wedge classifier: holds every key and paste until it is known whether it came alone.
+    pub wedge: Wedge<Input>,
     /// The open shift.
     pub shift: Option<Shift>,
     /// The screen, with its data.

@@ -56,8 +56,10 @@ pub enum Action {
     Shift,
     /// Show help.
     Help,
-    /// Quit (asks first when a payment is in flight).
+    /// Quit: asks first, always.
     Quit,
+    /// Yes, quit (the quit key again, alone, after the question).
+    ConfirmQuit,
     /// Move up.
     Up,
     /// Move down.
@@ -135,6 +137,15 @@ pub fn bindings(view: &View) -> Vec<Binding> {
                 b(&[Key::Tab, Key::Down], "Tab", Action::NextField),
                 b(&[Key::BackTab, Key::Up], "", Action::PrevField),
                 b(&[Key::Esc], "Esc", Action::CancelForm),
+            ],
+            // Only the quit key again says yes: Enter or `y` are too easy to send by accident.
+            OverlayKind::ConfirmQuit => vec![
+                b(&[Key::CtrlQ, Key::CtrlC], "Ctrl-Q", Action::ConfirmQuit),
+                b(
+                    &[Key::Esc, Key::Char('n'), Key::Char('N')],
+                    "Esc",
+                    Action::No,
+                ),
             ],
             OverlayKind::Help => vec![b(
                 &[Key::Esc, Key::F(1), Key::Char('?'), Key::Enter],

@@ -110,8 +110,11 @@ impl Screen {
 pub enum Overlay {
     /// The key table.
     Help,
-    /// Really quit?
-    ConfirmQuit,
+    /// Really quit? Only the quit key again, alone and a moment later, says yes.
+    ConfirmQuit {
+        /// When it was asked (Unix ms); the question lapses after a few seconds.
+        asked_at: i64,
+    },
     /// Really cancel the payment?
     ConfirmCancel,
     /// Really close the shift?
@@ -125,7 +128,7 @@ impl Overlay {
     pub fn kind(&self) -> OverlayKind {
         match self {
             Overlay::Help => OverlayKind::Help,
-            Overlay::ConfirmQuit => OverlayKind::ConfirmQuit,
+            Overlay::ConfirmQuit { .. } => OverlayKind::ConfirmQuit,
             Overlay::ConfirmCancel => OverlayKind::ConfirmCancel,
             Overlay::ConfirmClose => OverlayKind::ConfirmClose,
             Overlay::Form(_) => OverlayKind::Form,
@@ -358,6 +361,11 @@ pub enum Hint {
     Working,
     /// Orders left by an earlier run were settled.
     Recovered(usize),
+    /// A fast burst of keys that was not a payment code was thrown away (none of its keys
+    /// acted).
+    BurstDiscarded,
+    /// A fast burst went into a text field as text; its Enter/Esc/function keys did not act.
+    BurstKeysIgnored,
     /// A message from the background, as reported.
     Text(String),
 }

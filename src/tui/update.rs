@@ -2,10 +2,16 @@
 //! I/O, no clock (times come in the messages), so every screen and transition is unit-tested.
 //! No words either: what the cashier is told is typed ([`Hint`], [`FormError`], …) and put
 //! into words by `crate::i18n` when drawn.
+//!
+//! Every key and paste goes through the wedge classifier first (`super::wedge` states the
+//! rule): a key acts only when it came alone; a burst is a scan, text, or thrown away, and
+//! nothing inside it acts. Quitting always asks, and only the quit key again — alone, a
+//! moment later — quits. Once a code is read the payment's amount is fixed: the waiting
+//! screen takes only cancel (which asks) and help.
 
 use sha2::Digest;
 
-use super::app::{App, Cmd, Msg};
+use super::app::{App, Cmd, Input, Msg};
 use super::form::{
     Field, FieldName, ForceCloseForm, FormError, OpenShiftForm, RefundForm, SupervisorForm,
 };
@@ -14,7 +20,7 @@ use super::screen::{
     Detail, Hint, HistoryScreen, Outcome, Overlay, ResultNote, ResultScreen, SaleScreen, Screen,
     ShiftNote, ShiftScreen, WaitingScreen,
 };
-use super::wedge::{Terminator, WedgeKey, WedgeOut};
+use super::wedge::WedgeOut;
 use crate::auth_code::{self, Classified};
 use crate::engine::OrderState;
 use crate::engine::micropay::Phase;
@@ -25,6 +31,11 @@ use crate::store::orders::OrderRecord;
 const HINT_MS: i64 = 4_000;
 /// The same code scanned again within this time is refused.
 const DUPLICATE_SCAN_MS: i64 = 5_000;
+/// The quit question lapses after this long without an answer.
+const QUIT_ASK_MS: i64 = 10_000;
+/// The quit key's second press counts only this long after the question at the earliest
+/// (and never less than two burst gaps): a person's second press, not a scanner's.
+const QUIT_CONFIRM_MIN_MS: i64 = 250;
 
 /// Applies one message.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
@@ -32,38 +43,29 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Tick { at } => {
             app.now = app.now.max(at);
-            let outs = app.wedge.tick(at);
-            wedge_outputs(app, outs, at, &mut cmds);
+            if let Some(out) = app.wedge.tick(at) {
+                wedge_output(app, out, at, &mut cmds);
+            }
             if app.hint.as_ref().is_some_and(|(_, until)| at >= *until) {
                 app.hint = None;
+            }
+            if let Some(Overlay::ConfirmQuit { asked_at }) = app.overlay
+                && at - asked_at > QUIT_ASK_MS
+            {
+                app.overlay = None;
             }
         }
         Msg::Key { key, at } => {
             app.now = app.now.max(at);
-            match key {
-                Key::Char(c) => {
-                    let outs = app.wedge.key(WedgeKey::Char(c), at);
-                    wedge_outputs(app, outs, at, &mut cmds);
-                }
-                Key::Enter | Key::Tab => {
-                    let t = if key == Key::Enter {
-                        Terminator::Enter
-                    } else {
-                        Terminator::Tab
-                    };
-                    let outs = app.wedge.key(WedgeKey::Terminator(t), at);
-                    wedge_outputs(app, outs, at, &mut cmds);
-                }
-                other => {
-                    let outs = app.wedge.flush();
-                    wedge_outputs(app, outs, at, &mut cmds);
-                    typed_key(app, other, &mut cmds);
-                }
+            if let Some(out) = app.wedge.key(Input::Key(key), at) {
+                wedge_output(app, out, at, &mut cmds);
             }
         }
         Msg::Paste { text, at } => {
             app.now = app.now.max(at);
-            paste(app, &text, at, &mut cmds);
+            if let Some(out) = app.wedge.key(Input::Paste(text), at) {
+                wedge_output(app, out, at, &mut cmds);
+            }
         }
         Msg::Scan { raw, at } => {
             app.now = app.now.max(at);
@@ -228,26 +230,55 @@ fn take_sale(app: &mut App) -> SaleScreen {
     }
 }
 
-fn wedge_outputs(app: &mut App, outs: Vec<WedgeOut>, at: i64, cmds: &mut Vec<Cmd>) {
-    for out in outs {
-        match out {
-            WedgeOut::Scan(code) => {
-                if !burst_into_field(app, &code) {
-                    scan(app, &code, at, cmds);
-                }
-            }
-            WedgeOut::Typed(keys) => {
-                for k in keys {
-                    let key = match k {
-                        WedgeKey::Char(c) => Key::Char(c),
-                        WedgeKey::Terminator(Terminator::Enter) => Key::Enter,
-                        WedgeKey::Terminator(Terminator::Tab) => Key::Tab,
-                    };
+/// What the classifier decided about a finished burst (or a key alone).
+fn wedge_output(app: &mut App, out: WedgeOut<Input>, at: i64, cmds: &mut Vec<Cmd>) {
+    match out {
+        // Alone: a person's key or paste; it acts.
+        WedgeOut::Key(Input::Key(key)) => typed_key(app, key, cmds),
+        WedgeOut::Key(Input::Paste(text)) => paste(app, &text, at, cmds),
+        WedgeOut::Repeat(keys) => {
+            for k in keys {
+                if let Input::Key(key) = k {
                     typed_key(app, key, cmds);
                 }
             }
         }
+        // Fast typing: text only, no character acts.
+        WedgeOut::Text(text) => {
+            for c in text.chars() {
+                text_key(app, Key::Char(c));
+            }
+        }
+        WedgeOut::Scan(code) => {
+            if !burst_into_field(app, &code) {
+                scan(app, &code, at, cmds);
+            }
+        }
+        WedgeOut::Rejected { text } => rejected_burst(app, &text),
     }
+}
+
+/// A burst that was neither a scan nor plain typing: none of its keys acts. A text field
+/// with the focus takes its characters (as it takes any burst); otherwise it is thrown away,
+/// and the cashier is told once.
+fn rejected_burst(app: &mut App, text: &str) {
+    let is_code = matches!(
+        auth_code::classify(text),
+        Classified::WeChat(_) | Classified::OtherWallet(_)
+    );
+    if !text.is_empty()
+        && !is_code
+        && let Some(field) = burst_target(app)
+    {
+        let name = field.name();
+        let hint = match field.push_str(text) {
+            Ok(()) => Hint::BurstKeysIgnored,
+            Err(why) => Hint::Field(name, why),
+        };
+        set_hint(app, hint);
+        return;
+    }
+    set_hint(app, Hint::BurstDiscarded);
 }
 
 /// The focused text field that takes a fast burst of keys as text, if there is one: a form
@@ -296,13 +327,19 @@ fn type_into(app: &mut App, c: char) {
     }
 }
 
-/// A key a person typed (after the wedge classifier).
+/// A key a person typed (alone, after the wedge classifier): its action, or else text.
 fn typed_key(app: &mut App, key: Key, cmds: &mut Vec<Cmd>) {
     let view = app.view();
     if let Some(action) = action_for(&view, key) {
         act(app, action, cmds);
         return;
     }
+    text_key(app, key);
+}
+
+/// A key as text entry only (a character or Backspace into what has the focus): never an
+/// action. Fast typing and pastes come here directly.
+fn text_key(app: &mut App, key: Key) {
     if let Some(Overlay::Form(f)) = &mut app.overlay {
         match key {
             Key::Char(c) => {
@@ -425,9 +462,14 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
         Action::Help => app.overlay = Some(Overlay::Help),
         Action::CloseHelp => app.overlay = None,
         Action::Quit => {
-            if app.in_flight() {
-                app.overlay = Some(Overlay::ConfirmQuit);
-            } else {
+            app.overlay = Some(Overlay::ConfirmQuit { asked_at: app.now });
+        }
+        Action::ConfirmQuit => {
+            let soonest = QUIT_CONFIRM_MIN_MS.max(2 * app.wedge.config().max_gap_ms);
+            if let Some(Overlay::ConfirmQuit { asked_at }) = app.overlay
+                && app.now - asked_at >= soonest
+            {
+                app.overlay = None;
                 app.quit = true;
                 cmds.push(Cmd::Quit);
             }
@@ -489,10 +531,6 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
         }
         Action::Yes => {
             match app.overlay {
-                Some(Overlay::ConfirmQuit) => {
-                    app.quit = true;
-                    cmds.push(Cmd::Quit);
-                }
                 Some(Overlay::ConfirmCancel) => {
                     if let Screen::Waiting(p) = &mut app.screen {
                         p.cancelling = true;
@@ -500,7 +538,10 @@ fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
                     cmds.push(Cmd::CancelPayment);
                 }
                 Some(Overlay::ConfirmClose) => cmds.push(Cmd::CloseShift),
-                Some(Overlay::Help) | Some(Overlay::Form(_)) | None => {}
+                Some(Overlay::ConfirmQuit { .. })
+                | Some(Overlay::Help)
+                | Some(Overlay::Form(_))
+                | None => {}
             }
             app.overlay = None;
         }
@@ -560,8 +601,9 @@ fn paste(app: &mut App, text: &str, at: i64, cmds: &mut Vec<Cmd>) {
         scan(app, text, at, cmds);
         return;
     }
+    // Pasted text is text: none of its characters acts (a `?` or `y` in it is not a key).
     for c in text.chars().filter(|c| !c.is_control()) {
-        typed_key(app, Key::Char(c), cmds);
+        text_key(app, Key::Char(c));
     }
 }
 

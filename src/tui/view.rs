@@ -604,7 +604,7 @@ fn overlay(app: &App, o: &Overlay, area: Rect, buf: &mut Buffer) {
                 .collect();
             (s.help, lines)
         }
-        Overlay::ConfirmQuit => (
+        Overlay::ConfirmQuit { .. } => (
             s.help,
             vec![
                 Line::from(if app.in_flight() {
@@ -613,7 +613,7 @@ fn overlay(app: &App, o: &Overlay, area: Rect, buf: &mut Buffer) {
                     s.confirm_quit
                 }),
                 Line::default(),
-                Line::from(s.yes_no),
+                Line::from(s.quit_keys),
             ],
         ),
         Overlay::ConfirmCancel => (
