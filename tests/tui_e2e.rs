@@ -345,3 +345,40 @@ fn ctrl_q_by_hand_asks_and_only_the_confirmation_quits() {
     tty.wait_for("SCANPAY-ENDED", 10);
     assert!(!tty.screen.lock().unwrap().screen().alternate_screen());
 }
+
+/// Counter security, finding 8, on the screen: the disk fills after the pay call left. The
+/// screen says "needs attention" with the order number and "do not charge again until
+/// `scanpay recover`", never "nothing was written"; the next start settles the order.
+#[test]
+fn a_full_disk_after_the_pay_call_shows_the_order_and_do_not_charge_again() {
+    let dir = tempfile::tempdir().unwrap();
+    english_demo(dir.path());
+    let mut cmd = Command::new(common::BIN);
+    cmd.env("SCANPAY_FAILPOINT", "pay.after_send:disk_full");
+    let mut tty = spawn_cmd(cmd, dir.path());
+    tty.wait_for("Amount to charge", 20);
+    tty.wait_for("Cashier demo", 5);
+    tty.type_like_a_person("12");
+    tty.wait_for("Enter confirm", 2);
+    tty.send(b"\r");
+    tty.wait_for("Scan the customer's payment code", 5);
+    tty.send(b"134567890123456711\r");
+    let screen = tty.wait_for("scanpay recover", 15);
+    assert!(!screen.contains("nothing was written"), "{screen}");
+    assert!(
+        !screen.contains("PAID"),
+        "not recorded, so not shown as paid:\n{screen}"
+    );
+    let no: String = {
+        let db = rusqlite::Connection::open_with_flags(
+            dir.path().join("scanpay-data/scanpay.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        db.query_row("SELECT out_trade_no FROM orders", [], |r| r.get(0))
+            .unwrap()
+    };
+    // The order number is on the screen (possibly wrapped: compare without spaces/newlines).
+    let flat: String = screen.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(flat.contains(&no), "{no} not on screen:\n{screen}");
+}
