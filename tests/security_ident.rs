@@ -150,8 +150,7 @@ fn legacy_demo_folder(to: &Path) {
                 copy_dir(&entry.path(), &target);
             } else {
                 std::fs::copy(entry.path(), &target).unwrap();
-                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
-                    .unwrap();
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
             }
         }
     }
@@ -208,7 +207,10 @@ fn a_demo_folder_refuses_a_live_configuration_naming_both() {
         "{:?}",
         audit(&data)
     );
-    assert_eq!(sim.ledger()["refunds"].as_object().map_or(0, |m| m.len()), 0);
+    assert_eq!(
+        sim.ledger()["refunds"].as_object().map_or(0, |m| m.len()),
+        0
+    );
     // The cashier screen refuses to start, with the same words (before any terminal set-up).
     let out = run(&live, &[], "");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -267,7 +269,10 @@ fn another_merchant_id_is_refused() {
     let mut t = config::read(&demo);
     config::set(&mut t, "merchant.mchid", "1900000002");
     let other = config::write(&t, &tmp.path().join("other.toml"));
-    for args in [vec!["pay", "--amount", "1.00", "--code", PAYS], vec!["orders"]] {
+    for args in [
+        vec!["pay", "--amount", "1.00", "--code", PAYS],
+        vec!["orders"],
+    ] {
         let out = run(&other, &args, "");
         assert_eq!(out.status.code(), Some(2), "{out:?}");
         assert!(
@@ -510,7 +515,10 @@ fn changes_are_approved_audited_and_a_disabled_supervisor_approves_nothing() {
     ok(&["supervisor", "pin", "wang"], "918273\n273645\n");
     assert!(refund(&live, &no, "wang", "273645").status.success());
 
-    ok(&["supervisor", "disable", "wang", "--by", "boss"], "482915\n");
+    ok(
+        &["supervisor", "disable", "wang", "--by", "boss"],
+        "482915\n",
+    );
     let out = refund(&live, &no, "wang", "273645");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(stderr(&out).contains("disabled"), "{out:?}");
@@ -529,7 +537,10 @@ fn changes_are_approved_audited_and_a_disabled_supervisor_approves_nothing() {
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(stderr(&out).contains("last"), "{out:?}");
-    ok(&["supervisor", "enable", "wang", "--by", "boss"], "482915\n");
+    ok(
+        &["supervisor", "enable", "wang", "--by", "boss"],
+        "482915\n",
+    );
     assert!(refund(&live, &no, "wang", "273645").status.success());
 
     let list = json(&run(&live, &["supervisor", "list", "--json"], ""));
@@ -566,12 +577,23 @@ fn changes_are_approved_audited_and_a_disabled_supervisor_approves_nothing() {
             assert!(detail.contains("wang"), "{action}: {detail}");
         }
     }
-    // Each change was approved first (the approval is audited too), and no PIN is anywhere.
+    // Each change was approved first (the approval is audited too); the two approved changes
+    // the rules refused (an existing id, the last enabled supervisor) are audited as refused.
     let approvals = rows
         .iter()
         .filter(|r| r.1 == "approve" && r.2.contains("supervisor_"))
         .count();
-    assert_eq!(approvals, 4, "{rows:?}");
+    assert_eq!(approvals, 6, "{rows:?}");
+    let refused: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.1 == "refuse" && r.2.contains("supervisor_"))
+        .map(|r| r.2.as_str())
+        .collect();
+    assert_eq!(refused.len(), 3, "{rows:?}");
+    assert!(refused[0].contains("already exists"), "{refused:?}");
+    assert!(refused[1].contains("disabled"), "{refused:?}");
+    assert!(refused[2].contains("last enabled"), "{refused:?}");
+    // No PIN anywhere.
     for pin in ["482915", "918273", "273645", "111111"] {
         assert!(
             !rows
@@ -604,10 +626,16 @@ fn pins_from_a_file_descriptor() {
             .args(args)
             .args(["--pin-fd", "3"])
             .stdin(Stdio::null());
-        // SAFETY: dup2 is async-signal-safe; it puts the open file on descriptor 3 of the child.
+        // SAFETY: dup2 and fcntl are async-signal-safe; they put the open file on descriptor 3
+        // of the child, open across exec (dup2 onto itself would keep close-on-exec).
         unsafe {
             c.pre_exec(move || {
-                if libc::dup2(fd, 3) < 0 {
+                let ok = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, 3)
+                };
+                if ok < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -620,22 +648,35 @@ fn pins_from_a_file_descriptor() {
     let out = with_fd(&["supervisor", "init", "boss"], "482915\n");
     assert!(out.status.success(), "{out:?}");
     let out = with_fd(
-        &["refund", &no, "--amount", "2.00", "--reason", "x", "--supervisor", "boss"],
+        &[
+            "refund",
+            &no,
+            "--amount",
+            "2.00",
+            "--reason",
+            "x",
+            "--supervisor",
+            "boss",
+        ],
         "482915\n",
     );
     assert!(out.status.success(), "{out:?}");
     // A descriptor that is not open is a usage error, not a hang.
-    let out = run(
-        &live,
-        &["supervisor", "list", "--pin-fd", "9"],
-        "",
-    );
+    let out = run(&live, &["supervisor", "list", "--pin-fd", "9"], "");
     assert!(out.status.success(), "list needs no PIN: {out:?}");
     let out = run(
         &live,
         &[
-            "refund", &no, "--amount", "1.00", "--reason", "x", "--supervisor", "boss",
-            "--pin-fd", "9",
+            "refund",
+            &no,
+            "--amount",
+            "1.00",
+            "--reason",
+            "x",
+            "--supervisor",
+            "boss",
+            "--pin-fd",
+            "9",
         ],
         "482915\n",
     );
