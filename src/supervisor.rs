@@ -1,6 +1,6 @@
 //! Supervisor approval with PINs.
 //!
-//! Refunds, forced shift closes, marked reprints and every change to the supervisors need a
+//! Refunds, forced shift closes, (optionally) reprints and every change to the supervisors need a
 //! supervisor's approval. A supervisor is an id plus a PIN of digits — 6 to 12 in live mode,
 //! 4 to 12 in simulator mode (training); the PIN is kept only as an argon2id PHC string (random
 //! salt, slow hash) and never written anywhere else, in particular never to the audit log.
