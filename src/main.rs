@@ -29,6 +29,12 @@ struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
 
+    /// Read PINs from this open file descriptor, one per line, instead of the terminal or
+    /// standard input (e.g. `scanpay refund … --pin-fd 3 3< pins`): no PIN on a command line,
+    /// in a pipe from `echo`, or in the shell history.
+    #[arg(long, global = true, value_name = "N")]
+    pin_fd: Option<i32>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -96,9 +102,10 @@ enum Command {
         /// Why (shown to the customer, kept in the log).
         #[arg(long)]
         reason: String,
-        /// The approving supervisor (the demo has `demo`, PIN 0000).
-        #[arg(long, default_value = "demo")]
-        supervisor: String,
+        /// The approving supervisor: required in live mode (in the demo it defaults to `demo`,
+        /// PIN 0000).
+        #[arg(long)]
+        supervisor: Option<String>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -184,12 +191,53 @@ enum Command {
     },
 }
 
+/// Every change needs an existing supervisor's PIN (except `init`, while there is none) and is
+/// audited. PINs are read without echo, or one per line from standard input or --pin-fd; they
+/// have 6 to 12 digits (4 to 12 in the demo).
 #[derive(Subcommand)]
 enum SupervisorAction {
-    /// Add a supervisor or change their PIN (read without echo, or from standard input).
-    Add {
+    /// Set up the first supervisor (only while there is none that can approve).
+    Init {
         /// The supervisor's id.
         id: String,
+    },
+    /// Add a supervisor, approved by an existing one (their PIN first, then the new PIN).
+    Add {
+        /// The new supervisor's id.
+        id: String,
+        /// The approving supervisor.
+        #[arg(long, value_name = "SUPERVISOR")]
+        by: String,
+    },
+    /// Change a supervisor's PIN: the current PIN approves (or --by another supervisor's).
+    Pin {
+        /// The supervisor's id.
+        id: String,
+        /// Another supervisor who approves (a forgotten PIN).
+        #[arg(long, value_name = "SUPERVISOR")]
+        by: Option<String>,
+    },
+    /// Disable a supervisor (they approve nothing until enabled); the last one stays.
+    Disable {
+        /// The supervisor's id.
+        id: String,
+        /// The approving supervisor.
+        #[arg(long, value_name = "SUPERVISOR")]
+        by: String,
+    },
+    /// Enable a disabled supervisor again, approved by another one.
+    Enable {
+        /// The supervisor's id.
+        id: String,
+        /// The approving supervisor.
+        #[arg(long, value_name = "SUPERVISOR")]
+        by: String,
+    },
+    /// List the supervisors: id, enabled, when added and changed (never a PIN or hash).
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -209,9 +257,10 @@ enum ShiftAction {
         /// Close even though orders are not settled (a supervisor approves; they are listed on the Z).
         #[arg(long)]
         force: bool,
-        /// The approving supervisor for --force.
-        #[arg(long, default_value = "demo")]
-        supervisor: String,
+        /// The approving supervisor for --force: required in live mode (in the demo it
+        /// defaults to `demo`).
+        #[arg(long)]
+        supervisor: Option<String>,
     },
 }
 
@@ -243,6 +292,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    cmd::manager::set_pin_fd(cli.pin_fd);
     match cli.command {
         None => match scanpay::tui::run::run(config, Arc::new(SystemClock)) {
             Ok(()) => ExitCode::SUCCESS,
@@ -280,24 +330,56 @@ fn main() -> ExitCode {
                     force,
                     supervisor,
                 },
-        }) => run_async(async move {
-            cmd::finish(cmd::shift::close(config, json, force.then_some(supervisor)).await)
-        }),
+        }) => {
+            let by = if force {
+                match cmd::manager::approver(&config, supervisor, "shift close --force") {
+                    Ok(by) => Some(by),
+                    Err(f) => return cmd::finish(Err(f)),
+                }
+            } else {
+                None
+            };
+            run_async(async move { cmd::finish(cmd::shift::close(config, json, by).await) })
+        }
         Some(Command::Refund {
             out_trade_no,
             amount,
             reason,
             supervisor,
             json,
-        }) => run_async(async move {
-            cmd::finish(
-                cmd::manager::refund(config, &out_trade_no, &amount, &reason, &supervisor, json)
+        }) => {
+            let supervisor = match cmd::manager::approver(&config, supervisor, "refund") {
+                Ok(s) => s,
+                Err(f) => return cmd::finish(Err(f)),
+            };
+            run_async(async move {
+                cmd::finish(
+                    cmd::manager::refund(
+                        config,
+                        &out_trade_no,
+                        &amount,
+                        &reason,
+                        &supervisor,
+                        json,
+                    )
                     .await,
-            )
+                )
+            })
+        }
+        Some(Command::Supervisor { action }) => cmd::finish(match action {
+            SupervisorAction::Init { id } => cmd::manager::supervisor_init(&config, &id),
+            SupervisorAction::Add { id, by } => cmd::manager::supervisor_add(&config, &id, &by),
+            SupervisorAction::Pin { id, by } => {
+                cmd::manager::supervisor_pin(&config, &id, by.as_deref())
+            }
+            SupervisorAction::Disable { id, by } => {
+                cmd::manager::supervisor_set_enabled(&config, &id, false, &by)
+            }
+            SupervisorAction::Enable { id, by } => {
+                cmd::manager::supervisor_set_enabled(&config, &id, true, &by)
+            }
+            SupervisorAction::List { json } => cmd::manager::supervisor_list(&config, json),
         }),
-        Some(Command::Supervisor {
-            action: SupervisorAction::Add { id },
-        }) => cmd::finish(cmd::manager::supervisor_add(&config, &id)),
         Some(Command::Reconcile { date, json, csv }) => run_async(async move {
             cmd::finish(cmd::manager::reconcile(config, &date, json, csv).await)
         }),

@@ -1,9 +1,18 @@
 //! Supervisor approval with PINs.
 //!
-//! Refunds, forced shift closes and (optionally) reprints need a supervisor's
-//! approval. A supervisor is an id plus a PIN of 4–12 digits; the PIN is kept
-//! only as an argon2id PHC string (random salt, slow hash) and never written
-//! anywhere else, in particular never to the audit log.
+//! Refunds, forced shift closes, (optionally) reprints and every change to the supervisors need a
+//! supervisor's approval. A supervisor is an id plus a PIN of digits — 6 to 12 in live mode,
+//! 4 to 12 in simulator mode (training); the PIN is kept only as an argon2id PHC string (random
+//! salt, slow hash) and never written anywhere else, in particular never to the audit log.
+//!
+//! Who may change the supervisors: the first one is made by [`init`], only while no supervisor
+//! could approve anything; after that, [`add`], [`set_pin`] and [`set_enabled`] take an
+//! [`Approval`], which only [`approve`] makes (the PIN checked, rate-limited, audited). The last
+//! enabled supervisor cannot be disabled. Every change is audited with who approved it.
+//!
+//! The demo supervisor (`demo`, PIN `0000`) is made by [`ensure_demo`] in simulator mode only
+//! and marked as the demo's (column `demo`, migration 6). In live mode a demo row — or any row
+//! with the id `demo` — approves nothing, and the id cannot be given to a new supervisor.
 //!
 //! Wrong PINs are rate-limited per typed id: when [`MAX_FAILURES`] wrong
 //! attempts fall within [`WINDOW_MS`], the id is locked for [`LOCK_MS`] from the
@@ -22,6 +31,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::config::Mode;
+
 // The tables (`supervisors`, `pin_attempts`) are created by migration 2 in `store/schema.rs`.
 
 /// Wrong PINs within [`WINDOW_MS`] that lock an id.
@@ -31,11 +42,15 @@ pub const WINDOW_MS: i64 = 10 * 60 * 1000;
 /// How long, in milliseconds, a lock lasts from the failure that caused it.
 pub const LOCK_MS: i64 = 10 * 60 * 1000;
 
-/// The id and PIN of the demo supervisor that [`ensure_demo`] creates.
-const DEMO_ID: &str = "demo";
+/// The id of the demo supervisor that [`ensure_demo`] creates (simulator mode only).
+pub const DEMO_ID: &str = "demo";
+/// The demo supervisor's PIN.
 const DEMO_PIN: &str = "0000";
 const ID_MAX_CHARS: usize = 32;
+/// The fewest digits a PIN may have in simulator mode (and that an earlier version stored).
 const PIN_MIN_DIGITS: usize = 4;
+/// The fewest digits a PIN may have when it is set in live mode.
+pub const LIVE_PIN_MIN_DIGITS: usize = 6;
 const PIN_MAX_DIGITS: usize = 12;
 /// A typed id is cut to this many characters before it goes to the audit log.
 const AUDIT_ACTOR_MAX_CHARS: usize = 64;
@@ -67,12 +82,51 @@ pub enum SupervisorError {
     /// The supervisor exists but is disabled.
     #[error("supervisor '{0}' is disabled")]
     Disabled(String),
+    /// The demo supervisor, outside simulator mode: it approves nothing, and its id is not
+    /// given to anyone else.
+    #[error(
+        "'{0}' is the simulator's demo supervisor: it approves nothing and cannot be added outside simulator mode"
+    )]
+    DemoOnly(String),
+    /// `init` while a supervisor exists.
+    #[error(
+        "a supervisor already exists: further ones are added (supervisor add) with the approval of an existing one"
+    )]
+    AlreadySetUp,
+    /// `add` of an id that exists.
+    #[error("supervisor '{0}' already exists")]
+    Exists(String),
+    /// Disabling the last enabled supervisor would leave nobody to approve anything.
+    #[error("supervisor '{0}' is the last enabled supervisor: add or enable another one first")]
+    LastEnabled(String),
+    /// Enabling an enabled supervisor, or disabling a disabled one.
+    #[error("supervisor '{id}' is already {}", if *.enabled { "enabled" } else { "disabled" })]
+    Unchanged {
+        /// The supervisor.
+        id: String,
+        /// Its state, unchanged.
+        enabled: bool,
+    },
     /// Hashing failed, or a stored PIN hash cannot be read.
     #[error("PIN hash: {0}")]
     Hash(String),
     /// The database failed.
     #[error("store: {0}")]
     Store(String),
+}
+
+impl SupervisorError {
+    /// A refusal by the rules (who may do what), as opposed to a malformed id or PIN or a
+    /// failure of the hash or the database.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            SupervisorError::BadId(_)
+                | SupervisorError::BadPin(_)
+                | SupervisorError::Hash(_)
+                | SupervisorError::Store(_)
+        )
+    }
 }
 
 impl From<rusqlite::Error> for SupervisorError {
@@ -109,19 +163,47 @@ pub fn validate_id(id: &str) -> Result<(), SupervisorError> {
     Ok(())
 }
 
-/// Checks a PIN: 4–12 ASCII digits. Repeated digits (such as the demo PIN
-/// `0000`) are allowed. The message never repeats the PIN.
+/// Checks a PIN's form: 4–12 ASCII digits (any PIN scanpay has ever stored). Repeated digits
+/// (such as the demo PIN `0000`) are allowed. The message never repeats the PIN. A PIN being
+/// set is checked by [`validate_new_pin`].
 pub fn validate_pin(pin: &str) -> Result<(), SupervisorError> {
+    validate_pin_digits(pin, PIN_MIN_DIGITS)
+}
+
+/// The fewest digits a new PIN may have in `mode`: 6 in live mode, 4 in simulator mode.
+pub fn min_pin_digits(mode: Mode) -> usize {
+    match mode {
+        Mode::Simulator => PIN_MIN_DIGITS,
+        Mode::Live => LIVE_PIN_MIN_DIGITS,
+    }
+}
+
+/// Checks a PIN about to be set in `mode`: [`min_pin_digits`] to 12 ASCII digits. (A 4-digit
+/// PIN falls to 10⁴ guesses against a stolen backup's hash; live PINs have at least 6.)
+pub fn validate_new_pin(pin: &str, mode: Mode) -> Result<(), SupervisorError> {
+    validate_pin_digits(pin, min_pin_digits(mode))
+}
+
+fn validate_pin_digits(pin: &str, min: usize) -> Result<(), SupervisorError> {
     if !pin.chars().all(|c| c.is_ascii_digit()) {
         return Err(SupervisorError::BadPin(format!(
-            "PIN may contain only the digits 0–9 ({PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} of them)"
+            "PIN may contain only the digits 0–9 ({min} to {PIN_MAX_DIGITS} of them)"
         )));
     }
     let len = pin.len();
-    if !(PIN_MIN_DIGITS..=PIN_MAX_DIGITS).contains(&len) {
+    if !(min..=PIN_MAX_DIGITS).contains(&len) {
         return Err(SupervisorError::BadPin(format!(
-            "PIN has {len} digits: it needs {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS}"
+            "PIN has {len} digits: it needs {min} to {PIN_MAX_DIGITS}"
         )));
+    }
+    Ok(())
+}
+
+/// Refuses the demo's id as a new supervisor outside simulator mode.
+fn validate_new_id(id: &str, mode: Mode) -> Result<(), SupervisorError> {
+    validate_id(id)?;
+    if mode != Mode::Simulator && id == DEMO_ID {
+        return Err(SupervisorError::DemoOnly(id.to_string()));
     }
     Ok(())
 }
@@ -199,36 +281,32 @@ fn record_attempt(conn: &Connection, id: &str, at: i64, ok: bool) -> rusqlite::R
     Ok(())
 }
 
-/// Adds a supervisor, or replaces the PIN of an existing one and enables it
-/// again. Audited as `supervisor_add` (without the PIN or its hash).
-///
-/// Replacing a PIN does not lift a lock in force on the id.
-pub fn add(conn: &Connection, id: &str, pin: &str, now_ms: i64) -> Result<(), SupervisorError> {
-    validate_id(id)?;
-    validate_pin(pin)?;
-    let before: Option<bool> = conn
+/// A supervisor row: what the rules need.
+struct Row {
+    phc: String,
+    disabled: bool,
+    demo: bool,
+}
+
+fn row(conn: &Connection, id: &str) -> Result<Option<Row>, SupervisorError> {
+    Ok(conn
         .query_row(
-            "SELECT disabled FROM supervisors WHERE id = ?1",
+            "SELECT pin_hash, disabled, demo FROM supervisors WHERE id = ?1",
             [id],
-            |r| r.get::<_, i64>(0).map(|d| d != 0),
+            |r| {
+                Ok(Row {
+                    phc: r.get(0)?,
+                    disabled: r.get::<_, i64>(1)? != 0,
+                    demo: r.get::<_, i64>(2)? != 0,
+                })
+            },
         )
-        .optional()?;
-    let phc = hash_pin(pin)?;
-    let detail = match before {
-        None => format!("supervisor '{id}' added"),
-        Some(false) => format!("PIN of supervisor '{id}' replaced"),
-        Some(true) => format!("PIN of supervisor '{id}' replaced; supervisor enabled again"),
-    };
-    atomically(conn, |c| {
-        c.execute(
-            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, disabled) \
-             VALUES (?1, ?2, ?3, ?3, 0) \
-             ON CONFLICT (id) DO UPDATE SET pin_hash = excluded.pin_hash, \
-             updated_at = excluded.updated_at, disabled = 0",
-            params![id, phc, now_ms],
-        )?;
-        audit(c, now_ms, id, "supervisor_add", &detail)
-    })
+        .optional()?)
+}
+
+/// Whether a row may approve anything in `mode`: the demo's never outside simulator mode.
+fn may_approve_in(mode: Mode, id: &str, row: &Row) -> bool {
+    mode == Mode::Simulator || !(row.demo || id == DEMO_ID)
 }
 
 /// Whether a supervisor with this id exists (enabled or disabled).
@@ -239,22 +317,266 @@ pub fn exists(conn: &Connection, id: &str) -> Result<bool, SupervisorError> {
         .is_some())
 }
 
-/// Adds the supervisor `demo` with PIN `0000`, unless a supervisor `demo`
-/// already exists (its PIN, if changed, is left alone).
+/// Whether the log has the demo supervisor (a row marked as the demo's, or with its id).
+pub fn has_demo(conn: &Connection) -> Result<bool, SupervisorError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM supervisors WHERE demo = 1 OR id = ?1 LIMIT 1",
+            [DEMO_ID],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// How many enabled supervisors could approve something in `mode`.
+pub fn approvers(conn: &Connection, mode: Mode) -> Result<usize, SupervisorError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM supervisors WHERE disabled = 0 AND (?1 OR (demo = 0 AND id <> ?2))",
+        params![mode == Mode::Simulator, DEMO_ID],
+        |r| r.get(0),
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Adds the supervisor `demo` with PIN `0000`, marked as the demo's, unless a supervisor
+/// `demo` already exists (its PIN, if changed, is left alone). Call it in simulator mode only:
+/// outside it the row would approve nothing anyway.
 pub fn ensure_demo(conn: &Connection, now_ms: i64) -> Result<(), SupervisorError> {
     if exists(conn, DEMO_ID)? {
         return Ok(());
     }
-    add(conn, DEMO_ID, DEMO_PIN, now_ms)
+    let phc = hash_pin(DEMO_PIN)?;
+    atomically(conn, |c| {
+        c.execute(
+            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, disabled, demo) \
+             VALUES (?1, ?2, ?3, ?3, 0, 1)",
+            params![DEMO_ID, phc, now_ms],
+        )?;
+        audit(
+            c,
+            now_ms,
+            DEMO_ID,
+            "supervisor_add",
+            "demo supervisor 'demo' added (simulator mode)",
+        )
+    })
 }
 
-/// What was approved.
+/// Makes the first supervisor: only while no supervisor could approve anything in `mode` (so
+/// no approval is possible, and none is asked). An existing, disabled row of that id gets the
+/// new PIN and is enabled. Audited as `supervisor_init`.
+pub fn init(
+    conn: &Connection,
+    id: &str,
+    pin: &str,
+    mode: Mode,
+    now_ms: i64,
+) -> Result<(), SupervisorError> {
+    validate_new_id(id, mode)?;
+    validate_new_pin(pin, mode)?;
+    if approvers(conn, mode)? > 0 {
+        return Err(SupervisorError::AlreadySetUp);
+    }
+    let phc = hash_pin(pin)?;
+    let outcome = atomically(conn, |c| {
+        // Checked again inside the write, in case another process was quicker.
+        let n: i64 = c.query_row(
+            "SELECT count(*) FROM supervisors WHERE disabled = 0 AND (?1 OR (demo = 0 AND id <> ?2))",
+            params![mode == Mode::Simulator, DEMO_ID],
+            |r| r.get(0),
+        )?;
+        if n > 0 {
+            return Ok(false);
+        }
+        c.execute(
+            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, disabled, demo) \
+             VALUES (?1, ?2, ?3, ?3, 0, 0) \
+             ON CONFLICT (id) DO UPDATE SET pin_hash = excluded.pin_hash, \
+             updated_at = excluded.updated_at, disabled = 0, demo = 0",
+            params![id, phc, now_ms],
+        )?;
+        audit(
+            c,
+            now_ms,
+            id,
+            "supervisor_init",
+            &format!("first supervisor '{id}' set up"),
+        )?;
+        Ok(true)
+    })?;
+    if outcome {
+        Ok(())
+    } else {
+        Err(SupervisorError::AlreadySetUp)
+    }
+}
+
+/// Adds a new supervisor, approved by an existing one. An id that exists is refused (a PIN is
+/// changed by [`set_pin`], a disabled supervisor comes back by [`set_enabled`]). Audited as
+/// `supervisor_add`, with the approver as the actor.
+pub fn add(
+    conn: &Connection,
+    id: &str,
+    pin: &str,
+    by: &Approval,
+    mode: Mode,
+    now_ms: i64,
+) -> Result<(), SupervisorError> {
+    validate_new_id(id, mode)?;
+    validate_new_pin(pin, mode)?;
+    if exists(conn, id)? {
+        return Err(SupervisorError::Exists(id.to_string()));
+    }
+    let phc = hash_pin(pin)?;
+    atomically(conn, |c| {
+        c.execute(
+            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, disabled, demo) \
+             VALUES (?1, ?2, ?3, ?3, 0, 0)",
+            params![id, phc, now_ms],
+        )?;
+        audit(
+            c,
+            now_ms,
+            &by.supervisor,
+            "supervisor_add",
+            &format!("supervisor '{id}' added, approved by '{}'", by.supervisor),
+        )
+    })
+}
+
+/// Changes a supervisor's PIN, approved by a supervisor (the one whose PIN it is, with the
+/// old PIN, or another). Leaves a disabled supervisor disabled and a lock in force as it is.
+/// Audited as `supervisor_pin`.
+pub fn set_pin(
+    conn: &Connection,
+    id: &str,
+    pin: &str,
+    by: &Approval,
+    mode: Mode,
+    now_ms: i64,
+) -> Result<(), SupervisorError> {
+    validate_id(id)?;
+    validate_new_pin(pin, mode)?;
+    let Some(r) = row(conn, id)? else {
+        return Err(SupervisorError::UnknownSupervisor(id.to_string()));
+    };
+    if !may_approve_in(mode, id, &r) {
+        return Err(SupervisorError::DemoOnly(id.to_string()));
+    }
+    let phc = hash_pin(pin)?;
+    atomically(conn, |c| {
+        c.execute(
+            "UPDATE supervisors SET pin_hash = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, phc, now_ms],
+        )?;
+        audit(
+            c,
+            now_ms,
+            &by.supervisor,
+            "supervisor_pin",
+            &format!(
+                "PIN of supervisor '{id}' changed, approved by '{}'",
+                by.supervisor
+            ),
+        )
+    })
+}
+
+/// Disables (`enabled == false`) or enables a supervisor, approved by a supervisor. The last
+/// supervisor able to approve in `mode` cannot be disabled. Audited as `supervisor_disable` or
+/// `supervisor_enable`.
+pub fn set_enabled(
+    conn: &Connection,
+    id: &str,
+    enabled: bool,
+    by: &Approval,
+    mode: Mode,
+    now_ms: i64,
+) -> Result<(), SupervisorError> {
+    validate_id(id)?;
+    let Some(r) = row(conn, id)? else {
+        return Err(SupervisorError::UnknownSupervisor(id.to_string()));
+    };
+    if enabled && !may_approve_in(mode, id, &r) {
+        return Err(SupervisorError::DemoOnly(id.to_string()));
+    }
+    if r.disabled != enabled {
+        return Err(SupervisorError::Unchanged {
+            id: id.to_string(),
+            enabled,
+        });
+    }
+    if !enabled && may_approve_in(mode, id, &r) && approvers(conn, mode)? <= 1 {
+        return Err(SupervisorError::LastEnabled(id.to_string()));
+    }
+    let (action, word) = if enabled {
+        ("supervisor_enable", "enabled")
+    } else {
+        ("supervisor_disable", "disabled")
+    };
+    atomically(conn, |c| {
+        c.execute(
+            "UPDATE supervisors SET disabled = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, i64::from(!enabled), now_ms],
+        )?;
+        audit(
+            c,
+            now_ms,
+            &by.supervisor,
+            action,
+            &format!("supervisor '{id}' {word}, approved by '{}'", by.supervisor),
+        )
+    })
+}
+
+/// One supervisor as listed (never the PIN's hash).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Listed {
+    /// The id.
+    pub id: String,
+    /// Whether they may approve (not disabled).
+    pub enabled: bool,
+    /// The simulator's demo supervisor.
+    pub demo: bool,
+    /// When added, ms since the Unix epoch.
+    pub created_ms: i64,
+    /// When last changed, ms since the Unix epoch.
+    pub updated_ms: i64,
+}
+
+/// Every supervisor, by id.
+pub fn list(conn: &Connection) -> Result<Vec<Listed>, SupervisorError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, disabled, demo, created_at, updated_at FROM supervisors ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Listed {
+                id: r.get(0)?,
+                enabled: r.get::<_, i64>(1)? == 0,
+                demo: r.get::<_, i64>(2)? != 0,
+                created_ms: r.get(3)?,
+                updated_ms: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// What was approved. Only [`approve`] makes one, so a change that takes an `Approval` has
+/// had a supervisor's PIN checked.
+// Not `#[non_exhaustive]`: that would still let the rest of the crate make one; the private
+// field keeps construction inside this module.
+#[allow(clippy::manual_non_exhaustive)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Approval {
     /// The supervisor who approved.
     pub supervisor: String,
     /// When, in milliseconds since the Unix epoch.
     pub at_ms: i64,
+    /// Made by [`approve`] only.
+    _sealed: (),
 }
 
 /// The rate-limit state of one typed id at `now_ms`.
@@ -333,10 +655,11 @@ fn refuse(
 }
 
 /// Asks supervisor `id` to approve `action` (with `detail`, e.g. the order and
-/// amount) by typing `pin`.
+/// amount) by typing `pin`, in `mode`.
 ///
 /// In order: a malformed id is refused ([`SupervisorError::BadId`]); a
-/// disabled supervisor is refused; a locked id is refused without checking the
+/// disabled supervisor is refused; outside simulator mode the demo supervisor is refused
+/// ([`SupervisorError::DemoOnly`]); a locked id is refused without checking the
 /// PIN; an unknown id is refused and counts as a failed attempt for that id; a
 /// wrong (or malformed) PIN counts as a failed attempt and is refused with the
 /// attempts left; the right PIN records a good attempt and approves. Each
@@ -351,6 +674,7 @@ pub fn approve(
     pin: &str,
     action: &str,
     detail: &str,
+    mode: Mode,
     now_ms: i64,
 ) -> Result<Approval, SupervisorError> {
     if let Err(e) = validate_id(id) {
@@ -364,16 +688,10 @@ pub fn approve(
             e,
         );
     }
-    let row: Option<(String, bool)> = conn
-        .query_row(
-            "SELECT pin_hash, disabled FROM supervisors WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
-        )
-        .optional()?;
+    let row = row(conn, id)?;
     let limit = limit(conn, id, now_ms)?;
 
-    if let Some((_, true)) = row {
+    if let Some(Row { disabled: true, .. }) = row {
         let err = SupervisorError::Disabled(id.to_string());
         return refuse(
             conn,
@@ -385,12 +703,26 @@ pub fn approve(
             err,
         );
     }
+    if let Some(r) = &row
+        && !may_approve_in(mode, id, r)
+    {
+        let err = SupervisorError::DemoOnly(id.to_string());
+        return refuse(
+            conn,
+            id,
+            &what(action, detail),
+            "the demo supervisor approves nothing outside simulator mode",
+            now_ms,
+            false,
+            err,
+        );
+    }
     if let Some(until_ms) = limit.locked_until {
         let reason = format!("locked after too many wrong PINs, until {until_ms} ms");
         let err = SupervisorError::Locked { until_ms };
         return refuse(conn, id, &what(action, detail), &reason, now_ms, false, err);
     }
-    let Some((phc, _)) = row else {
+    let Some(Row { phc, .. }) = row else {
         let err = SupervisorError::UnknownSupervisor(id.to_string());
         return refuse(
             conn,
@@ -415,6 +747,7 @@ pub fn approve(
         return Ok(Approval {
             supervisor: id.to_string(),
             at_ms: now_ms,
+            _sealed: (),
         });
     }
     let remaining = MAX_FAILURES.saturating_sub(limit.recent_failures.saturating_add(1));
@@ -428,6 +761,43 @@ mod tests {
     use super::*;
 
     const T0: i64 = 1_700_000_000_000;
+
+    /// An approval as [`approve`] would make it (the tests are inside the seal).
+    fn approved_by(id: &str, at_ms: i64) -> Approval {
+        Approval {
+            supervisor: id.to_string(),
+            at_ms,
+            _sealed: (),
+        }
+    }
+
+    /// The first supervisor by `init`, further ones approved by "boss" (live rules).
+    fn add(conn: &Connection, id: &str, pin: &str, now_ms: i64) -> Result<(), SupervisorError> {
+        if approvers(conn, Mode::Live)? == 0 {
+            init(conn, id, pin, Mode::Live, now_ms)
+        } else {
+            super::add(
+                conn,
+                id,
+                pin,
+                &approved_by("boss", now_ms),
+                Mode::Live,
+                now_ms,
+            )
+        }
+    }
+
+    /// [`super::approve`] in live mode.
+    fn approve(
+        conn: &Connection,
+        id: &str,
+        pin: &str,
+        action: &str,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<Approval, SupervisorError> {
+        super::approve(conn, id, pin, action, detail, Mode::Live, now_ms)
+    }
 
     /// An in-memory database with the project's whole schema.
     fn db() -> Connection {
@@ -544,7 +914,13 @@ mod tests {
 
         for ok in ["0000", "1234", "918273", "123456789012"] {
             validate_pin(ok).unwrap();
+            validate_new_pin(ok, Mode::Simulator).unwrap();
         }
+        for short in ["0000", "12345"] {
+            let m = msg(validate_new_pin(short, Mode::Live));
+            assert!(m.contains("6 to 12"), "{m}");
+        }
+        validate_new_pin("918273", Mode::Live).unwrap();
         let m = msg(validate_pin("123"));
         assert!(m.contains("3 digits") && m.contains("4 to 12"), "{m}");
         assert!(msg(validate_pin("1234567890123")).contains("13 digits"));
@@ -573,13 +949,14 @@ mod tests {
             ap,
             Approval {
                 supervisor: "wang".into(),
-                at_ms: T0 + 5
+                at_ms: T0 + 5,
+                _sealed: (),
             }
         );
         let rows = audit_rows(&conn);
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert_eq!(rows[0].0, "wang");
-        assert_eq!(rows[0].1, "supervisor_add");
+        assert_eq!(rows[0].1, "supervisor_init");
         assert_eq!(rows[1].0, "wang");
         assert_eq!(rows[1].1, "approve");
         assert!(rows[1].2.contains("refund") && rows[1].2.contains("order 42, ¥12.50"));
@@ -702,9 +1079,10 @@ mod tests {
     #[test]
     fn disabled_refused() {
         let conn = db();
+        add(&conn, "boss", "482915", T0).unwrap();
         add(&conn, "wang", "918273", T0).unwrap();
-        conn.execute("UPDATE supervisors SET disabled = 1 WHERE id = 'wang'", [])
-            .unwrap();
+        let boss = approved_by("boss", T0 + 1);
+        set_enabled(&conn, "wang", false, &boss, Mode::Live, T0 + 1).unwrap();
         let r = approve(&conn, "wang", "918273", "refund", "order 9", T0 + 1);
         assert!(
             matches!(&r, Err(SupervisorError::Disabled(id)) if id == "wang"),
@@ -713,10 +1091,121 @@ mod tests {
         let last = audit_rows(&conn).pop().unwrap();
         assert_eq!((last.0.as_str(), last.1.as_str()), ("wang", "refuse"));
         assert!(last.2.contains("disabled") && last.2.contains("order 9"));
-        // add re-enables with the new PIN.
-        add(&conn, "wang", "5555", T0 + 2).unwrap();
-        assert!(audit_rows(&conn).pop().unwrap().2.contains("enabled again"));
-        approve(&conn, "wang", "5555", "refund", "order 9", T0 + 3).unwrap();
+        // A PIN change leaves it disabled; enabling brings it back.
+        set_pin(&conn, "wang", "555555", &boss, Mode::Live, T0 + 2).unwrap();
+        assert!(approve(&conn, "wang", "555555", "refund", "", T0 + 2).is_err());
+        let r = set_enabled(&conn, "wang", false, &boss, Mode::Live, T0 + 2);
+        assert!(
+            matches!(r, Err(SupervisorError::Unchanged { enabled: false, .. })),
+            "{r:?}"
+        );
+        set_enabled(&conn, "wang", true, &boss, Mode::Live, T0 + 3).unwrap();
+        approve(&conn, "wang", "555555", "refund", "order 9", T0 + 3).unwrap();
+        let actions: Vec<String> = audit_rows(&conn)
+            .into_iter()
+            .filter(|r| r.1.starts_with("supervisor_"))
+            .map(|r| format!("{} {}", r.0, r.1))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "boss supervisor_init",
+                "boss supervisor_add",
+                "boss supervisor_disable",
+                "boss supervisor_pin",
+                "boss supervisor_enable"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_last_enabled_supervisor_stays() {
+        let conn = db();
+        add(&conn, "boss", "482915", T0).unwrap();
+        let boss = approved_by("boss", T0);
+        let r = set_enabled(&conn, "boss", false, &boss, Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::LastEnabled(_))), "{r:?}");
+        add(&conn, "wang", "918273", T0).unwrap();
+        set_enabled(&conn, "boss", false, &boss, Mode::Live, T0).unwrap();
+        let r = set_enabled(&conn, "wang", false, &boss, Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::LastEnabled(_))), "{r:?}");
+        // In live mode the demo does not count as someone who can approve.
+        ensure_demo(&conn, T0).unwrap();
+        let r = set_enabled(&conn, "wang", false, &boss, Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::LastEnabled(_))), "{r:?}");
+    }
+
+    #[test]
+    fn init_only_while_nobody_can_approve() {
+        let conn = db();
+        // Live: the demo (from an old folder) does not count, and its id is not for live use.
+        ensure_demo(&conn, T0).unwrap();
+        let r = init(&conn, "demo", "482915", Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::DemoOnly(_))), "{r:?}");
+        let r = init(&conn, "boss", "1234", Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::BadPin(_))), "{r:?}");
+        init(&conn, "boss", "482915", Mode::Live, T0).unwrap();
+        let r = init(&conn, "evil", "918273", Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::AlreadySetUp)), "{r:?}");
+        // Simulator: the demo is someone who can approve.
+        let sim = db();
+        ensure_demo(&sim, T0).unwrap();
+        let r = init(&sim, "boss", "4829", Mode::Simulator, T0);
+        assert!(matches!(r, Err(SupervisorError::AlreadySetUp)), "{r:?}");
+        assert_eq!(list(&sim).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn add_refuses_an_existing_id_and_the_demo_id_in_live_mode() {
+        let conn = db();
+        add(&conn, "boss", "482915", T0).unwrap();
+        let boss = approved_by("boss", T0);
+        let r = super::add(&conn, "boss", "918273", &boss, Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::Exists(_))), "{r:?}");
+        let r = super::add(&conn, "demo", "918273", &boss, Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::DemoOnly(_))), "{r:?}");
+        let r = super::add(&conn, "li", "1234", &boss, Mode::Live, T0);
+        assert!(matches!(r, Err(SupervisorError::BadPin(_))), "{r:?}");
+        super::add(&conn, "li", "1234", &boss, Mode::Simulator, T0).unwrap();
+        let ids: Vec<String> = list(&conn).unwrap().into_iter().map(|l| l.id).collect();
+        assert_eq!(ids, ["boss", "li"]);
+    }
+
+    #[test]
+    fn the_demo_supervisor_approves_only_in_simulator_mode() {
+        let conn = db();
+        ensure_demo(&conn, T0).unwrap();
+        let listed = list(&conn).unwrap();
+        assert!(listed[0].demo && listed[0].enabled, "{listed:?}");
+        super::approve(&conn, "demo", "0000", "refund", "", Mode::Simulator, T0).unwrap();
+        let r = super::approve(&conn, "demo", "0000", "refund", "", Mode::Live, T0 + 1);
+        assert!(matches!(r, Err(SupervisorError::DemoOnly(_))), "{r:?}");
+        let last = audit_rows(&conn).pop().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str()), ("demo", "refuse"));
+        // A row with the demo's id but not marked (a hand edit) is refused just the same,
+        // and so is a marked row under another id.
+        let conn = db();
+        let phc = hash_pin("000000").unwrap();
+        conn.execute(
+            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at) VALUES ('demo', ?1, 0, 0)",
+            [&phc],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, demo) VALUES ('x', ?1, 0, 0, 1)",
+            [&phc],
+        )
+        .unwrap();
+        assert!(has_demo(&conn).unwrap());
+        for id in ["demo", "x"] {
+            let r = super::approve(&conn, id, "000000", "refund", "", Mode::Live, T0);
+            assert!(
+                matches!(r, Err(SupervisorError::DemoOnly(_))),
+                "{id}: {r:?}"
+            );
+        }
+        assert_eq!(approvers(&conn, Mode::Live).unwrap(), 0);
+        assert_eq!(approvers(&conn, Mode::Simulator).unwrap(), 2);
     }
 
     #[test]
@@ -732,7 +1221,8 @@ mod tests {
             first,
             "second call must not re-hash"
         );
-        add(&conn, "demo", "918273", T0 + 2).unwrap();
+        let demo = approved_by("demo", T0 + 2);
+        set_pin(&conn, "demo", "918273", &demo, Mode::Simulator, T0 + 2).unwrap();
         let changed = stored_hash(&conn, "demo");
         ensure_demo(&conn, T0 + 3).unwrap();
         assert_eq!(stored_hash(&conn, "demo"), changed);
@@ -740,8 +1230,16 @@ mod tests {
             .iter()
             .filter(|r| r.1 == "supervisor_add")
             .count();
-        assert_eq!(adds, 2);
-        let r = approve(&conn, "demo", "0000", "reprint", "", T0 + 4);
+        assert_eq!(adds, 1);
+        let r = super::approve(
+            &conn,
+            "demo",
+            "0000",
+            "reprint",
+            "",
+            Mode::Simulator,
+            T0 + 4,
+        );
         assert!(
             matches!(r, Err(SupervisorError::WrongPin { remaining: 4 })),
             "{r:?}"
@@ -759,8 +1257,19 @@ mod tests {
             approve(&conn, "wang", PIN, "refund", "order 1", T0 + 1).unwrap();
             approve(&conn, "wang", "1111", "refund", "order 2", T0 + 2).unwrap_err();
             approve(&conn, "li", PIN, "refund", "order 3", T0 + 3).unwrap_err();
-            add(&conn, "wang", PIN, T0 + 4).unwrap();
+            set_pin(
+                &conn,
+                "wang",
+                PIN,
+                &approved_by("wang", T0 + 4),
+                Mode::Live,
+                T0 + 4,
+            )
+            .unwrap();
             assert_eq!(audit_rows(&conn).len(), 5);
+            for l in list(&conn).unwrap() {
+                assert!(!format!("{l:?}").contains("argon2"));
+            }
             assert_eq!(text_hits(&conn, PIN), Vec::<String>::new());
             // The self-check can fail: the id is found where it was written.
             assert!(text_hits(&conn, "wang").contains(&"audit_log.actor".to_string()));

@@ -4,7 +4,6 @@
 mod common;
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::BIN;
@@ -32,39 +31,23 @@ fn reprint_offline_one_copy_per_request() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let no = v["out_trade_no"].as_str().unwrap().to_string();
 
-    // The same data folder under a live configuration whose payment service does not exist,
-    // and a loopback "printer".
+    // The same data folder (it belongs to the simulator's merchant for life, so a
+    // simulator-mode configuration) with a loopback "printer". Reprint starts no payment
+    // service: the shift log alone.
     let printer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std::fs::write(dir.path().join("key.pem"), "not used by reprint").unwrap();
-    std::fs::set_permissions(
-        dir.path().join("key.pem"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("pub.pem"), "not used by reprint").unwrap();
-    let mut live = config::demo();
-    config::set(&mut live, "wechatpay.mode", "live");
-    for (key, value) in [
-        ("wechatpay.base_url", "http://127.0.0.1:9"),
-        ("wechatpay.merchant_serial_no", "ABCDEF"),
-        ("wechatpay.merchant_private_key", "key.pem"),
-        ("wechatpay.wechatpay_public_key_id", "PUB_KEY_ID_01"),
-        ("wechatpay.wechatpay_public_key", "pub.pem"),
-        ("printer.kind", "tcp"),
-    ] {
-        config::insert(&mut live, key, value);
-    }
+    let mut with_printer = config::demo();
+    config::insert(&mut with_printer, "printer.kind", "tcp");
     config::insert(
-        &mut live,
+        &mut with_printer,
         "printer.address",
         printer.local_addr().unwrap().to_string(),
     );
-    config::insert(&mut live, "printer.width", 48);
-    config::write(&live, &dir.path().join("live.toml"));
+    config::insert(&mut with_printer, "printer.width", 48);
+    config::write(&with_printer, &dir.path().join("printer.toml"));
     let reprint = |to: &str| {
         Command::new(BIN)
             .current_dir(dir.path())
-            .args(["--config", "live.toml", "reprint", &no, "--to", to])
+            .args(["--config", "printer.toml", "reprint", &no, "--to", to])
             .output()
             .unwrap()
     };
@@ -121,7 +104,14 @@ fn reprint_offline_one_copy_per_request() {
     let failed = v["out_trade_no"].as_str().unwrap();
     let out = Command::new(BIN)
         .current_dir(dir.path())
-        .args(["--config", "live.toml", "reprint", failed, "--to", "file"])
+        .args([
+            "--config",
+            "printer.toml",
+            "reprint",
+            failed,
+            "--to",
+            "file",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -357,6 +357,41 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// The `meta` key under which the data folder's identity (mode and merchant) is kept.
+pub const IDENTITY_KEY: &str = "identity";
+
+/// Reads a `meta` value, if it is there.
+pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    match conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+        r.get::<_, String>(0)
+    }) {
+        Ok(v) => Ok(Some(v)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The data folder's identity as recorded (opaque text; `till::ident` decides what it
+/// means), or `None` when this log was written before identities were recorded.
+pub fn identity(conn: &Connection) -> Result<Option<String>, StoreError> {
+    meta_get(conn, IDENTITY_KEY)
+}
+
+/// Records the identity unless one is recorded already (never overwritten), and returns the
+/// one that is recorded now — `value`, or another process's if it was first.
+pub fn record_identity(conn: &Connection, value: &str) -> Result<String, StoreError> {
+    meta_get_or_init(conn, IDENTITY_KEY, || value.to_string())
+}
+
+/// Whether the log holds any order.
+pub fn has_orders(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM orders)", [], |r| {
+            r.get::<_, bool>(0)
+        })?,
+    )
+}
+
 /// Reads a `meta` value, creating it with `init()` if missing.
 pub fn meta_get_or_init(
     conn: &Connection,

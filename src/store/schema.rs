@@ -132,6 +132,13 @@ const MIGRATIONS: &[&str] = &[
     UPDATE orders SET reason = json_extract(machine, '$.reason')
      WHERE json_type(machine, '$.reason') = 'object';
     "#,
+    // 6: the demo supervisor is marked, so that a row of it never approves outside simulator
+    // mode whatever its id became; rows written before this migration are the demo's when
+    // their id is `demo` (the only one scanpay ever created by itself).
+    r#"
+    ALTER TABLE supervisors ADD COLUMN demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1));
+    UPDATE supervisors SET demo = 1 WHERE id = 'demo';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::{Till, TillError};
+use super::{SupervisorPin, Till, TillError, ident};
 use crate::clock::{SharedClock, beijing};
 use crate::config::{Config, Mode};
 use crate::reconcile::{Reconciliation, fetch_and_compare};
@@ -54,20 +54,37 @@ impl Books {
         }
     }
 
-    /// A read-only connection (WAL readers never block the till).
+    /// A read-only connection (WAL readers never block the till), to a log that belongs to
+    /// the configuration's mode and merchant ([`super::ident`]). A log with no identity yet
+    /// adopts it first, through a writer.
     pub fn reader(&self) -> Result<Connection, TillError> {
         let path = self.existing()?;
-        store::open_reader(&path).map_err(|source| TillError::Open { path, source })
+        let open = || {
+            store::open_reader(&path).map_err(|source| TillError::Open {
+                path: path.clone(),
+                source,
+            })
+        };
+        let conn = open()?;
+        if ident::check_recorded(&conn, &self.cfg)? {
+            return Ok(conn);
+        }
+        drop(conn);
+        drop(self.writer()?);
+        open()
     }
 
-    /// A writing connection to an existing log (audit entries).
+    /// A writing connection to an existing log (audit entries), checked like [`Books::reader`].
     pub(crate) fn writer(&self) -> Result<Connection, TillError> {
         let path = self.existing()?;
-        store::open_connection(&path).map_err(|source| TillError::Open { path, source })
+        let conn =
+            store::open_connection(&path).map_err(|source| TillError::Open { path, source })?;
+        ident::check_and_record(&conn, &self.cfg)?;
+        Ok(conn)
     }
 
-    /// A writing connection, creating the log if needed; the demo supervisor exists in
-    /// simulator mode.
+    /// A writing connection, creating the log if needed (its identity recorded); the demo
+    /// supervisor exists in simulator mode.
     fn created(&self) -> Result<Connection, TillError> {
         let dir = &self.cfg.data_dir;
         store::create_private_dir(dir).map_err(|source| TillError::Io {
@@ -77,10 +94,15 @@ impl Books {
         let path = self.db_path();
         let conn =
             store::open_connection(&path).map_err(|source| TillError::Open { path, source })?;
-        if self.cfg.wechatpay.mode == Mode::Simulator {
+        ident::check_and_record(&conn, &self.cfg)?;
+        if self.mode() == Mode::Simulator {
             supervisor::ensure_demo(&conn, self.clock.now_ms()).map_err(TillError::Supervisor)?;
         }
         Ok(conn)
+    }
+
+    fn mode(&self) -> Mode {
+        self.cfg.wechatpay.mode
     }
 
     /// This shift's orders, or every order in the log.
@@ -106,12 +128,107 @@ impl Books {
         Ok(orders::by_out_trade_no(&conn, out_trade_no)?)
     }
 
-    /// Adds a supervisor or changes their PIN (stored as an argon2id hash).
-    pub fn supervisor_add(&self, id: &str, pin: &str) -> Result<(), TillError> {
+    /// `supervisor init`: the first supervisor, only while no supervisor could approve
+    /// anything (in simulator mode the demo supervisor can). Audited.
+    pub fn supervisor_init(&self, id: &str, pin: &str) -> Result<(), TillError> {
+        let mode = self.mode();
         supervisor::validate_id(id).map_err(TillError::Supervisor)?;
-        supervisor::validate_pin(pin).map_err(TillError::Supervisor)?;
+        supervisor::validate_new_pin(pin, mode).map_err(TillError::Supervisor)?;
         let conn = self.created()?;
-        supervisor::add(&conn, id, pin, self.clock.now_ms()).map_err(TillError::Supervisor)
+        supervisor::init(&conn, id, pin, mode, self.clock.now_ms()).map_err(TillError::Supervisor)
+    }
+
+    /// A supervisor approves a change to the supervisors (`action`, about `id`).
+    fn approve_change(
+        &self,
+        conn: &Connection,
+        action: &str,
+        id: &str,
+        by: &SupervisorPin,
+    ) -> Result<supervisor::Approval, TillError> {
+        supervisor::approve(
+            conn,
+            &by.supervisor,
+            &by.pin,
+            action,
+            &format!("supervisor '{id}'"),
+            self.mode(),
+            self.clock.now_ms(),
+        )
+        .map_err(TillError::NotApproved)
+    }
+
+    /// Audits a change the rules refused after a supervisor approved it, and hands the refusal
+    /// on.
+    fn refused_change(
+        &self,
+        conn: &Connection,
+        ap: &supervisor::Approval,
+        action: &str,
+        id: &str,
+        e: supervisor::SupervisorError,
+    ) -> TillError {
+        if e.is_refusal() {
+            let text = format!("refused {action}: supervisor '{id}' — {e}");
+            if let Err(a) = store::audit(conn, self.clock.now_ms(), &ap.supervisor, "refuse", &text)
+            {
+                tracing::error!(error = %a, "audit of a refused supervisor change failed");
+            }
+        }
+        TillError::Supervisor(e)
+    }
+
+    /// `supervisor add`: a new supervisor, approved by an existing one. Audited.
+    pub fn supervisor_add(&self, id: &str, pin: &str, by: &SupervisorPin) -> Result<(), TillError> {
+        let mode = self.mode();
+        supervisor::validate_id(id).map_err(TillError::Supervisor)?;
+        supervisor::validate_new_pin(pin, mode).map_err(TillError::Supervisor)?;
+        let conn = self.created()?;
+        let ap = self.approve_change(&conn, "supervisor_add", id, by)?;
+        supervisor::add(&conn, id, pin, &ap, mode, self.clock.now_ms())
+            .map_err(|e| self.refused_change(&conn, &ap, "supervisor_add", id, e))
+    }
+
+    /// `supervisor pin`: a new PIN, approved by the supervisor's old PIN or by another
+    /// supervisor. Audited.
+    pub fn supervisor_pin(&self, id: &str, pin: &str, by: &SupervisorPin) -> Result<(), TillError> {
+        let mode = self.mode();
+        supervisor::validate_id(id).map_err(TillError::Supervisor)?;
+        supervisor::validate_new_pin(pin, mode).map_err(TillError::Supervisor)?;
+        let conn = self.created()?;
+        let ap = self.approve_change(&conn, "supervisor_pin", id, by)?;
+        supervisor::set_pin(&conn, id, pin, &ap, mode, self.clock.now_ms())
+            .map_err(|e| self.refused_change(&conn, &ap, "supervisor_pin", id, e))
+    }
+
+    /// `supervisor enable` / `disable`, approved by a supervisor (the last enabled one stays).
+    /// Audited.
+    pub fn supervisor_set_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        by: &SupervisorPin,
+    ) -> Result<(), TillError> {
+        supervisor::validate_id(id).map_err(TillError::Supervisor)?;
+        let conn = self.created()?;
+        let action = if enabled {
+            "supervisor_enable"
+        } else {
+            "supervisor_disable"
+        };
+        let ap = self.approve_change(&conn, action, id, by)?;
+        supervisor::set_enabled(&conn, id, enabled, &ap, self.mode(), self.clock.now_ms())
+            .map_err(|e| self.refused_change(&conn, &ap, action, id, e))
+    }
+
+    /// `supervisor list`: ids, enabled, when added (never a hash). Empty without a log.
+    pub fn supervisors(&self) -> Result<Vec<supervisor::Listed>, TillError> {
+        let conn = match self.reader() {
+            Ok(c) => c,
+            Err(TillError::NoLog(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        supervisor::list(&conn).map_err(TillError::Supervisor)
     }
 
     /// SQLite's online backup of the log to `dest` (safe while the till runs); the pages
@@ -205,6 +322,9 @@ impl Books {
             path: self.db_path(),
             source,
         })?;
+        let check = (*self.cfg).clone();
+        st.call(move |c| Ok(ident::check_and_record(c, &check)))
+            .await??;
         let conn = crate::connect::connect(&self.cfg, self.clock.clone()).await?;
         Ok(fetch_and_compare(&conn.client, &st, &self.cfg.merchant.mchid, date).await?)
     }

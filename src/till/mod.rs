@@ -12,6 +12,7 @@
 //! face. Time comes from the injected clock.
 
 pub mod books;
+pub mod ident;
 pub mod receipts;
 pub mod refund;
 pub mod reports;
@@ -57,6 +58,9 @@ pub enum TillError {
     /// Another process holds the data folder, or the lock file failed.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The data folder belongs to another mode or merchant than the configuration's.
+    #[error(transparent)]
+    Identity(Box<ident::IdentityError>),
     /// The shift log could not be opened.
     #[error("shift log {path}: {source}")]
     Open {
@@ -143,6 +147,12 @@ pub enum TillError {
     Reconcile(#[from] ReconcileError),
 }
 
+impl From<ident::IdentityError> for TillError {
+    fn from(e: ident::IdentityError) -> Self {
+        TillError::Identity(Box::new(e))
+    }
+}
+
 impl From<EngineError> for TillError {
     fn from(e: EngineError) -> Self {
         match e {
@@ -181,6 +191,7 @@ impl TillError {
                 | TillError::Printer(_)
                 | TillError::Reconcile(_)
         ) || matches!(self, TillError::Backup(e) if e.is_refusal())
+            || matches!(self, TillError::Supervisor(e) if e.is_refusal())
     }
 }
 
@@ -230,9 +241,10 @@ impl std::fmt::Debug for Till {
 }
 
 impl Till {
-    /// Opens the till: takes the data-folder lock, opens the shift log, connects, builds the
-    /// engine and the printer, makes sure the demo supervisor exists in simulator mode, and
-    /// lists the orders left in flight by an earlier run.
+    /// Opens the till: takes the data-folder lock, opens the shift log, checks that the data
+    /// folder belongs to the configuration's mode and merchant ([`ident`]; recorded on first
+    /// open), connects, builds the engine and the printer, makes sure the demo supervisor
+    /// exists in simulator mode, and lists the orders left in flight by an earlier run.
     pub async fn open(
         cfg: Config,
         clock: SharedClock,
@@ -243,6 +255,12 @@ impl Till {
             path: cfg.data_dir.join(crate::store::DB_FILE),
             source,
         })?;
+        // Whose folder this is, before anything is started or written in it (the simulator's
+        // folder, the demo supervisor).
+        let check = cfg.clone();
+        store
+            .call(move |c| Ok(ident::check_and_record(c, &check)))
+            .await??;
         let conn = connect(&cfg, clock.clone()).await?;
         let engine = Engine::new(&cfg, conn.client.clone(), store.clone(), clock.clone());
         if cfg.wechatpay.mode == Mode::Simulator {

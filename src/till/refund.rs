@@ -19,10 +19,11 @@ impl Till {
         let now = self.clock.now_ms();
         let (sup, pin) = (by.supervisor.clone(), by.pin.clone());
         let what = format!("{out_trade_no} {amount} ({reason})");
+        let mode = self.cfg.wechatpay.mode;
         self.store
             .call(move |c| {
                 Ok(
-                    crate::supervisor::approve(c, &sup, &pin, "refund", &what, now)
+                    crate::supervisor::approve(c, &sup, &pin, "refund", &what, mode, now)
                         .map_err(TillError::NotApproved),
                 )
             })

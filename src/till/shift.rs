@@ -79,6 +79,7 @@ impl Till {
         let actor = actor.to_string();
         let force = force.cloned();
         let now = self.clock.now_ms();
+        let mode = self.cfg.wechatpay.mode;
         let (shift, summary) = self
             .store
             .call(move |c| {
@@ -89,6 +90,7 @@ impl Till {
                         &f.pin,
                         "force_close",
                         &format!("shift on {terminal}"),
+                        mode,
                         now,
                     )
                 {
