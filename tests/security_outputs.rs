@@ -212,7 +212,11 @@ fn training_receipts_and_reports_are_marked_on_paper() {
     let no = paid(d, &["--config", &cfg], "12.00", "tea");
 
     // A copy on the (file) printer: ESC/POS bytes, marked (the ASCII part of the mark).
-    let out = run(d, &["--config", &cfg, "reprint", &no, "--to", "printer"], "");
+    let out = run(
+        d,
+        &["--config", &cfg, "reprint", &no, "--to", "printer"],
+        "",
+    );
     assert!(out.status.success(), "{out:?}");
     let printer = std::fs::read(d.join("printer")).unwrap();
     assert!(
@@ -409,10 +413,7 @@ fn the_cashier_screen_logs_to_the_file_never_to_the_terminal() {
     std::thread::sleep(Duration::from_millis(100));
     let raw = text(&tty.raw.lock().unwrap());
     for word in ["cashier screen starting", "INFO", "DEBUG"] {
-        assert!(
-            !raw.contains(word),
-            "{word:?} reached the terminal:\n{raw}"
-        );
+        assert!(!raw.contains(word), "{word:?} reached the terminal:\n{raw}");
     }
     let log = std::fs::read_to_string(dir.path().join("scanpay-data/logs/scanpay.log")).unwrap();
     assert!(log.contains("cashier screen starting"), "{log:?}");
@@ -426,7 +427,12 @@ fn export_neutralises_formulas_and_control_characters() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let plain = paid(d, &[], "3.00", "=1+1");
-    paid(d, &[], "4.00", "=HYPERLINK(\"http://evil.example/\",\"click\")");
+    paid(
+        d,
+        &[],
+        "4.00",
+        "=HYPERLINK(\"http://evil.example/\",\"click\")",
+    );
     paid(d, &[], "5.00", "+1-2\tand\rmore");
     let out = run(
         d,
@@ -486,7 +492,14 @@ fn a_description_with_escapes_reaches_no_terminal_raw() {
     let no = paid(d, &[], "2.00", evil);
     let out = run(
         d,
-        &["refund", &no, "--amount", "1.00", "--reason", "bad\u{1b}[31m"],
+        &[
+            "refund",
+            &no,
+            "--amount",
+            "1.00",
+            "--reason",
+            "bad\u{1b}[31m",
+        ],
         "0000\n",
     );
     assert!(out.status.success(), "{out:?}");
@@ -496,7 +509,10 @@ fn a_description_with_escapes_reaches_no_terminal_raw() {
     assert!(out.status.success(), "{out:?}");
     assert!(!raw(&out), "reprint: {out:?}");
     let spool = spooled(d, &format!("{no}-copy-"));
-    assert!(!spool.contains('\u{1b}') && !spool.contains('\u{9b}'), "{spool:?}");
+    assert!(
+        !spool.contains('\u{1b}') && !spool.contains('\u{9b}'),
+        "{spool:?}"
+    );
     assert!(spool.contains("tea"), "{spool}");
 
     let day = today();
@@ -544,16 +560,18 @@ async fn query_and_reconcile_escape_a_crafted_answer_message() {
     )
     .await;
     let cfg2 = cfg.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        common::scanpay(&cfg2, &["query", "SEC01X0001"], &[])
-    })
-    .await
-    .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || common::scanpay(&cfg2, &["query", "SEC01X0001"], &[]))
+            .await
+            .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(!out.stdout.contains(&ESC), "query stdout: {out:?}");
     assert!(!out.stderr.contains(&ESC), "query stderr: {out:?}");
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(!all.contains('\u{9b}') && !all.contains('\u{7f}'), "{all:?}");
+    assert!(
+        !all.contains('\u{9b}') && !all.contains('\u{7f}'),
+        "{all:?}"
+    );
     assert!(all.contains("RED"), "the message is still shown: {all}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["simulated"], false, "a live configuration: {v}");
