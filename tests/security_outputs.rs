@@ -218,7 +218,12 @@ fn training_receipts_and_reports_are_marked_on_paper() {
         "",
     );
     assert!(out.status.success(), "{out:?}");
-    let printer = std::fs::read(d.join("printer")).unwrap();
+    // A file printer is a folder with one `.bin` file per job.
+    let printer: Vec<u8> = std::fs::read_dir(d.join("printer"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .flat_map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
     assert!(
         printer.windows(8).any(|w| w == b"TRAINING"),
         "{}",

@@ -5,11 +5,14 @@ use std::io::{BufRead, IsTerminal, Write};
 use scanpay::config::Config;
 use scanpay::engine::refund::RefundStatus;
 use scanpay::money::Fen;
+use scanpay::sanitize;
 use scanpay::supervisor;
 use scanpay::till::SupervisorPin;
 use scanpay::till::refund::refund_message;
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_UNRESOLVED, Failure, books, open_till};
+use super::{
+    EXIT_FAILED, EXIT_OK, EXIT_UNRESOLVED, Failure, books, open_till, print_json, simulated,
+};
 
 /// Reads a PIN: from the terminal without echo, or one line of standard input when it is not a
 /// terminal (scripts).
@@ -85,21 +88,24 @@ pub async fn refund(
         pin: read_pin(&format!("Supervisor {supervisor_id} PIN / 主管密码: "))?,
     };
     let lang = cfg.language;
+    let sim = simulated(&cfg);
     let till = open_till(cfg).await?;
     let r = till.refund(out_trade_no, amount, reason, &by).await?;
     let message = refund_message(&r, lang);
     if json {
-        println!(
-            "{}",
+        print_json(
             serde_json::json!({"out_refund_no": r.out_refund_no, "out_trade_no": r.out_trade_no, "status": r.status.as_str(),
-                "amount_fen": r.amount.0, "refund_id": r.refund_id, "message": message})
+                "amount_fen": r.amount.0, "refund_id": r.refund_id, "message": message}),
+            sim,
+            false,
         );
     } else {
         println!(
-            "{}  {}  {}  {message}",
+            "{}  {}  {}  {}",
             r.status.as_str(),
             r.amount,
-            r.out_refund_no
+            sanitize::terminal_line(&r.out_refund_no),
+            sanitize::terminal_line(&message)
         );
     }
     Ok(match r.status {
@@ -118,7 +124,8 @@ pub fn backup(cfg: &Config, dest: &std::path::Path) -> Result<u8, Failure> {
 
 /// `scanpay export --from DATE --to DATE [--what orders|refunds] [--no-bom]`: CSV on standard
 /// output, UTF-8 with a byte-order mark (so spreadsheets read the Chinese right) unless
-/// `--no-bom`. Dates are Beijing days, both included.
+/// `--no-bom`. Dates are Beijing days, both included. Every text cell is formula-safe and
+/// holds no control character (`sanitize::csv_cell`), so the output is terminal-safe too.
 pub fn export(cfg: &Config, from: &str, to: &str, refunds: bool, bom: bool) -> Result<u8, Failure> {
     print!("{}", books(cfg).export(from, to, refunds, bom)?);
     Ok(EXIT_OK)
@@ -128,14 +135,17 @@ pub fn export(cfg: &Config, from: &str, to: &str, refunds: bool, bom: bool) -> R
 pub async fn reconcile(cfg: Config, date: &str, json: bool, csv: bool) -> Result<u8, Failure> {
     let r = books(&cfg).reconcile(date).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        print_json(
+            serde_json::to_value(&r).unwrap_or_default(),
+            simulated(&cfg),
+            true,
+        );
     } else if csv {
+        // Cells from the bill go through `sanitize::csv_cell` (no formula, no control).
         print!("{}", scanpay::reconcile::to_csv(&r));
     } else {
-        print!(
-            "{}",
-            scanpay::reconcile::to_table(&r, cfg.language == scanpay::config::Language::Zh)
-        );
+        let table = scanpay::reconcile::to_table(&r, cfg.language == scanpay::config::Language::Zh);
+        print!("{}", sanitize::terminal(&table));
     }
     Ok(if r.is_clean() { EXIT_OK } else { EXIT_FAILED })
 }
