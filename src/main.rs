@@ -248,7 +248,7 @@ fn main() -> ExitCode {
         None => match scanpay::tui::run::run(config, Arc::new(SystemClock)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("scanpay: {e}");
+                eprintln!("scanpay: {}", scanpay::sanitize::terminal(&e.to_string()));
                 ExitCode::from(EXIT_USAGE)
             }
         },
