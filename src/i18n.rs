@@ -629,6 +629,17 @@ pub fn printer_failed(lang: Language, waiting: usize, error: &str) -> String {
     }
 }
 
+/// The one line every command prints on stderr in simulator (training) mode, so a demo is
+/// never taken for real money.
+pub fn training_notice(lang: Language) -> &'static str {
+    match lang {
+        Language::Zh => "scanpay: 模拟模式（培训）：未连接微信支付，不会真实扣款",
+        Language::En => {
+            "scanpay: simulator (training) mode: not connected to WeChat Pay, no real money moves"
+        }
+    }
+}
+
 /// The simulator's help: which codes do what, and the demo supervisor.
 pub fn demo_help(lang: Language) -> &'static [&'static str] {
     match lang {

@@ -18,6 +18,7 @@ pub mod money;
 pub mod order;
 pub mod receipt;
 pub mod reconcile;
+pub mod sanitize;
 pub mod scanner;
 pub mod sim;
 pub mod store;

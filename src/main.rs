@@ -35,6 +35,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pin_fd: Option<i32>,
 
+    /// Also show the log on stderr (it always goes to DATA_DIR/logs/scanpay.log; the cashier
+    /// screen never shows it).
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -266,14 +271,8 @@ enum ShiftAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SCANPAY_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    // The simulator needs no scanpay configuration of its own.
+    // The simulator needs no scanpay configuration of its own (and has no data folder: it
+    // logs to its console).
     if let Some(Command::Sim {
         listen,
         public,
@@ -283,6 +282,13 @@ fn main() -> ExitCode {
         appid,
     }) = &cli.command
     {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("SCANPAY_LOG")
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_writer(std::io::stderr)
+            .init();
         return run_async(run_sim(listen, *public, keys, *admin, mchid, appid));
     }
     let config = match Config::load(cli.config.clone()) {
@@ -293,16 +299,20 @@ fn main() -> ExitCode {
         }
     };
     cmd::manager::set_pin_fd(cli.pin_fd);
+    // The cashier screen installs its own logger (file only) and shows its training badge.
+    if let Some(command) = &cli.command {
+        command_preamble(&config, command, cli.verbose);
+    }
     match cli.command {
         None => match scanpay::tui::run::run(config, Arc::new(SystemClock)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("scanpay: {e}");
+                eprintln!("scanpay: {}", scanpay::sanitize::terminal(&e.to_string()));
                 ExitCode::from(EXIT_USAGE)
             }
         },
         Some(Command::Config) => {
-            print!("{}", config.describe());
+            print!("{}", scanpay::sanitize::terminal(&config.describe()));
             ExitCode::SUCCESS
         }
         Some(Command::Pay {
@@ -415,6 +425,59 @@ fn main() -> ExitCode {
             print,
         }) => cmd::finish(cmd::orders::report(&config, &kind, number, json, print)),
         Some(Command::Sim { .. }) => ExitCode::SUCCESS,
+    }
+}
+
+/// What every command does first: says on stderr, once, that simulator mode is training (no
+/// real money), and installs the one logger — the log file, and stderr with `-v` — saying on
+/// stderr when the file cannot be written. `scanpay config` only reads: it logs nothing.
+fn command_preamble(config: &Config, command: &Command, verbose: bool) {
+    if config.wechatpay.mode == scanpay::config::Mode::Simulator {
+        eprintln!("{}", scanpay::i18n::training_notice(config.language));
+    }
+    if matches!(command, Command::Config) {
+        return;
+    }
+    let face = scanpay::logging::Face::Command { verbose };
+    match scanpay::logging::install(&config.data_dir, face) {
+        Ok(_) => {}
+        Err(e) => eprintln!(
+            "scanpay: logging: {} (the command goes on without its log file{})",
+            scanpay::sanitize::terminal(&e.to_string()),
+            if verbose {
+                "; -v shows the log here"
+            } else {
+                ""
+            }
+        ),
+    }
+    tracing::info!(
+        command = command.name(),
+        mode = ?config.wechatpay.mode,
+        terminal = %config.merchant.terminal_id,
+        "scanpay command"
+    );
+}
+
+impl Command {
+    /// The sub-command's name, for the log.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Config => "config",
+            Command::Pay { .. } => "pay",
+            Command::Query { .. } => "query",
+            Command::Orders { .. } => "orders",
+            Command::Recover { .. } => "recover",
+            Command::Shift { .. } => "shift",
+            Command::Reprint { .. } => "reprint",
+            Command::Refund { .. } => "refund",
+            Command::Supervisor { .. } => "supervisor",
+            Command::Reconcile { .. } => "reconcile",
+            Command::Export { .. } => "export",
+            Command::Backup { .. } => "backup",
+            Command::Report { .. } => "report",
+            Command::Sim { .. } => "sim",
+        }
     }
 }
 

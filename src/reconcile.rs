@@ -381,13 +381,7 @@ pub fn to_table(r: &Reconciliation, zh: bool) -> String {
 
 /// CSV (RFC 4180): `kind,out_trade_no,out_refund_no,transaction_id,ours,theirs`.
 pub fn to_csv(r: &Reconciliation) -> String {
-    let q = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
+    let q = crate::sanitize::csv_cell;
     let mut out = String::from("kind,out_trade_no,out_refund_no,transaction_id,ours,theirs\r\n");
     for m in &r.mismatches {
         let (no, refund, tid, ours, theirs) = match m {

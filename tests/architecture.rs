@@ -67,6 +67,11 @@ fn the_order_vocabulary_depends_on_nothing_of_the_application() {
 }
 
 #[test]
+fn sanitizing_output_is_a_leaf() {
+    assert_no_use("sanitize", &["crate::", "scanpay::"]);
+}
+
+#[test]
 fn the_store_persists_and_does_not_decide() {
     assert_no_use(
         "store",

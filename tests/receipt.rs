@@ -34,6 +34,7 @@ fn data(lang: Language) -> SaleReceipt {
         state: OrderState::Paid,
         refunds: vec![],
         copy_at_ms: None,
+        training: false,
     }
 }
 
@@ -84,6 +85,47 @@ fn a_reprint_is_marked_at_the_top_and_the_bottom() {
 }
 
 #[test]
+fn training_receipts_and_reports_are_marked_at_the_top_and_the_bottom_at_every_width() {
+    for lang in [Language::Zh, Language::En] {
+        for width in [32, 42, 48] {
+            let mut d = reprinted(lang);
+            d.training = true;
+            let sale = layout::to_text(&layout::sale(&d, width));
+            let lines = [("a".to_string(), "1".to_string())];
+            let x = layout::to_text(&layout::summary(lang, "X", "店", &lines, width, true));
+            for text in [&sale, &x] {
+                assert_eq!(text.matches(layout::TRAINING_MARK).count(), 2, "{text}");
+                let first = text.lines().find(|l| !l.trim().is_empty()).unwrap();
+                assert!(first.contains("TRAINING"), "{text}");
+                let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+                assert!(last.contains("TRAINING"), "{text}");
+                assert!(text.lines().all(|l| l.width() <= width), "{text}");
+            }
+        }
+    }
+    let real = layout::to_text(&layout::summary(Language::En, "X", "s", &[], 32, false));
+    assert!(
+        !real.contains("TRAINING") && !real.contains("模拟"),
+        "{real}"
+    );
+    assert!(!layout::to_text(&layout::sale(&data(Language::Zh), 32)).contains("模拟"));
+}
+
+#[test]
+fn control_characters_never_reach_the_paper_or_the_spool() {
+    let mut d = data(Language::En);
+    d.description = "tea\u{1b}[2J\u{9b}31m\u{7}".into();
+    d.cashier = "li\u{1b}]0;x".into();
+    let r = layout::sale(&d, 32);
+    let text = layout::to_text(&r);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(text.contains("tea[2J31m"), "{text}");
+}
+
+#[test]
 fn refunds_show_and_net_is_derived() {
     let text = layout::to_text(&layout::sale(&refunded(Language::En), 32));
     assert!(
@@ -108,8 +150,10 @@ proptest! {
         amount in 1i64..1_000_000_000_000,
         width in prop::sample::select(vec![32usize, 42, 48]),
         lang in prop::sample::select(vec![Language::Zh, Language::En]),
+        training in any::<bool>(),
     ) {
         let mut d = refunded(lang);
+        d.training = training;
         d.store_name = store;
         d.description = desc;
         d.cashier = cashier;

@@ -409,7 +409,7 @@ fn an_empty_or_foreign_shift_log_is_refused_and_left_alone() {
             &["shift", "open", "--cashier", "t1"][..],
             &["pay", "--amount", "1.00", "--code", PAID],
             &["orders"],
-            &["supervisor", "add", "boss"],
+            &["supervisor", "add", "boss", "--by", "demo"],
             &["backup", tmp.path().join("copy.db").to_str().unwrap()],
         ] {
             let out = scanpay_in(&cfg, args, "4711\n");

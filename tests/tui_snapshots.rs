@@ -279,6 +279,7 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
             state: o.state,
             refunds: vec![],
             copy_at_ms: None,
+            training: false,
         };
         scanpay::receipt::layout::to_text(&scanpay::receipt::layout::sale(&data, 32))
     };

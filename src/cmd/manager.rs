@@ -6,11 +6,14 @@ use std::sync::{Mutex, OnceLock};
 use scanpay::config::{Config, Mode};
 use scanpay::engine::refund::RefundStatus;
 use scanpay::money::Fen;
+use scanpay::sanitize;
 use scanpay::supervisor;
 use scanpay::till::SupervisorPin;
 use scanpay::till::refund::refund_message;
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_UNRESOLVED, Failure, books, open_till};
+use super::{
+    EXIT_FAILED, EXIT_OK, EXIT_UNRESOLVED, Failure, books, open_till, print_json, simulated,
+};
 
 /// `--pin-fd N`: PINs are read from this descriptor, one per line, instead of the terminal or
 /// standard input.
@@ -215,7 +218,11 @@ pub fn supervisor_list(cfg: &Config, json: bool) -> Result<u8, Failure> {
                     "updated_at": scanpay::clock::beijing::rfc3339(s.updated_ms)})
             })
             .collect();
-        println!("{}", serde_json::Value::Array(rows));
+        super::print_json(
+            serde_json::Value::Array(rows),
+            cfg.wechatpay.mode == scanpay::config::Mode::Simulator,
+            false,
+        );
         return Ok(EXIT_OK);
     }
     for s in &all {
@@ -255,21 +262,24 @@ pub async fn refund(
     // The supervisor approves (in the till) before anything is written or sent.
     let by = approver_pin(supervisor_id)?;
     let lang = cfg.language;
+    let sim = simulated(&cfg);
     let till = open_till(cfg).await?;
     let r = till.refund(out_trade_no, amount, reason, &by).await?;
     let message = refund_message(&r, lang);
     if json {
-        println!(
-            "{}",
+        print_json(
             serde_json::json!({"out_refund_no": r.out_refund_no, "out_trade_no": r.out_trade_no, "status": r.status.as_str(),
-                "amount_fen": r.amount.0, "refund_id": r.refund_id, "message": message})
+                "amount_fen": r.amount.0, "refund_id": r.refund_id, "message": message}),
+            sim,
+            false,
         );
     } else {
         println!(
-            "{}  {}  {}  {message}",
+            "{}  {}  {}  {}",
             r.status.as_str(),
             r.amount,
-            r.out_refund_no
+            sanitize::terminal_line(&r.out_refund_no),
+            sanitize::terminal_line(&message)
         );
     }
     Ok(match r.status {
@@ -289,7 +299,8 @@ pub fn backup(cfg: &Config, dest: &std::path::Path, force: bool) -> Result<u8, F
 
 /// `scanpay export --from DATE --to DATE [--what orders|refunds] [--no-bom]`: CSV on standard
 /// output, UTF-8 with a byte-order mark (so spreadsheets read the Chinese right) unless
-/// `--no-bom`. Dates are Beijing days, both included.
+/// `--no-bom`. Dates are Beijing days, both included. Every text cell is formula-safe and
+/// holds no control character (`sanitize::csv_cell`), so the output is terminal-safe too.
 pub fn export(cfg: &Config, from: &str, to: &str, refunds: bool, bom: bool) -> Result<u8, Failure> {
     print!("{}", books(cfg).export(from, to, refunds, bom)?);
     Ok(EXIT_OK)
@@ -299,14 +310,17 @@ pub fn export(cfg: &Config, from: &str, to: &str, refunds: bool, bom: bool) -> R
 pub async fn reconcile(cfg: Config, date: &str, json: bool, csv: bool) -> Result<u8, Failure> {
     let r = books(&cfg).reconcile(date).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        print_json(
+            serde_json::to_value(&r).unwrap_or_default(),
+            simulated(&cfg),
+            true,
+        );
     } else if csv {
+        // Cells from the bill go through `sanitize::csv_cell` (no formula, no control).
         print!("{}", scanpay::reconcile::to_csv(&r));
     } else {
-        print!(
-            "{}",
-            scanpay::reconcile::to_table(&r, cfg.language == scanpay::config::Language::Zh)
-        );
+        let table = scanpay::reconcile::to_table(&r, cfg.language == scanpay::config::Language::Zh);
+        print!("{}", sanitize::terminal(&table));
     }
     Ok(if r.is_clean() { EXIT_OK } else { EXIT_FAILED })
 }

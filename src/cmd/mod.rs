@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use scanpay::clock::{SharedClock, SystemClock, beijing};
-use scanpay::config::{Config, Language};
+use scanpay::config::{Config, Language, Mode};
 use scanpay::engine::OrderState;
+use scanpay::sanitize;
 use scanpay::store::StoreError;
 use scanpay::store::orders::OrderRecord;
 use scanpay::till::sale::order_message;
@@ -72,7 +73,7 @@ pub fn finish(result: Result<u8, Failure>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("scanpay: {}", f.message);
+            eprintln!("scanpay: {}", sanitize::terminal(&f.message));
             ExitCode::from(f.code)
         }
     }
@@ -114,6 +115,34 @@ pub fn exit_for(state: OrderState) -> u8 {
     }
 }
 
+/// Whether a configuration runs the simulator: training, no real money moves (the embedded
+/// demo, or a `scanpay.toml` with `mode = "simulator"`).
+pub fn simulated(cfg: &Config) -> bool {
+    cfg.wechatpay.mode == Mode::Simulator
+}
+
+/// Prints a JSON document on stdout, one per command: `"simulated"` (true in training mode)
+/// is added to the object, or to each object of an array (an array stays an array, so
+/// consumers keep working), and the text is made terminal-safe without changing what it
+/// means (`sanitize::terminal_json`).
+pub fn print_json(mut v: serde_json::Value, simulated: bool, pretty: bool) {
+    let mark = |o: &mut serde_json::Value| {
+        if let Some(map) = o.as_object_mut() {
+            map.insert("simulated".into(), serde_json::Value::Bool(simulated));
+        }
+    };
+    match &mut v {
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mark),
+        other => mark(other),
+    }
+    let text = if pretty {
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    } else {
+        v.to_string()
+    };
+    println!("{}", sanitize::terminal_json(&text));
+}
+
 /// The JSON object of the contract: `out_trade_no, state, amount_fen, transaction_id, message`
 /// (plus `created_at` where asked).
 pub fn order_json(o: &OrderRecord, lang: Language, with_created: bool) -> serde_json::Value {
@@ -130,9 +159,10 @@ pub fn order_json(o: &OrderRecord, lang: Language, with_created: bool) -> serde_
     v
 }
 
-/// One human line for an order.
+/// One human line for an order (terminal-safe: the message and the WeChat Pay number come
+/// from outside).
 pub fn order_line(o: &OrderRecord, lang: Language) -> String {
-    format!(
+    let line = format!(
         "{}  {:<11} {:>12}  {}  {}",
         beijing::datetime(o.created_at),
         o.state.as_str(),
@@ -143,5 +173,6 @@ pub fn order_line(o: &OrderRecord, lang: Language) -> String {
         } else {
             order_message(o, lang)
         }
-    )
+    );
+    sanitize::terminal_line(&line).into_owned()
 }

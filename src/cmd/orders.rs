@@ -2,7 +2,12 @@
 
 use scanpay::config::Config;
 
-use super::{EXIT_FAILED, EXIT_OK, Failure, books, order_json, order_line, tell_printed};
+use scanpay::sanitize;
+
+use super::{
+    EXIT_FAILED, EXIT_OK, Failure, books, order_json, order_line, print_json, simulated,
+    tell_printed,
+};
 
 /// `scanpay orders [--all] [--json]`: this shift's orders (or all).
 pub fn list(cfg: &Config, all: bool, json: bool) -> Result<u8, Failure> {
@@ -12,7 +17,7 @@ pub fn list(cfg: &Config, all: bool, json: bool) -> Result<u8, Failure> {
             .iter()
             .map(|o| order_json(o, cfg.language, true))
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        print_json(serde_json::Value::Array(v), simulated(cfg), false);
     } else {
         for o in &list {
             println!("{}", order_line(o, cfg.language));
@@ -39,9 +44,14 @@ pub async fn query(cfg: Config, out_trade_no: &str) -> Result<u8, Failure> {
             EXIT_FAILED
         }
     };
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    print_json(out, simulated(&cfg), true);
     if let Err(e) = remote {
-        eprintln!("scanpay: query {out_trade_no}: {e}");
+        let e = e.to_string();
+        eprintln!(
+            "scanpay: query {}: {}",
+            sanitize::terminal_line(out_trade_no),
+            sanitize::terminal_line(&e)
+        );
     }
     Ok(code)
 }
@@ -65,12 +75,13 @@ pub fn report(
         }
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report.summary).unwrap_or_default()
+        print_json(
+            serde_json::to_value(&report.summary).unwrap_or_default(),
+            simulated(cfg),
+            true,
         );
     } else {
-        print!("{}", report.to_text());
+        print!("{}", sanitize::terminal(&report.to_text()));
     }
     if print {
         tell_printed("report", &books.print_report(&report)?);

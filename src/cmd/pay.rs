@@ -8,7 +8,9 @@ use scanpay::money::Fen;
 use scanpay::till::TillError;
 use scanpay::till::sale::order_message as message;
 
-use super::{Failure, exit_for, open_till, order_json};
+use scanpay::sanitize::terminal_line;
+
+use super::{Failure, exit_for, open_till, order_json, print_json, simulated};
 
 /// Runs one whole payment and prints its outcome.
 pub async fn pay(
@@ -31,6 +33,7 @@ pub async fn pay(
         }
     };
     let lang = cfg.language;
+    let sim = simulated(&cfg);
     let till = open_till(cfg).await?;
     let shift = till.selling_shift().await?.ok_or_else(|| {
         Failure::usage(format!(
@@ -76,17 +79,17 @@ pub async fn pay(
     };
     let order = till.pay(&sale, &mut show, Some(cancel_rx)).await?;
     if json {
-        println!("{}", order_json(&order, lang, false));
+        print_json(order_json(&order, lang, false), sim, false);
     } else {
         println!(
             "{}  {}  {}  {}",
             order.state,
             order.amount,
             order.out_trade_no,
-            message(&order, lang)
+            terminal_line(&message(&order, lang))
         );
         if let Some(t) = &order.transaction_id {
-            println!("transaction_id {t}");
+            println!("transaction_id {}", terminal_line(t));
         }
     }
     match recovering.await {
@@ -96,11 +99,14 @@ pub async fn pay(
                     "scanpay: recovered {} → {} ({})",
                     o.out_trade_no,
                     o.state,
-                    message(&o, lang)
+                    terminal_line(&message(&o, lang))
                 );
             }
         }
-        Ok(Err(e)) => eprintln!("scanpay: recovery of earlier orders: {e}"),
+        Ok(Err(e)) => eprintln!(
+            "scanpay: recovery of earlier orders: {}",
+            terminal_line(&e.to_string())
+        ),
         Err(e) => eprintln!("scanpay: recovery of earlier orders: {e}"),
     }
     Ok(exit_for(order.state))
@@ -109,6 +115,7 @@ pub async fn pay(
 /// Settles everything in flight and everything unresolved; prints what happened.
 pub async fn recover_all(cfg: Config, json: bool) -> Result<u8, Failure> {
     let lang = cfg.language;
+    let sim = simulated(&cfg);
     let till = open_till(cfg).await?;
     let recovered = till.recover_all().await?;
     let done = recovered.orders;
@@ -122,7 +129,7 @@ pub async fn recover_all(cfg: Config, json: bool) -> Result<u8, Failure> {
     }
     if json {
         let v: Vec<serde_json::Value> = done.iter().map(|o| order_json(o, lang, true)).collect();
-        println!("{}", serde_json::Value::Array(v));
+        print_json(serde_json::Value::Array(v), sim, false);
     } else if done.is_empty() {
         println!("nothing to recover");
     } else {

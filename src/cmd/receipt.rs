@@ -25,7 +25,8 @@ pub fn reprint(cfg: &Config, out_trade_no: &str, to: Option<Target>) -> Result<u
     let copy = books(cfg).reprint(out_trade_no, to)?;
     match copy.to {
         ReprintTo::File => {
-            print!("{}", copy.text);
+            // The layout drops control characters already; the terminal gets no raw one either way.
+            print!("{}", scanpay::sanitize::terminal(&copy.text));
             eprintln!("scanpay: copy written to {}", copy.path.display());
         }
         ReprintTo::Printer => eprintln!("scanpay: copy of {out_trade_no} sent to the printer"),

@@ -3,7 +3,9 @@
 use scanpay::config::Config;
 use scanpay::till::SupervisorPin;
 
-use super::{EXIT_OK, Failure, open_till, tell_printed};
+use scanpay::sanitize;
+
+use super::{EXIT_OK, Failure, open_till, print_json, simulated, tell_printed};
 
 /// Opens a shift for a cashier.
 pub async fn open(cfg: Config, cashier: &str) -> Result<u8, Failure> {
@@ -11,7 +13,9 @@ pub async fn open(cfg: Config, cashier: &str) -> Result<u8, Failure> {
     let shift = till.open_shift(cashier).await?;
     println!(
         "shift #{} opened on {} for cashier {}",
-        shift.id, shift.terminal_id, shift.cashier
+        shift.id,
+        sanitize::terminal_line(&shift.terminal_id),
+        sanitize::terminal_line(&shift.cashier)
     );
     Ok(EXIT_OK)
 }
@@ -26,6 +30,7 @@ pub async fn close(cfg: Config, json: bool, force_by: Option<String>) -> Result<
         }),
         None => None,
     };
+    let sim = simulated(&cfg);
     let till = open_till(cfg).await?;
     let closed = till.close_shift("cli", force.as_ref()).await?;
     match &closed.backup {
@@ -35,12 +40,13 @@ pub async fn close(cfg: Config, json: bool, force_by: Option<String>) -> Result<
         ),
     }
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"z_number": closed.shift.z_number, "shift": closed.shift, "summary": closed.summary})
+        print_json(
+            serde_json::json!({"z_number": closed.shift.z_number, "shift": closed.shift, "summary": closed.summary}),
+            sim,
+            false,
         );
     } else {
-        print!("{}", closed.report.to_text());
+        print!("{}", sanitize::terminal(&closed.report.to_text()));
     }
     match &closed.printed {
         Ok(p) => tell_printed("Z report", p),

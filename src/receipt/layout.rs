@@ -55,6 +55,9 @@ pub struct SaleReceipt {
     pub refunds: Vec<RefundLine>,
     /// A reprint: when it was made (Unix ms).
     pub copy_at_ms: Option<i64>,
+    /// Training (simulator mode): no real money moved; marked 模拟 / TRAINING at the top and
+    /// the bottom.
+    pub training: bool,
 }
 
 struct L {
@@ -85,6 +88,9 @@ pub fn sale(r: &SaleReceipt, width: usize) -> Receipt {
         width,
         blocks: Vec::new(),
     };
+    if r.training {
+        b.training(&l, true);
+    }
     b.text(&r.store_name, Align::Center, true, Size::Double);
     b.text(
         l.t("微信支付 付款码收款", "WeChat Pay payment receipt"),
@@ -162,12 +168,19 @@ pub fn sale(r: &SaleReceipt, width: usize) -> Receipt {
             Size::Normal,
         );
     }
+    if r.training {
+        b.training(&l, false);
+    }
     b.blocks.push(Block::Feed(2));
     Receipt {
         width,
         blocks: b.blocks,
     }
 }
+
+/// The training mark, in both languages whatever the receipt's language (a training receipt
+/// must not pass for a real one in anyone's hands).
+pub const TRAINING_MARK: &str = "** 模拟 / TRAINING **";
 
 fn state_word(l: &L, s: OrderState) -> &'static str {
     match s {
@@ -189,6 +202,20 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// The training mark (simulator mode): [`TRAINING_MARK`], and at the top a line saying no
+    /// real money moved. Wrapped like any text, so it fits every paper width.
+    fn training(&mut self, l: &L, top: bool) {
+        self.text(TRAINING_MARK, Align::Center, true, Size::Normal);
+        if top {
+            self.text(
+                l.t("培训模式，未真实收款", "Training: no real payment"),
+                Align::Center,
+                false,
+                Size::Normal,
+            );
+        }
+    }
+
     /// A wrapped text block (each wrapped line is its own block).
     pub fn text(&mut self, text: &str, align: Align, bold: bool, size: Size) {
         let cols = match size {
@@ -211,8 +238,11 @@ impl Builder {
     }
 
     /// `label        value` on one line if it fits, else the label and the value wrapped
-    /// below it, right-aligned.
+    /// below it, right-aligned. Control characters are dropped (as [`wrap`] does).
     pub fn kv(&mut self, label: &str, value: &str) {
+        let printable = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
+        let (label, value) = (printable(label), printable(value));
+        let (label, value) = (label.as_str(), value.as_str());
         let (lw, vw) = (label.width(), value.width());
         if lw + 1 + vw <= self.width {
             let gap = self.width - lw - vw;
@@ -306,19 +336,24 @@ fn aligned(text: &str, align: Align, width: usize) -> String {
     }
 }
 
-/// The X or Z summary as a receipt.
+/// The X or Z summary as a receipt; `training` (simulator mode) marks it 模拟 / TRAINING at
+/// the top and the bottom.
 pub fn summary(
     lang: Language,
     title: &str,
     store_name: &str,
     lines: &[(String, String)],
     width: usize,
+    training: bool,
 ) -> Receipt {
     let l = L { lang };
     let mut b = Builder {
         width,
         blocks: Vec::new(),
     };
+    if training {
+        b.training(&l, true);
+    }
     b.text(store_name, Align::Center, true, Size::Double);
     b.text(title, Align::Center, true, Size::Normal);
     b.rule();
@@ -332,6 +367,9 @@ pub fn summary(
         false,
         Size::Normal,
     );
+    if training {
+        b.training(&l, false);
+    }
     b.blocks.push(Block::Feed(2));
     Receipt {
         width,

@@ -10,7 +10,7 @@ pub mod printer;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, PrinterKind, QrKind};
+use crate::config::{Config, Mode, PrinterKind, QrKind};
 use crate::store::StoreError;
 use crate::store::orders::{self, OrderRecord};
 use escpos::{EscPosOptions, QrMode};
@@ -59,7 +59,7 @@ pub fn escpos_options(cfg: &Config, drawer: bool) -> EscPosOptions {
 }
 
 /// The receipt of an order, read from the shift log (works with no network). `copy_at_ms`
-/// marks a reprint.
+/// marks a reprint; simulator mode marks it as training.
 pub fn sale_receipt(
     conn: &rusqlite::Connection,
     cfg: &Config,
@@ -91,6 +91,7 @@ pub fn sale_receipt(
         state: order.state,
         refunds,
         copy_at_ms,
+        training: cfg.wechatpay.mode == Mode::Simulator,
     })
 }
 

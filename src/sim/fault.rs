@@ -73,6 +73,13 @@ pub enum Fault {
         /// Seconds added to the answer's timestamp.
         secs: i64,
     },
+    /// Test-only: 400 PARAM_ERROR with this `message`, before the request is processed (like
+    /// `server_error`), correctly signed — a hostile or broken answer text (ANSI escapes,
+    /// control characters) for the till's outputs to defuse.
+    ErrorMessage {
+        /// The answer's `message`, as given.
+        message: String,
+    },
 }
 
 /// A fault for the next `times` matching requests.

@@ -166,6 +166,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             .await;
         }
     };
+    if let Some(Fault::ErrorMessage { message }) = &fault {
+        return finish(&shared, Answer::error(400, "PARAM_ERROR", message), None).await;
+    }
     if fault == Some(Fault::ServerError) {
         return finish(
             &shared,

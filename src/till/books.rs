@@ -246,6 +246,8 @@ impl Books {
 
     /// Orders (or refunds) created between two Beijing days, both included, as CSV: CRLF line
     /// ends, quoted where needed, a byte-order mark first when `bom` (spreadsheets need it).
+    /// Text fields go through `sanitize::csv_cell`: a cell never starts a formula and holds no
+    /// control character.
     pub fn export(
         &self,
         from: &str,
@@ -363,11 +365,8 @@ fn day_start(d: &str) -> Result<i64, TillError> {
     Ok(z.timestamp().as_millisecond())
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break.
+/// A CSV text field: quoted where needed, never a formula, no control characters
+/// (`sanitize::csv_cell`).
 fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    crate::sanitize::csv_cell(s)
 }

@@ -250,7 +250,8 @@ impl Report {
         out
     }
 
-    /// The report as a receipt for the printer (and the text spool).
+    /// The report as a receipt for the printer (and the text spool); marked as training in
+    /// simulator mode.
     pub fn to_receipt(&self, cfg: &Config) -> crate::receipt::model::Receipt {
         let pairs: Vec<(String, String)> = self
             .lines()
@@ -263,6 +264,7 @@ impl Report {
             &cfg.merchant.store_name,
             &pairs,
             cfg.printer.width,
+            cfg.wechatpay.mode == crate::config::Mode::Simulator,
         )
     }
 }

@@ -82,8 +82,10 @@ pub fn run(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
 }
 
 async fn run_async(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
-    let log = crate::logging::to_file(&cfg.data_dir)
-        .map_err(|e| RunError::Setup(format!("log file in {}: {e}", cfg.data_dir.display())))?;
+    // One logger, to the file only: a log line on the terminal would be drawn over the screen.
+    // Failing to install it stops here, before the screen starts, with the reason on stderr.
+    let log = crate::logging::install(&cfg.data_dir, crate::logging::Face::Screen)
+        .map_err(|e| RunError::Setup(format!("logging: {e}")))?;
     // The lock, the shift log, the payment service, the engine, the print queue; the orders
     // left in flight by an earlier run are listed before any new sale exists.
     let till = Till::open(cfg.clone(), clock.clone(), Printing::Queue)
