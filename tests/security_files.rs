@@ -412,7 +412,8 @@ fn an_empty_or_foreign_shift_log_is_refused_and_left_alone() {
             &["supervisor", "add", "boss", "--by", "demo"],
             &["backup", tmp.path().join("copy.db").to_str().unwrap()],
         ] {
-            let out = scanpay_in(&cfg, args, "4711\n");
+            // Enough PINs for any command that asks (approver, new PIN, again).
+            let out = scanpay_in(&cfg, args, "0000\n471100\n471100\n");
             assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
             assert!(
                 stderr(&out).contains("damaged or not a scanpay database"),

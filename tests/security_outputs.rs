@@ -409,6 +409,10 @@ fn the_cashier_screen_logs_to_the_file_never_to_the_terminal() {
     let screen = tty.wait_for("Amount to charge", 20);
     assert!(screen.contains("SIMULATOR"), "training badge: {screen}");
     std::thread::sleep(Duration::from_millis(300));
+    // Quitting asks; a second Ctrl-Q by hand (after the burst gap and the 250 ms guard) quits.
+    tty.master.write_all(&[0x11]).unwrap();
+    tty.wait_for("Ctrl-Q again", 5);
+    std::thread::sleep(Duration::from_millis(400));
     tty.master.write_all(&[0x11]).unwrap();
     let end = Instant::now() + Duration::from_secs(10);
     while tty.child.try_wait().unwrap().is_none() {
