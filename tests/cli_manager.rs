@@ -1,28 +1,15 @@
 //! The manager's commands through the real binary on the demo: refunds approved by a
 //! supervisor PIN read from standard input, a forced Z, export and backup.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
+use common::*;
 
 fn run(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("SCANPAY_CONFIG")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_in(dir, args, stdin, &[])
 }
 
 fn json(o: &Output) -> serde_json::Value {

@@ -3,33 +3,13 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use common::BIN;
+use common::{run_in, spooled, stdout};
 
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("SCANPAY_CONFIG")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    run_in(dir, args, stdin, &[])
 }
 
 /// The demo configuration in English, with a file "printer" in `dir/printer`.
@@ -65,21 +45,6 @@ fn sale_and_refund(d: &Path, cfg: &[&str]) -> String {
     let out = run(d, &args, "0000\n");
     assert!(out.status.success(), "{out:?}");
     no
-}
-
-fn spooled(d: &Path, prefix: &str) -> String {
-    let dir = d.join("scanpay-data/receipts");
-    let mut found: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-        .map(|e| e.path())
-        .collect();
-    found.sort();
-    let last = found
-        .last()
-        .unwrap_or_else(|| panic!("no {prefix}* in {dir:?}"));
-    std::fs::read_to_string(last).unwrap()
 }
 
 #[test]

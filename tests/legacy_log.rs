@@ -1,8 +1,10 @@
 //! A shift log written by the previous version (flat machine snapshots, no `reason` column)
 //! opens, recovers and reports exactly as that version did (`tests/fixtures/v1-shift-log`).
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use scanpay::engine::micropay::Machine;
 use scanpay::engine::refund::order_state;
@@ -10,7 +12,6 @@ use scanpay::money::Fen;
 use scanpay::order::RefundStatus;
 use scanpay::store::{open_connection, orders, refunds};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scanpay");
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1-shift-log");
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -31,13 +32,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Runs the binary in `dir` with the embedded demo (no configuration file there).
 fn scanpay(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SCANPAY_CONFIG")
-        .env("XDG_CONFIG_HOME", dir.join("no-config"))
-        .output()
-        .unwrap()
+    common::run_in(dir, args, "", &[])
 }
 
 /// The command's JSON, without the `"simulated": true` that every JSON object printed in

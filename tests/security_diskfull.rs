@@ -7,10 +7,6 @@ mod common;
 
 use common::*;
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn a_full_disk_after_the_pay_call_left_is_exit_3_with_the_order_and_recover_settles_it() {
     let root = tempfile::tempdir().unwrap();
@@ -85,26 +81,7 @@ fn demo(
     stdin: &str,
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    use std::io::Write;
-    let mut c = std::process::Command::new(BIN);
-    c.current_dir(dir)
-        .env_remove("SCANPAY_CONFIG")
-        .env("XDG_CONFIG_HOME", dir.join("no-config"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_in(dir, args, stdin, env)
 }
 
 #[test]

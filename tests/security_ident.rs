@@ -11,11 +11,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{BIN, Sim, config, start_sim};
+use common::{BIN, Sim, config, json, run_config, start_sim, stderr};
 
 /// A payment code the simulator pays at once.
 const PAYS: &str = "134567890123456711";
@@ -23,28 +22,7 @@ const MCHID: &str = "1900000001";
 
 /// Runs `scanpay --config CFG ARGS` with `stdin` as its standard input.
 fn run(cfg: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .env_remove("SCANPAY_CONFIG")
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The binary may exit before reading (a usage error): a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "{o:?}");
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o:?}"))
+    run_config(cfg, args, stdin, &[])
 }
 
 /// The embedded demo (simulator mode) with its data in `data`, English, as `dir/NAME`.

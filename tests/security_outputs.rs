@@ -7,45 +7,19 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::BIN;
 use common::config::{demo, insert, set, write};
 use common::fixtures::{code, customer};
+use common::{BIN, run_in, spooled};
 
 const ESC: u8 = 0x1b;
 
-/// Runs the binary in `dir` (no configuration found: the embedded demo unless `args` name
-/// one), with `stdin` and extra environment.
-fn run_env(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .env_remove("SCANPAY_CONFIG")
-        .env_remove("SCANPAY_LOG")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    run_env(dir, args, stdin, &[])
+    run_in(dir, args, stdin, &[])
 }
 
 fn text(b: &[u8]) -> String {
@@ -92,22 +66,6 @@ fn english_with_printer(dir: &Path) -> String {
     );
     write(&t, &dir.join("en.toml"));
     "en.toml".into()
-}
-
-/// The newest spooled text file whose name starts with `prefix`.
-fn spooled(dir: &Path, prefix: &str) -> String {
-    let folder = dir.join("scanpay-data/receipts");
-    let mut found: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-        .map(|e| e.path())
-        .collect();
-    found.sort();
-    let last = found
-        .last()
-        .unwrap_or_else(|| panic!("no {prefix}* in {folder:?}"));
-    std::fs::read_to_string(last).unwrap()
 }
 
 /// The cells of a CSV text (RFC 4180 quoting), row by row.
@@ -304,98 +262,13 @@ fn cli_says_so_when_the_log_cannot_be_written() {
     );
 }
 
-/// The cashier screen in a pseudo-terminal (80×24); every byte it writes is kept.
-struct Tty {
-    master: std::fs::File,
-    screen: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    child: std::process::Child,
-}
-
-impl Drop for Tty {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_screen(dir: &Path, env: &[(&str, &str)]) -> Tty {
-    let mut master: libc::c_int = -1;
-    let mut slave: libc::c_int = -1;
-    let ws = libc::winsize {
-        ws_row: 24,
-        ws_col: 80,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty writes two valid descriptors into the out-parameters on success.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
-    assert_eq!(rc, 0, "openpty failed");
-    // SAFETY: the descriptors were just created and are owned here.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+/// The cashier screen (the real binary) in a pseudo-terminal, with extra environment.
+fn spawn_screen(dir: &Path, env: &[(&str, &str)]) -> common::pty::Tty {
     let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .env("TERM", "xterm-256color")
-        .env_remove("SCANPAY_CONFIG")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave));
     for (k, v) in env {
         c.env(k, v);
     }
-    let child = c.spawn().unwrap();
-    let master = std::fs::File::from(master);
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
-    let raw = Arc::new(Mutex::new(Vec::new()));
-    let mut reader = master.try_clone().unwrap();
-    let mut answer = master.try_clone().unwrap();
-    let (s, r) = (screen.clone(), raw.clone());
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    r.lock().unwrap().extend_from_slice(&buf[..n]);
-                    let mut p = s.lock().unwrap();
-                    p.process(&buf[..n]);
-                    if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
-                        let (row, col) = p.screen().cursor_position();
-                        let _ = write!(answer, "\x1b[{};{}R", row + 1, col + 1);
-                    }
-                }
-            }
-        }
-    });
-    Tty {
-        master,
-        screen,
-        raw,
-        child,
-    }
-}
-
-impl Tty {
-    fn wait_for(&self, what: &str, secs: u64) -> String {
-        let end = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let t = self.screen.lock().unwrap().screen().contents();
-            if t.contains(what) {
-                return t;
-            }
-            assert!(Instant::now() < end, "screen never showed {what:?}:\n{t}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    common::pty::spawn_cmd(c, dir)
 }
 
 #[test]

@@ -7,26 +7,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::config;
-
-struct Tty {
-    master: std::fs::File,
-    screen: Arc<Mutex<vt100::Parser>>,
-    child: Child,
-}
-
-impl Drop for Tty {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::pty::{Tty, spawn_cmd};
 
 fn spawn(dir: &std::path::Path) -> Tty {
     spawn_cmd(Command::new(common::BIN), dir)
@@ -40,100 +25,6 @@ fn spawn_under_shell(dir: &std::path::Path) -> Tty {
         .arg("\"$0\"; echo SCANPAY-ENDED; exec /bin/sh")
         .arg(common::BIN);
     spawn_cmd(sh, dir)
-}
-
-fn spawn_cmd(mut cmd: Command, dir: &std::path::Path) -> Tty {
-    let mut master: libc::c_int = -1;
-    let mut slave: libc::c_int = -1;
-    let ws = libc::winsize {
-        ws_row: 24,
-        ws_col: 80,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty writes two valid descriptors into the out-parameters on success.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
-    assert_eq!(rc, 0, "openpty failed");
-    // SAFETY: the descriptors were just created and are owned here.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let child = cmd
-        .current_dir(dir)
-        .env("TERM", "xterm-256color")
-        .env_remove("SCANPAY_CONFIG")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
-    let master = std::fs::File::from(master);
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
-    let mut reader = master.try_clone().unwrap();
-    let mut answer = master.try_clone().unwrap();
-    let s = screen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let mut p = s.lock().unwrap();
-                    p.process(&buf[..n]);
-                    // Answer cursor-position queries (ESC [ 6 n) as a real terminal does.
-                    if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
-                        let (row, col) = p.screen().cursor_position();
-                        let _ = write!(answer, "\x1b[{};{}R", row + 1, col + 1);
-                    }
-                }
-            }
-        }
-    });
-    let _ = master.as_raw_fd();
-    Tty {
-        master,
-        screen,
-        child,
-    }
-}
-
-impl Tty {
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().screen().contents()
-    }
-
-    /// Waits (bounded) until the screen shows `what`.
-    fn wait_for(&self, what: &str, secs: u64) -> String {
-        let end = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let t = self.text();
-            if t.contains(what) {
-                return t;
-            }
-            assert!(Instant::now() < end, "screen never showed {what:?}:\n{t}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.master.write_all(bytes).unwrap();
-        self.master.flush().unwrap();
-    }
-
-    /// A person typing: one key at a time, 120 ms apart (slower than any scanner).
-    fn type_like_a_person(&mut self, text: &str) {
-        for b in text.bytes() {
-            self.send(&[b]);
-            std::thread::sleep(Duration::from_millis(120));
-        }
-    }
 }
 
 #[test]

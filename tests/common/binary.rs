@@ -162,3 +162,70 @@ pub fn local_orders(config_dir: &Path) -> Vec<(String, String)> {
         .collect::<Result<Vec<_>, _>>()
         .unwrap()
 }
+
+/// The real binary run in `dir` as a person at that till would run it: the configuration is
+/// `dir/scanpay.toml` or else the embedded demo, nothing from the developer's own machine
+/// (`SCANPAY_CONFIG`, `SCANPAY_LOG`, `XDG_CONFIG_HOME`), `stdin` typed in, `env` added.
+pub fn run_in(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("no-config"))
+        .args(args);
+    run_command(c, stdin, env)
+}
+
+/// The real binary with `--config cfg`, `stdin` typed in, `env` added.
+pub fn run_config(cfg: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(cfg).args(args);
+    run_command(c, stdin, env)
+}
+
+fn run_command(mut c: Command, stdin: &str, env: &[(&str, &str)]) -> Output {
+    use std::io::Write;
+    c.env_remove("SCANPAY_CONFIG")
+        .env_remove("SCANPAY_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    // The binary may exit before reading (a usage error): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Standard output as JSON (the command must have succeeded).
+pub fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{o:?}");
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o:?}"))
+}
+
+/// The newest text file in the till's receipt spool (`dir/scanpay-data/receipts`) whose name
+/// starts with `prefix`.
+pub fn spooled(dir: &Path, prefix: &str) -> String {
+    let folder = dir.join("scanpay-data/receipts");
+    let mut found: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    let last = found
+        .last()
+        .unwrap_or_else(|| panic!("no {prefix}* in {folder:?}"));
+    std::fs::read_to_string(last).unwrap()
+}
