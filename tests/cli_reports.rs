@@ -6,25 +6,11 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
+use common::config::english_with_printer;
 use common::{run_in, spooled, stdout};
 
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
     run_in(dir, args, stdin, &[])
-}
-
-/// The demo configuration in English, with a file "printer" in `dir/printer`.
-fn english_with_printer(dir: &Path) -> String {
-    use common::config::{demo, insert, set, write};
-    let mut t = demo();
-    set(&mut t, "language", "en");
-    insert(&mut t, "printer.kind", "file");
-    insert(
-        &mut t,
-        "printer.path",
-        dir.join("printer").display().to_string(),
-    );
-    write(&t, &dir.join("en.toml"));
-    "en.toml".into()
 }
 
 /// A paid sale of ¥10.00 and a refund of ¥3.00 (approved with the demo PIN).

@@ -12,23 +12,7 @@ use scanpay::money::Fen;
 use scanpay::order::RefundStatus;
 use scanpay::store::{open_connection, orders, refunds};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1-shift-log");
-
-fn copy_dir(from: &Path, to: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(to).unwrap();
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-    }
-}
+use common::fixtures::{V1_SHIFT_LOG as FIXTURE, copy_private_dir as copy_dir};
 
 /// Runs the binary in `dir` with the embedded demo (no configuration file there).
 fn scanpay(dir: &Path, args: &[&str]) -> Output {

@@ -117,21 +117,7 @@ fn refund(cfg: &Path, no: &str, supervisor: &str, pin: &str) -> Output {
 /// The copy of `tests/fixtures/v1-shift-log/scanpay-data` (written by scanpay 0.1 in
 /// simulator mode: no identity recorded, a `simulator/` folder, the demo supervisor) at `to`.
 fn legacy_demo_folder(to: &Path) {
-    fn copy_dir(from: &Path, to: &Path) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(to).unwrap();
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy_dir(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
-            }
-        }
-    }
+    use common::fixtures::copy_private_dir as copy_dir;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1-shift-log");
     copy_dir(&fixture.join("scanpay-data"), to);
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::config::{demo, insert, set, write};
+use common::config::{demo, english_with_printer, set, write};
 use common::fixtures::{code, customer};
 use common::{BIN, run_in, spooled};
 
@@ -52,20 +52,6 @@ fn paid(dir: &Path, cfg: &[&str], amount: &str, description: &str) -> String {
 fn today() -> String {
     let tz = jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8));
     jiff::Timestamp::now().to_zoned(tz).date().to_string()
-}
-
-/// The demo in English with a file "printer" at `dir/printer`; the config's name.
-fn english_with_printer(dir: &Path) -> String {
-    let mut t = demo();
-    set(&mut t, "language", "en");
-    insert(&mut t, "printer.kind", "file");
-    insert(
-        &mut t,
-        "printer.path",
-        dir.join("printer").display().to_string(),
-    );
-    write(&t, &dir.join("en.toml"));
-    "en.toml".into()
 }
 
 /// The cells of a CSV text (RFC 4180 quoting), row by row.

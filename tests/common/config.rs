@@ -131,3 +131,18 @@ pub fn load(t: &Table, path: &Path) -> Result<Config, ConfigError> {
         &base,
     )
 }
+
+/// The demo in English with a file "printer" at `dir/printer`, written as `dir/en.toml`; the
+/// file's name (relative to `dir`).
+pub fn english_with_printer(dir: &Path) -> String {
+    let mut t = demo();
+    set(&mut t, "language", "en");
+    insert(&mut t, "printer.kind", "file");
+    insert(
+        &mut t,
+        "printer.path",
+        dir.join("printer").display().to_string(),
+    );
+    write(&t, &dir.join("en.toml"));
+    "en.toml".into()
+}

@@ -65,3 +65,23 @@ pub const DESCRIPTION: &str = "矿泉水";
 pub const PRICE_FEN: i64 = 1250;
 /// The simulator ends a refund ABNORMAL when its amount ends in .99.
 pub const ABNORMAL_REFUND: Fen = Fen(199);
+
+/// The shift log written by scanpay 0.1 (`tests/fixtures/v1-shift-log`, see its README).
+pub const V1_SHIFT_LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1-shift-log");
+
+/// Copies the folder `from` to `to` as a till keeps its data folder (folders 0700, files 0600).
+pub fn copy_private_dir(from: &std::path::Path, to: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_private_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+}
