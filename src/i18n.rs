@@ -32,6 +32,8 @@ pub struct Strings {
     pub online: &'static str,
     /// Network trouble.
     pub offline: &'static str,
+    /// On the sale screen, before the scan, while the network badge is down.
+    pub network_down_sale: &'static str,
     /// Simulator badge.
     pub simulator: &'static str,
     /// Live badge.
@@ -149,6 +151,7 @@ pub const ZH: Strings = Strings {
     network: "网络",
     online: "正常",
     offline: "异常",
+    network_down_sale: "网络不通：现在收款无法到达微信支付（不会扣款）",
     simulator: "模拟器",
     live: "正式",
     amount_title: "收款金额",
@@ -214,6 +217,7 @@ pub const EN: Strings = Strings {
     network: "Network",
     online: "ok",
     offline: "down",
+    network_down_sale: "Network down: a payment now cannot reach WeChat Pay (not charged)",
     simulator: "SIMULATOR",
     live: "LIVE",
     amount_title: "Amount to charge",
