@@ -41,7 +41,8 @@ pub const MAX_BILL_BYTES: usize = 256 << 20;
 pub struct Settings {
     /// Main host.
     pub base_url: Url,
-    /// Backup host for idempotent calls.
+    /// Backup host for idempotent calls, and for the pay call when the main host's connection
+    /// could not be established (nothing sent).
     pub backup_base_url: Option<Url>,
     /// Merchant id.
     pub mchid: String,
