@@ -269,6 +269,15 @@ fn other_terminals_are_counted_not_mismatched_and_reversed_paid_orders_match_bot
             theirs: "SUCCESS".into(),
         }]
     );
+    // Terminal ids are read whole: T1's rows are not T10's.
+    use scanpay::reconcile::scanpay_terminal;
+    assert_eq!(scanpay_terminal("T10-20251125-AB-000001"), Some("T10"));
+    assert_eq!(scanpay_terminal("T1-20251125-AB-1234567"), Some("T1"));
+    assert_eq!(scanpay_terminal("ELSEWHERE0001"), None);
+    assert_eq!(scanpay_terminal("T1-2025112-AB-000001"), None);
+    let b = bill(vec![row("T10-20251125-AB-000001", "SUCCESS", 1)]);
+    let r = reconcile("2025-11-25", "1900000001", "T1", &b, &[], &[]);
+    assert!(r.is_clean() && r.other_terminals["T10"].payments == 1);
     // A number no scanpay till makes is still this till's business (every till reports it).
     let b = bill(vec![row("ELSEWHERE0001", "SUCCESS", 999)]);
     let r = reconcile("2025-11-25", "1900000001", "T01", &b, &[], &[]);
