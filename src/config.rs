@@ -460,7 +460,8 @@ pub struct WechatPay {
     pub mode: Mode,
     /// Main API host.
     pub base_url: reqwest::Url,
-    /// Backup host for idempotent calls (query, reverse).
+    /// Backup host for idempotent calls (query, reverse, bill), and for the pay call when the
+    /// main host's connection could not be established (nothing sent).
     pub backup_base_url: Option<reqwest::Url>,
     /// Merchant API certificate serial (upper-case hex). Live mode only.
     pub merchant_serial_no: Option<String>,

@@ -32,6 +32,8 @@ pub struct Strings {
     pub online: &'static str,
     /// Network trouble.
     pub offline: &'static str,
+    /// On the sale screen, before the scan, while the network badge is down.
+    pub network_down_sale: &'static str,
     /// Simulator badge.
     pub simulator: &'static str,
     /// Live badge.
@@ -149,6 +151,7 @@ pub const ZH: Strings = Strings {
     network: "网络",
     online: "正常",
     offline: "异常",
+    network_down_sale: "网络不通：现在收款无法到达微信支付（不会扣款）",
     simulator: "模拟器",
     live: "正式",
     amount_title: "收款金额",
@@ -214,6 +217,7 @@ pub const EN: Strings = Strings {
     network: "Network",
     online: "ok",
     offline: "down",
+    network_down_sale: "Network down: a payment now cannot reach WeChat Pay (not charged)",
     simulator: "SIMULATOR",
     live: "LIVE",
     amount_title: "Amount to charge",
@@ -427,6 +431,7 @@ pub fn reason(r: &Reason, lang: Language) -> String {
         (Language::Zh, Reason::CashierCancelled) => "收银员已取消，未扣款".into(),
         (Language::Zh, Reason::NoSuchOrder) => "微信支付未收到该笔支付，未扣款".into(),
         (Language::Zh, Reason::Closed) => "订单已关闭，未扣款".into(),
+        (Language::Zh, Reason::NetworkDown) => "网络不通，支付请求未发出，未扣款".into(),
         (Language::Zh, Reason::MoneyReturned) => "该笔支付已成功，已撤销并原路退还顾客".into(),
         (Language::Zh, Reason::ReverseExhausted { attempts }) => format!(
             "无法确认扣款结果，已尝试撤销 {attempts} 次。请勿重复收款，请在「流水」中查看并稍后重试撤销，或联系店长。"
@@ -454,6 +459,9 @@ pub fn reason(r: &Reason, lang: Language) -> String {
             "WeChat Pay never received the payment; not charged".into()
         }
         (Language::En, Reason::Closed) => "the order was closed; not charged".into(),
+        (Language::En, Reason::NetworkDown) => {
+            "network down: the payment request never left the till; not charged".into()
+        }
         (Language::En, Reason::MoneyReturned) => {
             "the payment had gone through and was reversed; the money was returned to the customer"
                 .into()

@@ -103,6 +103,9 @@ pub enum Reason {
     NoSuchOrder,
     /// The order was closed at WeChat.
     Closed,
+    /// No connection to WeChat Pay (main or backup host) could be established: the pay
+    /// request never left the till, so nothing was charged.
+    NetworkDown,
     /// The order had been paid and the reverse returned the money to the customer.
     MoneyReturned,
     /// Reverse kept failing.
@@ -139,6 +142,7 @@ impl Reason {
             Reason::CashierCancelled => "CASHIER_CANCELLED".into(),
             Reason::NoSuchOrder => "NO_SUCH_ORDER".into(),
             Reason::Closed => "CLOSED".into(),
+            Reason::NetworkDown => "NETWORK_DOWN".into(),
             Reason::MoneyReturned => "MONEY_RETURNED".into(),
             Reason::ReverseExhausted { .. } => "REVERSE_EXHAUSTED".into(),
             Reason::ReverseRefused { code } => format!("REVERSE_REFUSED_{code}"),

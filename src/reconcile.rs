@@ -1,6 +1,19 @@
 //! Reconciliation: the local shift log against WeChat Pay's trade bill for one day and one
 //! merchant (protocol reference §7.4). Pure: the caller downloads the bill (hash checked) and
 //! reads the log; this compares them and says, for every disagreement, what it is and what to do.
+//!
+//! The bill covers the whole merchant number, and several tills may share one. A till compares
+//! the rows whose `out_trade_no` it could have made (its own `{terminal_id}-` prefix) and counts
+//! the rows another scanpay till made (`{other terminal}-{yyyymmdd}-{epoch}-{seq}`) as "other
+//! terminals": not compared, not mismatches. A MICROPAY row no scanpay till could have made is
+//! compared as this till's (money received without a sale record): no till claims it, so every
+//! till reports it rather than none.
+//!
+//! A paid order reversed by the till appears in the bill in one of two layouts, both accepted
+//! for a local REVERSED order that was seen paid: one row with `交易状态` REVOKED, or the payment
+//! row (SUCCESS) plus REFUND row(s) for the same order whose `商户退款单号` is not one of the
+//! till's refunds (WeChat returns the money of a reversed paid order as a refund it numbers
+//! itself), adding up to the order's amount.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -160,6 +173,19 @@ impl Mismatch {
     }
 }
 
+/// What the bill holds for one other till under the same merchant number (not compared).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OtherTerminal {
+    /// Payment rows (any state but REFUND).
+    pub payments: usize,
+    /// Their order amounts.
+    pub payment_total: Fen,
+    /// Refund rows.
+    pub refunds: usize,
+    /// Their refund amounts.
+    pub refund_total: Fen,
+}
+
 /// The outcome of a reconciliation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Reconciliation {
@@ -167,6 +193,12 @@ pub struct Reconciliation {
     pub date: String,
     /// The merchant.
     pub mchid: String,
+    /// This till (its rows are those whose out_trade_no starts with `{terminal_id}-`; empty:
+    /// every row is compared).
+    pub terminal_id: String,
+    /// Rows other scanpay tills of the merchant made, by terminal id: counted, not compared,
+    /// never mismatches (each till reconciles its own).
+    pub other_terminals: BTreeMap<String, OtherTerminal>,
     /// Payments that agree.
     pub matched_payments: usize,
     /// Refunds that agree.
@@ -186,10 +218,29 @@ impl Reconciliation {
 
 const CHARGED: [&str; 3] = ["PAID", "PARTIALLY_REFUNDED", "REFUNDED"];
 
-/// Compares a day's bill with the day's local orders and refunds.
+/// The terminal id of an out_trade_no a scanpay till made (`{terminal}-{yyyymmdd}-{epoch}-
+/// {seq}`, `store::orders::create`), or `None` for any other number.
+pub fn scanpay_terminal(out_trade_no: &str) -> Option<&str> {
+    let mut parts = out_trade_no.split('-');
+    let (terminal, date, epoch, seq) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let ok = parts.next().is_none()
+        && (1..=12).contains(&terminal.len())
+        && terminal.bytes().all(|b| b.is_ascii_alphanumeric())
+        && date.len() == 8
+        && date.bytes().all(|b| b.is_ascii_digit())
+        && epoch.len() == 2
+        && epoch.bytes().all(|b| b.is_ascii_alphanumeric())
+        && seq.len() >= 6
+        && seq.bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(terminal)
+}
+
+/// Compares a day's bill with the day's local orders and refunds of the till `terminal_id`
+/// (see the module comment for which rows are its own).
 pub fn reconcile(
     date: &str,
     mchid: &str,
+    terminal_id: &str,
     bill: &TradeBill,
     orders: &[LocalOrder],
     refunds: &[LocalRefund],
@@ -197,6 +248,8 @@ pub fn reconcile(
     let mut out = Reconciliation {
         date: date.into(),
         mchid: mchid.into(),
+        terminal_id: terminal_id.into(),
+        other_terminals: BTreeMap::new(),
         matched_payments: 0,
         matched_refunds: 0,
         skipped_rows: 0,
@@ -212,20 +265,59 @@ pub fn reconcile(
         .collect();
     let mut seen_orders = BTreeSet::new();
     let mut seen_refunds = BTreeSet::new();
+    let refund_amount = |row: &crate::wechat::bill::BillRow| {
+        if row.refund_requested.0 > 0 {
+            row.refund_requested
+        } else {
+            row.refund
+        }
+    };
+    // A reversed paid order's money goes back as a refund WeChat numbers itself: refund rows
+    // of a local order REVERSED after being seen paid that are not one of our refunds.
+    let reversed_paid = |no: &str| {
+        local
+            .get(no)
+            .is_some_and(|o| o.state == "REVERSED" && o.was_paid)
+    };
+    let mut reverse_refunds: BTreeMap<&str, Fen> = BTreeMap::new();
+    for row in &bill.rows {
+        if row.trade_type == "MICROPAY"
+            && row.mchid == mchid
+            && row.trade_state == "REFUND"
+            && !local_refunds.contains_key(row.out_refund_no.as_str())
+            && reversed_paid(&row.out_trade_no)
+        {
+            let sum = reverse_refunds
+                .entry(row.out_trade_no.as_str())
+                .or_default();
+            *sum = Fen(sum.0 + refund_amount(row).0);
+        }
+    }
     for row in &bill.rows {
         if row.trade_type != "MICROPAY" || row.mchid != mchid {
             out.skipped_rows += 1;
             continue;
         }
+        if let Some(other) = scanpay_terminal(&row.out_trade_no)
+            .filter(|t| !terminal_id.is_empty() && *t != terminal_id)
+        {
+            let e = out.other_terminals.entry(other.to_string()).or_default();
+            if row.trade_state == "REFUND" {
+                e.refunds += 1;
+                e.refund_total = Fen(e.refund_total.0 + refund_amount(row).0);
+            } else {
+                e.payments += 1;
+                e.payment_total = Fen(e.payment_total.0 + row.order_amount.0);
+            }
+            continue;
+        }
         match row.trade_state.as_str() {
             "REFUND" => {
                 seen_refunds.insert(row.out_refund_no.clone());
-                let theirs = if row.refund_requested.0 > 0 {
-                    row.refund_requested
-                } else {
-                    row.refund
-                };
+                let theirs = refund_amount(row);
                 match local_refunds.get(row.out_refund_no.as_str()) {
+                    // The refund a reverse of a paid order made (checked with the order).
+                    None if reversed_paid(&row.out_trade_no) => out.matched_refunds += 1,
                     None => out.mismatches.push(Mismatch::RefundThereMissingHere {
                         out_refund_no: row.out_refund_no.clone(),
                         out_trade_no: row.out_trade_no.clone(),
@@ -261,7 +353,13 @@ pub fn reconcile(
                 };
                 let ours_charged = CHARGED.contains(&o.state.as_str());
                 let agree = match state {
-                    "SUCCESS" => ours_charged,
+                    // Charged; or paid, then reversed with the money returned as refund rows.
+                    "SUCCESS" => {
+                        ours_charged
+                            || (o.state == "REVERSED"
+                                && o.was_paid
+                                && reverse_refunds.get(o.out_trade_no.as_str()) == Some(&o.amount))
+                    }
                     // Paid, then reversed: the money went back.
                     "REVOKED" => o.state == "REVERSED" && o.was_paid,
                     _ => false,
@@ -313,9 +411,15 @@ pub fn reconcile(
 pub fn to_table(r: &Reconciliation, zh: bool) -> String {
     let mut s = String::new();
     if zh {
-        s.push_str(&format!("对账 {} 商户号 {}\n", r.date, r.mchid));
+        s.push_str(&format!(
+            "对账 {} 商户号 {} 终端 {}\n",
+            r.date, r.mchid, r.terminal_id
+        ));
     } else {
-        s.push_str(&format!("Reconciliation {} merchant {}\n", r.date, r.mchid));
+        s.push_str(&format!(
+            "Reconciliation {} merchant {} terminal {}\n",
+            r.date, r.mchid, r.terminal_id
+        ));
     }
     for m in &r.mismatches {
         let (no, detail) = match m {
@@ -359,6 +463,19 @@ pub fn to_table(r: &Reconciliation, zh: bool) -> String {
             m.advice(zh)
         ));
     }
+    for (t, o) in &r.other_terminals {
+        if zh {
+            s.push_str(&format!(
+                "· 其他终端 {t}：收款 {} 笔 {}，退款 {} 笔 {}（不在本机对账）\n",
+                o.payments, o.payment_total, o.refunds, o.refund_total
+            ));
+        } else {
+            s.push_str(&format!(
+                "· other terminal {t}: {} payments {}, {} refunds {} (not compared here)\n",
+                o.payments, o.payment_total, o.refunds, o.refund_total
+            ));
+        }
+    }
     if zh {
         s.push_str(&format!(
             "一致：收款 {} 笔，退款 {} 笔；不一致 {} 处；跳过其他类型 {} 行\n",
@@ -379,7 +496,9 @@ pub fn to_table(r: &Reconciliation, zh: bool) -> String {
     s
 }
 
-/// CSV (RFC 4180): `kind,out_trade_no,out_refund_no,transaction_id,ours,theirs`.
+/// CSV (RFC 4180): `kind,out_trade_no,out_refund_no,transaction_id,ours,theirs`: one line per
+/// mismatch, then one `other_terminal` line per other till of the merchant (its terminal id in
+/// `out_trade_no`, its payment total in `theirs`; not a mismatch).
 pub fn to_csv(r: &Reconciliation) -> String {
     let q = crate::sanitize::csv_cell;
     let mut out = String::from("kind,out_trade_no,out_refund_no,transaction_id,ours,theirs\r\n");
@@ -465,6 +584,13 @@ pub fn to_csv(r: &Reconciliation) -> String {
             q(&theirs)
         ));
     }
+    for (t, o) in &r.other_terminals {
+        out.push_str(&format!(
+            "other_terminal,{},,,,{}\r\n",
+            q(t),
+            o.payment_total.to_yuan_string()
+        ));
+    }
     out
 }
 
@@ -486,11 +612,12 @@ pub enum ReconcileError {
 }
 
 /// Downloads the day's bill (hash checked), reads the day's orders and refunds from the log,
-/// and compares them. A day without a bill (NO_STATEMENT_EXIST) is compared as an empty bill.
+/// and compares them for the till `terminal_id`. A day without a bill (NO_STATEMENT_EXIST) is compared as an empty bill.
 pub async fn fetch_and_compare(
     client: &crate::wechat::Client,
     store: &crate::store::Store,
     mchid: &str,
+    terminal_id: &str,
     date: &str,
 ) -> Result<Reconciliation, ReconcileError> {
     use crate::wechat::bill::{self, BillType};
@@ -551,5 +678,12 @@ pub async fn fetch_and_compare(
             Ok((orders, refunds))
         })
         .await?;
-    Ok(reconcile(date, mchid, &bill, &orders, &refunds))
+    Ok(reconcile(
+        date,
+        mchid,
+        terminal_id,
+        &bill,
+        &orders,
+        &refunds,
+    ))
 }

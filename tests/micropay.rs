@@ -59,6 +59,29 @@ fn definite_failure_is_failed_with_a_reason() {
     );
 }
 
+/// A pay call that provably never left (no host accepted a connection) ends FAILED at once,
+/// with no query and no reverse: WeChat cannot have the order. Even a cancel that arrived
+/// meanwhile needs no reverse.
+#[test]
+fn a_pay_call_that_never_left_is_failed_at_once_network_down() {
+    let (m, cmds) = step(started(), Event::Pay(PayResult::NotSent), T0 + 20);
+    assert_eq!(cmds, vec![Command::Finished(OrderState::Failed)]);
+    assert_eq!(m.reason(), Some(&Reason::NetworkDown));
+    assert_eq!(m.reason().unwrap().code(), "NETWORK_DOWN");
+    assert_eq!(
+        scanpay::i18n::reason(&Reason::NetworkDown, scanpay::config::Language::En),
+        "network down: the payment request never left the till; not charged"
+    );
+    let (m, _) = step(started(), Event::Cancel, T0 + 10);
+    let (m, cmds) = step(m, Event::Pay(PayResult::NotSent), T0 + 20);
+    assert_eq!(cmds, vec![Command::Finished(OrderState::Failed)]);
+    assert_eq!(m.reverse_attempts(), 0);
+    // Unknown is still unknown: it is queried, never failed.
+    let (m, cmds) = step(started(), Event::Pay(PayResult::Unknown), T0 + 20);
+    assert!(!m.is_done());
+    assert!(matches!(cmds[..], [Command::WakeAt(_)]), "{cmds:?}");
+}
+
 #[test]
 fn userpaying_polls_every_interval_until_success() {
     let (m, cmds) = step(started(), Event::Pay(PayResult::UserPaying), T0 + 200);
@@ -388,7 +411,8 @@ fn env() -> impl Strategy<Value = Env> {
 }
 
 fn pay_answer(x: u8, amount: i64) -> PayResult {
-    match x % 7 {
+    match x % 8 {
+        7 => PayResult::NotSent,
         0 => PayResult::Answer(paid(amount)),
         1 | 2 => PayResult::UserPaying,
         3 => PayResult::Declined {

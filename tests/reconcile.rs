@@ -113,7 +113,7 @@ fn every_kind_of_disagreement() {
             status: "FAILED".into(),
         }, // never made
     ];
-    let r = reconcile("2025-11-25", "1900000001", &b, &orders, &refunds);
+    let r = reconcile("2025-11-25", "1900000001", "POS01", &b, &orders, &refunds);
     assert_eq!(
         (r.matched_payments, r.matched_refunds, r.skipped_rows),
         (2, 1, 2)
@@ -172,12 +172,129 @@ fn every_kind_of_disagreement() {
     assert_eq!(json["mismatches"][0]["kind"], "there_missing_here");
 }
 
+/// Two tills share one merchant number: each compares its own rows (its `{terminal}-`
+/// prefix) and counts the other's as "other terminals", never as mismatches. A paid order the
+/// till reversed is accepted in both bill layouts: one REVOKED row, or the SUCCESS row plus
+/// the refund WeChat made for the reverse (numbered by WeChat, not one of the till's refunds).
+#[test]
+fn other_terminals_are_counted_not_mismatched_and_reversed_paid_orders_match_both_layouts() {
+    let (mine, mine_rev_a, mine_rev_b) = (
+        "T01-20251125-AB-000101",
+        "T01-20251125-AB-000102",
+        "T01-20251125-AB-000103",
+    );
+    let (theirs, theirs2) = ("T02-20251125-CD-000201", "T02-20251125-CD-000202");
+    let b = bill(vec![
+        row(mine, "SUCCESS", 100),
+        row(mine_rev_a, "REVOKED", 200),
+        row(mine_rev_b, "SUCCESS", 300),
+        refund_row(mine_rev_b, "REF4200000263201902167700963919", 300),
+        row(theirs, "SUCCESS", 400),
+        row(theirs2, "SUCCESS", 500),
+        refund_row(theirs, "T02-20251125-CD-000201-R1", 50),
+    ]);
+    let orders = vec![
+        local(mine, "PAID", 100, true),
+        local(mine_rev_a, "REVERSED", 200, true),
+        local(mine_rev_b, "REVERSED", 300, true),
+    ];
+    let r = reconcile("2025-11-25", "1900000001", "T01", &b, &orders, &[]);
+    assert!(r.is_clean(), "{:?}", r.mismatches);
+    assert_eq!((r.matched_payments, r.matched_refunds), (3, 1));
+    let other = &r.other_terminals["T02"];
+    assert_eq!(
+        (
+            other.payments,
+            other.payment_total,
+            other.refunds,
+            other.refund_total
+        ),
+        (2, Fen(900), 1, Fen(50))
+    );
+    assert_eq!(r.other_terminals.len(), 1);
+    let table = to_table(&r, false);
+    assert!(
+        table.contains("other terminal T02: 2 payments") && table.contains("0 mismatch"),
+        "{table}"
+    );
+    assert!(to_table(&r, true).contains("其他终端 T02"));
+    assert!(
+        to_csv(&r).ends_with("other_terminal,T02,,,,9.00\r\n"),
+        "{}",
+        to_csv(&r)
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["other_terminals"]["T02"]["payments"], 2);
+    assert_eq!(json["terminal_id"], "T01");
+
+    // The other till sees the mirror image: T01's rows are other-terminal rows there, and a
+    // reversed paid order's refund of T01 is T01's business, not a mismatch of T02.
+    let r2 = reconcile(
+        "2025-11-25",
+        "1900000001",
+        "T02",
+        &b,
+        &[
+            local(theirs, "PARTIALLY_REFUNDED", 400, true),
+            local(theirs2, "PAID", 500, true),
+        ],
+        &[LocalRefund {
+            out_refund_no: "T02-20251125-CD-000201-R1".into(),
+            out_trade_no: theirs.into(),
+            amount: Fen(50),
+            status: "SUCCESS".into(),
+        }],
+    );
+    assert!(r2.is_clean(), "{:?}", r2.mismatches);
+    assert_eq!(r2.other_terminals["T01"].payments, 3);
+
+    // Layout B without the refund row (or with a partial one) is not "returned": mismatch.
+    let b = bill(vec![
+        row(mine_rev_b, "SUCCESS", 300),
+        refund_row(mine_rev_b, "REF1", 100),
+    ]);
+    let r = reconcile(
+        "2025-11-25",
+        "1900000001",
+        "T01",
+        &b,
+        &[local(mine_rev_b, "REVERSED", 300, true)],
+        &[],
+    );
+    assert_eq!(
+        r.mismatches,
+        vec![Mismatch::StateDiffers {
+            out_trade_no: mine_rev_b.into(),
+            ours: "REVERSED".into(),
+            theirs: "SUCCESS".into(),
+        }]
+    );
+    // Terminal ids are read whole: T1's rows are not T10's.
+    use scanpay::reconcile::scanpay_terminal;
+    assert_eq!(scanpay_terminal("T10-20251125-AB-000001"), Some("T10"));
+    assert_eq!(scanpay_terminal("T1-20251125-AB-1234567"), Some("T1"));
+    assert_eq!(scanpay_terminal("ELSEWHERE0001"), None);
+    assert_eq!(scanpay_terminal("T1-2025112-AB-000001"), None);
+    let b = bill(vec![row("T10-20251125-AB-000001", "SUCCESS", 1)]);
+    let r = reconcile("2025-11-25", "1900000001", "T1", &b, &[], &[]);
+    assert!(r.is_clean() && r.other_terminals["T10"].payments == 1);
+    // A number no scanpay till makes is still this till's business (every till reports it).
+    let b = bill(vec![row("ELSEWHERE0001", "SUCCESS", 999)]);
+    let r = reconcile("2025-11-25", "1900000001", "T01", &b, &[], &[]);
+    assert!(matches!(
+        r.mismatches[..],
+        [Mismatch::ThereMissingHere { .. }]
+    ));
+    assert!(r.other_terminals.is_empty());
+}
+
 #[test]
 fn a_clean_day_is_clean() {
     let b = bill(vec![row("A1", "SUCCESS", 100)]);
     let r = reconcile(
         "d",
         "1900000001",
+        "POS01",
         &b,
         &[local("A1", "PAID", 100, true)],
         &[],
@@ -200,10 +317,16 @@ async fn end_to_end_against_the_simulators_bill() {
         .unwrap();
     let date = beijing::date(r.clock.now_ms());
     assert!(
-        fetch_and_compare(client, store, &cfg.merchant.mchid, &date)
-            .await
-            .unwrap()
-            .is_clean()
+        fetch_and_compare(
+            client,
+            store,
+            &cfg.merchant.mchid,
+            &cfg.merchant.terminal_id,
+            &date,
+        )
+        .await
+        .unwrap()
+        .is_clean()
     );
 
     // Disagreements: a charge made around the till, a local amount edited, a local reverse
@@ -246,9 +369,15 @@ async fn end_to_end_against_the_simulators_bill() {
         })
         .await
         .unwrap();
-    let r = fetch_and_compare(client, store, &cfg.merchant.mchid, &date)
-        .await
-        .unwrap();
+    let r = fetch_and_compare(
+        client,
+        store,
+        &cfg.merchant.mchid,
+        &cfg.merchant.terminal_id,
+        &date,
+    )
+    .await
+    .unwrap();
     let kinds: Vec<&str> = r
         .mismatches
         .iter()
@@ -267,4 +396,51 @@ async fn end_to_end_against_the_simulators_bill() {
     assert_eq!(r.matched_refunds, 1);
     assert!(sim.ledger(|l| l.order("ELSEWHERE0001").unwrap().is_charged()));
     let _ = OrderState::Paid;
+}
+
+/// Two tills (the real binary) share one merchant number on one standalone simulator: each
+/// reconciles the day clean, exit 0, with the other till's sale counted under "other
+/// terminals".
+#[test]
+fn two_tills_on_one_merchant_each_reconcile_clean() {
+    use common::{scanpay, start_sim};
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = start_sim(&tmp.path().join("keys"));
+    let tills = [
+        (sim.till(&tmp.path().join("a"), "TA"), "TA", "TB", "12.34"),
+        (sim.till(&tmp.path().join("b"), "TB"), "TB", "TA", "5.00"),
+    ];
+    for (till, _, _, amount) in &tills {
+        let out = scanpay(
+            till,
+            &["pay", "--amount", amount, "--code", "134567890123456711"],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let date = beijing::date(
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap(),
+    );
+    for (till, me, other, _) in &tills {
+        let out = scanpay(till, &["reconcile", "--date", &date, "--json"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{me}: {out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["terminal_id"], *me, "{v}");
+        assert_eq!(v["matched_payments"], 1, "{me}: {v}");
+        assert_eq!(v["mismatches"].as_array().map(Vec::len), Some(0), "{v}");
+        assert_eq!(v["other_terminals"][other]["payments"], 1, "{me}: {v}");
+        let out = scanpay(till, &["reconcile", "--date", &date], &[]);
+        assert_eq!(out.status.code(), Some(0), "{me}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("other terminal {other}: 1 payments")),
+            "{text}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use scanpay::wechat::client::DEFAULT_MAX_BODY;
 use scanpay::wechat::keys::PrivateKey;
 use scanpay::wechat::model::*;
 use scanpay::wechat::sign::Signer;
-use scanpay::wechat::{ApiError, Client, PayAnswer, Settings};
+use scanpay::wechat::{ApiError, Client, PayAnswer, Settings, TransportKind};
 
 struct Rig {
     keys: SimKeys,
@@ -261,7 +261,7 @@ async fn fields_are_validated() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn failover_only_for_idempotent_calls() {
+async fn failover_for_idempotent_calls_and_for_a_pay_call_never_sent() {
     let clock: SharedClock = Arc::new(TokioClock::new());
     let r = rig(clock.clone()).await;
     // A port nothing listens on.
@@ -280,7 +280,7 @@ async fn failover_only_for_idempotent_calls() {
         std::path::Path::new("k"),
     )
     .unwrap();
-    let c = r.client_with(settings, key, &r.cfg.merchant.mchid.clone(), clock);
+    let c = r.client_with(settings, key, &r.cfg.merchant.mchid.clone(), clock.clone());
     // Query and reverse reach the backup host.
     assert_eq!(
         c.query_by_out_trade_no("POS01B0001")
@@ -291,11 +291,98 @@ async fn failover_only_for_idempotent_calls() {
     );
     tokio::time::sleep(Duration::from_secs(20)).await;
     c.reverse("POS01B0001").await.unwrap();
-    // A pay call is never sent twice: it fails on the dead main host.
-    let err = c.codepay(&r.order("POS01B0002")).await.unwrap_err();
-    assert!(matches!(err, ApiError::Transport { .. }), "{err:?}");
-    assert!(r.sim.ledger(|l| l.order("POS01B0002").is_none()));
-    assert_eq!(r.sim.stats().requests.get("pay"), Some(&1));
+    // A pay call whose main host refused the connection was never sent: the same request
+    // goes to the backup host, once.
+    let answer = c.codepay(&r.order("POS01B0002")).await.unwrap();
+    assert!(matches!(answer, PayAnswer::Paid(_)), "{answer:?}");
+    assert!(r.sim.ledger(|l| l.order("POS01B0002").is_some()));
+    assert_eq!(r.sim.stats().requests.get("pay"), Some(&2));
+    // Neither host accepts a connection: `Connect`, nothing was sent anywhere.
+    let dead2 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead2_url =
+        reqwest::Url::parse(&format!("http://{}", dead2.local_addr().unwrap())).unwrap();
+    drop(dead2);
+    let key = PrivateKey::from_pem(
+        r.keys.merchant_key.to_pkcs8_pem().unwrap().as_bytes(),
+        std::path::Path::new("k"),
+    )
+    .unwrap();
+    let both_dead = r.client_with(
+        Settings {
+            backup_base_url: Some(dead2_url),
+            ..c.settings().clone()
+        },
+        key,
+        &r.cfg.merchant.mchid.clone(),
+        clock,
+    );
+    let err = both_dead.codepay(&r.order("POS01B0003")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::Transport {
+                kind: TransportKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(r.sim.ledger(|l| l.order("POS01B0003").is_none()));
+    assert_eq!(r.sim.stats().requests.get("pay"), Some(&2));
+}
+
+/// A main host that accepts the connection and then hangs up may have received the request:
+/// the pay call is not sent to the backup host (the outcome is unknown, the engine queries).
+#[tokio::test]
+async fn a_pay_call_is_not_sent_to_the_backup_host_after_a_connection_was_made() {
+    let r = rig(sys()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let main = reqwest::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = reads.clone();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            // The request arrives; the host hangs up without answering.
+            if let Ok(n) = sock.read(&mut buf).await {
+                seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            }
+            drop(sock);
+        }
+    });
+    let key = PrivateKey::from_pem(
+        r.keys.merchant_key.to_pkcs8_pem().unwrap().as_bytes(),
+        std::path::Path::new("k"),
+    )
+    .unwrap();
+    let c = r.client_with(
+        Settings {
+            base_url: main,
+            backup_base_url: Some(r.sim.base_url.clone()),
+            ..r.settings()
+        },
+        key,
+        &r.cfg.merchant.mchid.clone(),
+        sys(),
+    );
+    let err = c.codepay(&r.order("POS01B0101")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::Transport {
+                kind: TransportKind::Interrupted | TransportKind::Other,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        reads.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "bytes left"
+    );
+    assert!(r.sim.ledger(|l| l.order("POS01B0101").is_none()));
+    assert_eq!(r.sim.stats().requests.get("pay"), None);
 }
 
 #[tokio::test]

@@ -133,6 +133,27 @@ fn sale_screens(lang: Language) -> Vec<(&'static str, App)> {
     at += 200;
     key(&mut a, Key::Enter, &mut at);
     out.push(("await_scan", a.clone()));
+    // The last call could not reach WeChat Pay (the badge is down): the sale screen says so
+    // before the code is scanned, while the amount is typed and while the scan is awaited.
+    let down = |mut x: App| {
+        update(
+            &mut x,
+            Msg::Progress(Progress {
+                out_trade_no: "POS01-20251125-AB-000230".into(),
+                state: OrderState::Failed,
+                phase: Phase::Done,
+                seconds_left: 0,
+                queries: 0,
+                reverse_attempts: 0,
+                cancelling: false,
+                deadline_ms: None,
+                network_ok: Some(false),
+            }),
+        );
+        x
+    };
+    out.push(("sale_network_down", down(app(lang))));
+    out.push(("await_scan_network_down", down(a.clone())));
     // The engine refused the code (used earlier in this shift): back to the scan, told why
     // in the screen's language.
     let mut d = a.clone();

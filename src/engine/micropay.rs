@@ -8,6 +8,7 @@
 //! - 202 USERPAYING → query every `query_interval`; SUCCESS ends it; REVOKED/CLOSED end it;
 //!   PAYERROR ends it through a reverse; at `user_paying_timeout` → reverse;
 //! - any unknown outcome (timeout, reset, 5xx, unverifiable answer) → query, never re-pay;
+//! - a pay call that provably never left (no host accepted a connection) → FAILED at once;
 //! - no reverse sooner than 15 s after the pay call;
 //! - reverse: retried with back-off while the service says so, then confirmed by a query;
 //!   exhausted → UNRESOLVED; a reverse refused because the order is paid → PAID;
@@ -139,6 +140,10 @@ pub enum PayResult {
         /// Chinese meaning.
         zh: String,
     },
+    /// Provably never sent: no connection to any host could be established, so no byte of
+    /// the request left and WeChat cannot have the order. Only a transport failure *before*
+    /// the request was written may be reported as this; anything later is [`Self::Unknown`].
+    NotSent,
     /// Anything else: the outcome is unknown.
     Unknown,
 }
@@ -523,6 +528,10 @@ impl Machine {
                     Some(Reason::Declined { code, en, zh }),
                     cmds,
                 );
+            }
+            PayResult::NotSent => {
+                // Nothing left the till: WeChat has no order to pay or to reverse.
+                self.finish(OrderState::Failed, Some(Reason::NetworkDown), cmds);
             }
             PayResult::Unknown => self.schedule_poll(sent_at, then_reverse, now, cmds),
         }

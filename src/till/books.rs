@@ -328,7 +328,14 @@ impl Books {
         st.call(move |c| Ok(ident::check_and_record(c, &check)))
             .await??;
         let conn = crate::connect::connect(&self.cfg, self.clock.clone()).await?;
-        Ok(fetch_and_compare(&conn.client, &st, &self.cfg.merchant.mchid, date).await?)
+        Ok(fetch_and_compare(
+            &conn.client,
+            &st,
+            &self.cfg.merchant.mchid,
+            &self.cfg.merchant.terminal_id,
+            date,
+        )
+        .await?)
     }
 
     /// WeChat Pay's verified answer about an order (the local record is [`Books::order`]).
@@ -349,6 +356,7 @@ impl Till {
             self.engine.client(),
             &self.store,
             &self.cfg.merchant.mchid,
+            &self.cfg.merchant.terminal_id,
             date,
         )
         .await?)

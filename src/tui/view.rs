@@ -234,6 +234,7 @@ fn sale(app: &App, sale: &SaleScreen, area: Rect, buf: &mut Buffer) {
             style(app, Tone::Accent),
         )));
         lines.push(Line::from(s.scan_now_hint).style(style(app, Tone::Dim)));
+        network_down_line(app, &mut lines);
     } else {
         lines.push(Line::from(s.amount_title).style(style(app, Tone::Dim)));
         lines.push(Line::default());
@@ -269,11 +270,23 @@ fn sale(app: &App, sale: &SaleScreen, area: Rect, buf: &mut Buffer) {
             ))),
             None => lines.push(Line::from(s.enter_amount_hint).style(style(app, Tone::Dim))),
         }
+        network_down_line(app, &mut lines);
     }
     let n = lines.len() as u16;
     Paragraph::new(lines)
         .alignment(Alignment::Center)
         .render(centered_rows(area, n), buf);
+}
+
+/// While the network badge is down, the sale screen says so before the code is scanned.
+fn network_down_line(app: &App, lines: &mut Vec<Line<'static>>) {
+    if !app.network_ok {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            format!("✘ {}", strings(app.lang).network_down_sale),
+            style(app, Tone::Bad),
+        )));
+    }
 }
 
 fn note_text(sale: &SaleScreen) -> String {

@@ -6,6 +6,8 @@
 //! - `User-Agent` and `Accept` on every request, `Wechatpay-Serial` naming the key we trust;
 //! - no automatic retry of a money-moving POST: the caller (the payment engine) decides;
 //! - idempotent calls (query, reverse, refund query, bill) may fail over to the backup host;
+//! - the pay POST goes to the backup host only when the main host's connection could not
+//!   even be established (nothing of the request was written): [`TransportKind::Connect`];
 //! - which of those a request is, is its `Route`, named once per call below;
 //! - an answer that fails verification is never a result: it is [`ApiError::Unverified`];
 //! - answer bodies are capped; a larger answer is [`ApiError::TooLarge`].
@@ -39,7 +41,8 @@ pub const MAX_BILL_BYTES: usize = 256 << 20;
 pub struct Settings {
     /// Main host.
     pub base_url: Url,
-    /// Backup host for idempotent calls.
+    /// Backup host for idempotent calls, and for the pay call when the main host's connection
+    /// could not be established (nothing sent).
     pub backup_base_url: Option<Url>,
     /// Merchant id.
     pub mchid: String,
@@ -56,13 +59,15 @@ pub struct Settings {
 /// How a request failed to get an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransportKind {
-    /// No answer within the timeout.
+    /// No answer within the timeout (the request may have been sent).
     Timeout,
-    /// Could not connect.
+    /// The connection (DNS, TCP or TLS handshake) could not be established: **nothing of the
+    /// request was written**. This is the only kind that proves a request never left.
     Connect,
-    /// The connection broke while the answer was arriving.
+    /// The connection was established, then broke while the request or the answer was in
+    /// flight: the request may have arrived.
     Interrupted,
-    /// Anything else below HTTP.
+    /// Anything else below HTTP, after connecting (the request may have arrived).
     Other,
 }
 
@@ -241,8 +246,12 @@ impl Client {
         &self.settings
     }
 
-    /// `POST /v3/pay/transactions/codepay`. Never retried here: on any error other than a
-    /// verified definite failure the outcome is unknown and the order must be queried.
+    /// `POST /v3/pay/transactions/codepay`. Never retried on the same host; sent to the backup
+    /// host (same body, same `out_trade_no`) only when no connection to the main host could be
+    /// established ([`Route::MainThenBackupIfUnsent`]). An error of kind
+    /// [`TransportKind::Connect`] means neither host accepted a connection: nothing was sent.
+    /// On any other error other than a verified definite failure the outcome is unknown and
+    /// the order must be queried.
     pub async fn codepay(&self, req: &CodepayRequest) -> Result<PayAnswer, ApiError> {
         let body = serde_json::to_vec(req).map_err(|e| ApiError::Request(e.to_string()))?;
         let raw = self
@@ -250,7 +259,7 @@ impl Client {
                 Method::POST,
                 "/v3/pay/transactions/codepay",
                 Some(body),
-                Route::MainOnly,
+                Route::MainThenBackupIfUnsent,
             )
             .await?;
         if raw.status == StatusCode::ACCEPTED {
@@ -449,6 +458,7 @@ impl Client {
         body: Option<Vec<u8>>,
         route: Route,
     ) -> Result<RawAnswer, ApiError> {
+        let only_unsent = route.moves_on_only_when_unsent();
         let (bases, cap) = route.targets(&self.settings);
         let mut last_err = None;
         for base in bases {
@@ -457,8 +467,12 @@ impl Client {
                 .await
             {
                 Ok(raw) => return Ok(raw),
-                Err(e @ ApiError::Transport { .. }) => {
+                Err(e @ ApiError::Transport { kind, .. }) => {
                     tracing::warn!(host = %base, error = %e, "request failed");
+                    // Bytes may have left: the next host would be a second request.
+                    if only_unsent && kind != TransportKind::Connect {
+                        return Err(e);
+                    }
                     last_err = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -587,6 +601,11 @@ enum Route {
     /// transport failure their outcome is unknown, so sending again — to any host — is the
     /// caller's decision, made after a query; never this client's.
     MainOnly,
+    /// The main host, then the backup host (when set) only if the main host's connection
+    /// could not be established ([`TransportKind::Connect`]: nothing of the request was
+    /// written). For the pay POST: the same request (same `out_trade_no`) to the other host
+    /// is then the first request, never a second one. Any failure after connecting ends it.
+    MainThenBackupIfUnsent,
     /// The main host, then the backup host (when set) if the main one gave no answer. For
     /// idempotent calls (queries, reverse, trade bill): repeating them changes nothing.
     Failover,
@@ -601,11 +620,16 @@ enum Route {
 }
 
 impl Route {
+    /// Whether only a connection that was never established moves on to the next host.
+    fn moves_on_only_when_unsent(&self) -> bool {
+        matches!(self, Route::MainThenBackupIfUnsent)
+    }
+
     /// The hosts to try, in order, and the answer cap.
     fn targets(self, settings: &Settings) -> (Vec<Url>, usize) {
         match self {
             Route::MainOnly => (vec![settings.base_url.clone()], settings.max_body_bytes),
-            Route::Failover => {
+            Route::Failover | Route::MainThenBackupIfUnsent => {
                 let mut hosts = vec![settings.base_url.clone()];
                 hosts.extend(settings.backup_base_url.clone());
                 (hosts, settings.max_body_bytes)
@@ -616,10 +640,13 @@ impl Route {
 }
 
 fn transport(e: reqwest::Error) -> ApiError {
-    let kind = if e.is_timeout() {
-        TransportKind::Timeout
-    } else if e.is_connect() {
+    // `is_connect` first: a connect timeout is also a timeout, but it happened before any byte
+    // of the request was written, which is what `Connect` promises. reqwest marks as connect
+    // errors only those of its connector (DNS, TCP connect, TLS handshake, proxy tunnel).
+    let kind = if e.is_connect() {
         TransportKind::Connect
+    } else if e.is_timeout() {
+        TransportKind::Timeout
     } else if e.is_body() || e.is_decode() || e.is_request() {
         TransportKind::Interrupted
     } else {
@@ -699,6 +726,20 @@ mod tests {
             hosts(Route::Failover, &settings(None)),
             (vec!["https://main.example/".to_string()], 1000)
         );
+    }
+
+    #[test]
+    fn pay_tries_main_then_backup_and_only_when_unsent() {
+        let s = settings(Some("https://backup.example/"));
+        assert_eq!(
+            hosts(Route::MainThenBackupIfUnsent, &s).0,
+            vec![
+                "https://main.example/".to_string(),
+                "https://backup.example/".to_string()
+            ]
+        );
+        assert!(Route::MainThenBackupIfUnsent.moves_on_only_when_unsent());
+        assert!(!Route::Failover.moves_on_only_when_unsent());
     }
 
     #[test]

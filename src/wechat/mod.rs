@@ -13,4 +13,4 @@ pub mod keys;
 pub mod model;
 pub mod sign;
 
-pub use client::{ApiError, Client, PayAnswer, Settings};
+pub use client::{ApiError, Client, PayAnswer, Settings, TransportKind};

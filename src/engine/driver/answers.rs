@@ -11,7 +11,7 @@ use crate::wechat::model::{
     Advice, Call, ErrorCode, RefundStatus as WireRefundStatus, ReverseAnswer, TradeState,
     Transaction,
 };
-use crate::wechat::{ApiError, PayAnswer};
+use crate::wechat::{ApiError, PayAnswer, TransportKind};
 
 fn remote(t: &Transaction) -> Remote {
     match &t.trade_state {
@@ -43,6 +43,10 @@ fn error_detail(e: &ApiError) -> serde_json::Value {
         } => {
             json!({"result": "error", "http": status, "code": code.as_str(), "verified": verified, "request_id": request_id})
         }
+        ApiError::Transport {
+            kind: TransportKind::Connect,
+            ..
+        } => json!({"result": "not_connected", "error": e.to_string()}),
         other => json!({"result": "unknown", "error": other.to_string()}),
     }
 }
@@ -78,6 +82,15 @@ pub(super) fn pay(answer: Result<PayAnswer, ApiError>) -> Answered<Event> {
         ),
         Err(e) => {
             let result = match (&e, e.advice(Call::Pay)) {
+                // No host accepted a connection (the client moves on to the backup host only
+                // then, and stops at any later failure): the request provably never left.
+                (
+                    ApiError::Transport {
+                        kind: TransportKind::Connect,
+                        ..
+                    },
+                    _,
+                ) => PayResult::NotSent,
                 (ApiError::Service { code, .. }, Advice::Failed) => PayResult::Declined {
                     code: code.as_str().to_string(),
                     en: code.meaning_en().to_string(),
