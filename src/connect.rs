@@ -18,7 +18,7 @@ use crate::sim::{self, SimError, SimHandle};
 use crate::wechat::ApiError;
 use crate::wechat::certs::{Apiv3Key, CertificateEntry, CertificateList};
 use crate::wechat::client::{DEFAULT_MAX_BODY, StartupError};
-use crate::wechat::keys::{KeyError, PrivateKey, TrustStore};
+use crate::wechat::keys::{KeyError, KeyStatus, PrivateKey, TrustStore};
 use crate::wechat::sign::Signer;
 use crate::wechat::{Client, Settings};
 
@@ -146,16 +146,7 @@ pub fn live_client(cfg: &Config, clock: SharedClock) -> Result<Client, ConnectEr
         .merchant_serial_no
         .as_deref()
         .ok_or_else(|| ConnectError::Config("wechatpay.merchant_serial_no is not set".into()))?;
-    let public = match (&w.wechatpay_public_key_id, &w.wechatpay_public_key) {
-        (Some(id), Some(path)) => Some((id.as_str(), path.as_path())),
-        _ => None,
-    };
-    let mut trust = TrustStore::load(public, &w.platform_certificates)?;
-    if let Some(path) = &w.apiv3_key {
-        config::check_apiv3_key_file(path).map_err(ConnectError::Config)?;
-        let key = Apiv3Key::load(path)?;
-        load_cache(&cfg.data_dir.join(CERTIFICATE_CACHE), &key, &mut trust);
-    }
+    let trust = load_trust(cfg)?;
     if trust.is_empty() && w.apiv3_key.is_none() {
         return Err(ConnectError::Config(
             "no WeChat Pay public key or platform certificate configured".into(),
@@ -167,6 +158,30 @@ pub fn live_client(cfg: &Config, clock: SharedClock) -> Result<Client, ConnectEr
         trust,
         clock,
     )?)
+}
+
+/// The keys `cfg` trusts without the network: the public key, the pinned certificate files and
+/// (with `apiv3_key`) the cached downloaded certificates.
+pub fn load_trust(cfg: &Config) -> Result<TrustStore, ConnectError> {
+    let w = &cfg.wechatpay;
+    let public = match (&w.wechatpay_public_key_id, &w.wechatpay_public_key) {
+        (Some(id), Some(path)) => Some((id.as_str(), path.as_path())),
+        _ => None,
+    };
+    let mut trust = TrustStore::load(public, &w.platform_certificates)?;
+    if let Some(path) = &w.apiv3_key {
+        config::check_apiv3_key_file(path).map_err(ConnectError::Config)?;
+        let key = Apiv3Key::load(path)?;
+        load_cache(&cfg.data_dir.join(CERTIFICATE_CACHE), &key, &mut trust);
+    }
+    Ok(trust)
+}
+
+/// What `scanpay check` reports about the keys: every key `cfg` trusts without the network
+/// and how it stands at `now_unix` (expired, expiring within 10 days, with or without a
+/// successor). See [`TrustStore::status`].
+pub fn trust_status(cfg: &Config, now_unix: i64) -> Result<Vec<KeyStatus>, ConnectError> {
+    Ok(load_trust(cfg)?.status(now_unix))
 }
 
 /// Adds the cached certificates to `trust`. A missing cache is normal (first start); an

@@ -298,6 +298,11 @@ async fn a_rotation_in_the_middle_of_a_shift_fails_no_sale() {
     let conn = shop.connect().await.unwrap();
     assert_eq!(shop.downloads(), 1, "downloaded once at start");
     assert!(shop.cache().exists(), "kept under data_dir");
+    // What `scanpay check` sees, without the network: the downloaded certificate, valid.
+    let status = scanpay::connect::trust_status(&shop.config(), shop.clock.now_unix()).unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].source, KeySource::DownloadedCertificate);
+    assert_eq!(status[0].state, KeyState::Valid);
     let (engine, shift) = till(&shop, &conn).await;
     let mut sold = Vec::new();
     for suffix in ["11", "12", "01"] {
@@ -438,4 +443,48 @@ fn the_apiv3_key_file_must_be_owner_only_and_32_characters() {
     write_secret(&key, "too short");
     let e = cfgfile::load(&t, &path).unwrap_err().to_string();
     assert!(e.contains("32 characters"), "{e}");
+}
+
+// ---- the real binary against `scanpay sim --platform-cert` ----
+
+#[test]
+fn the_binary_pays_on_platform_certificates_across_a_rotation_by_the_admin_endpoint() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    let sim = common::start_sim_with(&keys, &["--platform-cert"]);
+    let key_mode = std::fs::metadata(keys.join("apiv3_key.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+    let written = cfgfile::read(&keys.join("scanpay.toml"));
+    let w = written["wechatpay"].as_table().unwrap();
+    assert_eq!(w["apiv3_key"].as_str(), Some("apiv3_key.txt"));
+    assert!(!w.contains_key("wechatpay_public_key") && !w.contains_key("wechatpay_public_key_id"));
+
+    let till = sim.till(&tmp.path().join("till"), "POS01");
+    let pay = |code: &str| {
+        let out = common::scanpay(
+            &till,
+            &["pay", "--amount", "12.34", "--code", code, "--json"],
+            &[],
+        );
+        let v: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        assert_eq!(v["state"], "PAID", "{v}");
+        v["out_trade_no"].as_str().unwrap().to_string()
+    };
+    let first = pay("134567890123456711");
+    let before = common::blocking_get(&format!("{}/certificates", sim.admin));
+    let rotated = common::blocking_post(&format!("{}/certificates/rotate", sim.admin));
+    let new = rotated["signing"].as_str().unwrap().to_string();
+    assert_ne!(before[0]["serial_no"].as_str(), Some(new.as_str()));
+    let second = pay("134567890123456712");
+    assert!(sim.charged(&first) && sim.charged(&second));
+    // The till keeps both certificates in its data folder, still encrypted.
+    let cache =
+        std::fs::read_to_string(tmp.path().join("till/data").join(CERTIFICATE_CACHE)).unwrap();
+    assert!(cache.contains(&new) && cache.contains("AEAD_AES_256_GCM"));
+    assert!(!cache.contains("BEGIN CERTIFICATE"));
 }
