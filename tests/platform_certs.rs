@@ -179,6 +179,8 @@ struct Shop {
     sim: SimHandle,
     clock: SharedClock,
     table: toml::Table,
+    /// The simulator's `PUB_KEY_ID_…` (its public key is `pub_key.pem`, not configured).
+    pkid: String,
 }
 
 fn write_secret(path: &Path, text: &str) {
@@ -190,6 +192,11 @@ fn write_secret(path: &Path, text: &str) {
 /// A simulator in platform-certificate mode and a live configuration for it that names only
 /// the APIv3 key (no public key, no pinned certificate).
 async fn shop() -> Shop {
+    shop_with(true).await
+}
+
+/// [`shop`], with the simulator in platform-certificate mode or not (public key only).
+async fn shop_with(platform: bool) -> Shop {
     let dir = tempfile::tempdir().unwrap();
     let clock: SharedClock = Arc::new(TokioClock::new());
     let table = cfgfile::demo();
@@ -205,13 +212,21 @@ async fn shop() -> Shop {
     .start("127.0.0.1:0")
     .await
     .unwrap();
-    sim.use_platform_certificates(Apiv3Key::from_bytes(APIV3_KEY.as_bytes()).unwrap())
-        .unwrap();
+    if platform {
+        sim.use_platform_certificates(Apiv3Key::from_bytes(APIV3_KEY.as_bytes()).unwrap())
+            .unwrap();
+    }
     write_secret(
         &dir.path().join("apiclient_key.pem"),
         &keys.merchant_key.to_pkcs8_pem().unwrap(),
     );
     write_secret(&dir.path().join("apiv3_key.txt"), &format!("{APIV3_KEY}\n"));
+    std::fs::write(
+        dir.path().join("pub_key.pem"),
+        keys.platform_key.public_pem().unwrap(),
+    )
+    .unwrap();
+    let pkid = keys.public_key_id.clone();
     let mut table = table;
     cfgfile::set(&mut table, "wechatpay.mode", "live");
     cfgfile::insert(&mut table, "wechatpay.base_url", sim.base_url.as_str());
@@ -232,6 +247,7 @@ async fn shop() -> Shop {
         sim,
         clock,
         table,
+        pkid,
     }
 }
 
@@ -487,4 +503,42 @@ fn the_binary_pays_on_platform_certificates_across_a_rotation_by_the_admin_endpo
         std::fs::read_to_string(tmp.path().join("till/data").join(CERTIFICATE_CACHE)).unwrap();
     assert!(cache.contains(&new) && cache.contains("AEAD_AES_256_GCM"));
     assert!(!cache.contains("BEGIN CERTIFICATE"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_merchant_on_the_public_key_has_no_certificates_to_download() {
+    let mut shop = shop_with(false).await;
+    let pkid = shop.pkid.clone();
+    // Only the APIv3 key: the download's answer cannot even be verified (nothing is trusted),
+    // and nothing else can verify answers: no start.
+    assert!(matches!(
+        shop.connect().await,
+        Err(ConnectError::Certificates(_))
+    ));
+    // With the public key beside it (the migration period) the till starts and sells.
+    cfgfile::insert(&mut shop.table, "wechatpay.wechatpay_public_key_id", pkid);
+    cfgfile::insert(
+        &mut shop.table,
+        "wechatpay.wechatpay_public_key",
+        "pub_key.pem",
+    );
+    let conn = shop.connect().await.unwrap();
+    let (engine, shift) = till(&shop, &conn).await;
+    assert_eq!(sell(&engine, shift, "11").await.1, OrderState::Paid);
+    // … and the list's answer, now verifiable, is WeChat's 404 RESOURCE_NOT_EXISTS.
+    let key = Apiv3Key::from_bytes(APIV3_KEY.as_bytes()).unwrap();
+    match conn.client.download_certificates(&key).await {
+        Err(scanpay::wechat::ApiError::Service {
+            status,
+            code,
+            verified,
+            ..
+        }) => {
+            assert_eq!(
+                (status, code.as_str(), verified),
+                (404, "RESOURCE_NOT_EXISTS", true)
+            );
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
 }

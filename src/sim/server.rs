@@ -456,9 +456,14 @@ fn dispatch(
         }
         Endpoint::Certificates => match &*lock(&shared.certificates) {
             Some(p) => Answer::json(200, &p.list_json(shared.clock.now_unix())),
-            // A merchant on the public key has no platform certificates to list (see
-            // docs/protocol.md, "Platform certificates and rotation").
-            None => Answer::error(404, "NOT_FOUND", "无可用的平台证书，请使用微信支付公钥"),
+            // A merchant on the public key has no platform certificates to list: WeChat's
+            // answer as quoted in wechatpay-java issues #354/#400 (docs/protocol.md,
+            // "Platform certificates and rotation").
+            None => Answer::error(
+                404,
+                "RESOURCE_NOT_EXISTS",
+                "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引https://pay.weixin.qq.com/doc/v3/merchant/4012153196",
+            ),
         },
         Endpoint::Any => Answer::error(404, "NOT_FOUND", "请求的资源不存在"),
     }
