@@ -261,6 +261,7 @@ struct RawWechatpay {
     wechatpay_public_key_id: Option<String>,
     wechatpay_public_key: Option<PathBuf>,
     platform_certificates: Vec<PathBuf>,
+    apiv3_key: Option<PathBuf>,
     connect_timeout_ms: u64,
     request_timeout_ms: u64,
 }
@@ -276,6 +277,7 @@ impl Default for RawWechatpay {
             wechatpay_public_key_id: None,
             wechatpay_public_key: None,
             platform_certificates: Vec::new(),
+            apiv3_key: None,
             connect_timeout_ms: 3000,
             request_timeout_ms: 10_000,
         }
@@ -473,6 +475,10 @@ pub struct WechatPay {
     pub wechatpay_public_key: Option<PathBuf>,
     /// Platform certificates (X.509 PEM), any number, side by side with the public key.
     pub platform_certificates: Vec<PathBuf>,
+    /// File holding the 32-character APIv3 key: with it, platform certificates are downloaded
+    /// (`GET /v3/certificates`), kept under `data_dir` and refreshed. Owner-only, like the
+    /// private key.
+    pub apiv3_key: Option<PathBuf>,
     /// TCP+TLS connect timeout.
     pub connect_timeout_ms: u64,
     /// Whole-request timeout.
@@ -626,6 +632,7 @@ impl Config {
         let wechatpay_public_key = w.wechatpay_public_key.as_deref().map(resolve);
         let platform_certificates: Vec<PathBuf> =
             w.platform_certificates.iter().map(|p| resolve(p)).collect();
+        let apiv3_key = w.apiv3_key.as_deref().map(resolve);
         if w.mode == Mode::Live {
             let serial = w.merchant_serial_no.as_deref().unwrap_or("").trim();
             if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -667,11 +674,12 @@ impl Config {
                         "wechatpay_public_key is set but its PUB_KEY_ID_… is not".into(),
                     ));
                 }
-                (None, None) if platform_certificates.is_empty() => {
+                (None, None) if platform_certificates.is_empty() && apiv3_key.is_none() => {
                     return Err(invalid(
                         "wechatpay.wechatpay_public_key",
                         "live mode needs a WeChat Pay public key (wechatpay_public_key_id + \
-                         wechatpay_public_key) or platform_certificates to verify answers"
+                         wechatpay_public_key), platform_certificates or apiv3_key (to \
+                         download the platform certificates) to verify answers"
                             .into(),
                     ));
                 }
@@ -680,6 +688,9 @@ impl Config {
             for (i, cert) in platform_certificates.iter().enumerate() {
                 check_readable(cert)
                     .map_err(|p| invalid(&format!("wechatpay.platform_certificates[{i}]"), p))?;
+            }
+            if let Some(path) = &apiv3_key {
+                check_apiv3_key_file(path).map_err(|p| invalid("wechatpay.apiv3_key", p))?;
             }
         }
 
@@ -824,6 +835,7 @@ impl Config {
                 wechatpay_public_key_id: w.wechatpay_public_key_id,
                 wechatpay_public_key,
                 platform_certificates,
+                apiv3_key,
                 connect_timeout_ms: w.connect_timeout_ms,
                 request_timeout_ms: w.request_timeout_ms,
             },
@@ -1012,6 +1024,14 @@ fn check_readable(path: &Path) -> Result<(), String> {
     std::fs::File::open(path)
         .map_err(|e| format!("key file {} cannot be read: {e}", path.display()))?;
     Ok(())
+}
+
+/// Checks the APIv3 key file: owner-only (like the private key) and 32 characters.
+pub fn check_apiv3_key_file(path: &Path) -> Result<(), String> {
+    check_private_key_file(path)?;
+    crate::wechat::certs::Apiv3Key::load(path)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// A private key must exist, be readable, and not be readable or writable by group or others.

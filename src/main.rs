@@ -193,6 +193,12 @@ enum Command {
         /// AppID to serve.
         #[arg(long, default_value = sim::DEMO_APPID)]
         appid: String,
+        /// Platform-certificate mode: sign answers with platform certificates (served by
+        /// `GET /v3/certificates`, encrypted under the APIv3 key it writes to
+        /// `apiv3_key.txt`, 0600) instead of the public key; rotate with the admin endpoint's
+        /// `POST /certificates/rotate`.
+        #[arg(long)]
+        platform_cert: bool,
     },
 }
 
@@ -280,6 +286,7 @@ fn main() -> ExitCode {
         admin,
         mchid,
         appid,
+        platform_cert,
     }) = &cli.command
     {
         tracing_subscriber::fmt()
@@ -289,7 +296,14 @@ fn main() -> ExitCode {
             )
             .with_writer(std::io::stderr)
             .init();
-        return run_async(run_sim(listen, *public, keys, *admin, mchid, appid));
+        return run_async(run_sim(
+            listen,
+            *public,
+            keys,
+            *admin,
+            (mchid, appid),
+            *platform_cert,
+        ));
     }
     let config = match Config::load(cli.config.clone()) {
         Ok(c) => c,
@@ -500,8 +514,8 @@ async fn run_sim(
     public: bool,
     keys_dir: &std::path::Path,
     admin: SocketAddr,
-    mchid: &str,
-    appid: &str,
+    (mchid, appid): (&str, &str),
+    platform_cert: bool,
 ) -> ExitCode {
     // Checked before anything is written: loopback unless --public; a folder of its own.
     let at = match sim::standalone::check_listen(listen, public).await {
@@ -536,6 +550,14 @@ async fn run_sim(
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if platform_cert {
+        let started = sim::load_or_create_apiv3_key(keys_dir)
+            .and_then(|key| handle.use_platform_certificates(key));
+        if let Err(e) = started {
+            eprintln!("scanpay sim: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let (admin_addr, _admin_task) = match sim::serve_admin(handle.shared(), admin).await {
         Ok(a) => a,
         Err(e) => {
@@ -545,7 +567,8 @@ async fn run_sim(
     };
     let base = handle.base_url.as_str().trim_end_matches('/').to_string();
     let config_path = keys_dir.join("scanpay.toml");
-    let note = match write_client_config(&config_path, &keys, mchid, appid, &base) {
+    let note = match write_client_config(&config_path, &keys, (mchid, appid), &base, platform_cert)
+    {
         Ok(n) => n,
         Err(e) => {
             eprintln!("scanpay sim: {}: {e}", config_path.display());
@@ -565,15 +588,27 @@ async fn run_sim(
         keys.merchant_serial_no
     );
     println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
-    println!(
-        "              {dir}/pub_key.pem (simulator's WeChat Pay public key {})",
-        keys.public_key_id
-    );
+    if platform_cert {
+        println!(
+            "              {dir}/{} (APIv3 key, 0600; answers signed with platform certificates)",
+            sim::APIV3_KEY_FILE
+        );
+    } else {
+        println!(
+            "              {dir}/pub_key.pem (simulator's WeChat Pay public key {})",
+            keys.public_key_id
+        );
+    }
     println!("  config      {} ({note})", config_path.display());
     println!("              scanpay --config {} …", config_path.display());
     println!(
         "  admin       http://{admin_addr} (POST/GET/DELETE /faults, GET /ledger, GET /stats; loopback only)"
     );
+    if platform_cert {
+        println!(
+            "              GET /certificates, POST /certificates/rotate (platform certificates)"
+        );
+    }
     println!("  scenarios   by the last two digits of the payment code:");
     for (suffix, _, what) in Scenario::TABLE {
         println!("              {suffix:>5}  {what}");
@@ -589,9 +624,9 @@ async fn run_sim(
 fn write_client_config(
     path: &std::path::Path,
     keys: &SimKeys,
-    mchid: &str,
-    appid: &str,
+    (mchid, appid): (&str, &str),
     base: &str,
+    platform_cert: bool,
 ) -> std::io::Result<&'static str> {
     let wanted = format!("base_url = \"{base}\"");
     match std::fs::read_to_string(path) {
@@ -611,7 +646,12 @@ fn write_client_config(
             Ok("reused, base_url updated")
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::write(path, sim::client_config_toml(keys, mchid, appid, base))?;
+            let text = if platform_cert {
+                sim::platform_cert_config_toml(keys, mchid, appid, base)
+            } else {
+                sim::client_config_toml(keys, mchid, appid, base)
+            };
+            std::fs::write(path, text)?;
             Ok("written")
         }
         Err(e) => Err(e),

@@ -26,6 +26,8 @@ pub enum Endpoint {
     Bill,
     /// Bill file download.
     Download,
+    /// `GET /v3/certificates`.
+    Certificates,
 }
 
 impl Endpoint {
@@ -40,6 +42,7 @@ impl Endpoint {
             Endpoint::RefundQuery => "refund_query",
             Endpoint::Bill => "bill",
             Endpoint::Download => "download",
+            Endpoint::Certificates => "certificates",
         }
     }
 

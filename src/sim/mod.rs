@@ -8,6 +8,7 @@
 //!   key files and a live-mode `scanpay.toml` pointing at it).
 //! - Faults: [`SimHandle::inject`], or the admin endpoint ([`serve_admin`], loopback only).
 
+pub mod cert;
 pub mod fault;
 pub mod ledger;
 pub mod server;
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::wechat::certs::Apiv3Key;
 use crate::wechat::keys::{KeyError, PrivateKey, PublicKey, TrustStore};
 use crate::wechat::sign::Signer;
 use crate::wechat::{Client, Settings};
@@ -325,6 +327,21 @@ impl SimHandle {
         self.shared.clone()
     }
 
+    /// Switches to platform-certificate mode: answers are signed with a platform certificate
+    /// (not the public key), listed by `GET /v3/certificates` encrypted under `apiv3_key`.
+    pub fn use_platform_certificates(&self, apiv3_key: Apiv3Key) -> Result<(), SimError> {
+        let now = self.shared.clock.now_unix();
+        *lock(&self.shared.certificates) = Some(cert::PlatformCertificates::new(apiv3_key, now)?);
+        Ok(())
+    }
+
+    /// Rotates the platform certificate: a new one is issued and signs every answer from now
+    /// on; the old one stays listed until it expires. Returns the new serial (platform-
+    /// certificate mode only).
+    pub fn rotate_certificate(&self) -> Result<Option<String>, SimError> {
+        rotate(&self.shared)
+    }
+
     /// Stops serving.
     pub fn stop(&self) {
         self.task.abort();
@@ -405,6 +422,56 @@ async fn connect_to(
     Ok((client, sim))
 }
 
+fn rotate(shared: &Shared) -> Result<Option<String>, SimError> {
+    let now = shared.clock.now_unix();
+    let mut certs = lock(&shared.certificates);
+    match certs.as_mut() {
+        Some(p) => Ok(Some(p.rotate(now)?.serial_no.clone())),
+        None => Ok(None),
+    }
+}
+
+/// The APIv3 key file `scanpay sim --platform-cert` writes in its keys folder (mode 0600).
+pub const APIV3_KEY_FILE: &str = "apiv3_key.txt";
+
+/// Reads the APIv3 key from `dir`, or creates a random one there (mode 0600): the key the
+/// simulator encrypts its certificate list with, and the merchant's configuration names.
+pub fn load_or_create_apiv3_key(dir: &Path) -> Result<Apiv3Key, SimError> {
+    let path = dir.join(APIV3_KEY_FILE);
+    if path.exists() {
+        return Ok(Apiv3Key::load(&path)?);
+    }
+    let text: String = crate::wechat::sign::new_nonce();
+    write_secret(&path, &format!("{text}\n")).map_err(|source| SimError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Apiv3Key::load(&path)?)
+}
+
+/// The configuration for a merchant on platform certificates: like [`client_config_toml`],
+/// but with `apiv3_key` and no WeChat Pay public key.
+pub fn platform_cert_config_toml(
+    keys: &SimKeys,
+    mchid: &str,
+    appid: &str,
+    base_url: &str,
+) -> String {
+    client_config_toml(keys, mchid, appid, base_url)
+        .lines()
+        .filter(|l| !l.starts_with("wechatpay_public_key"))
+        .map(|l| {
+            if l.starts_with("merchant_private_key") {
+                format!("{l}\napiv3_key = \"{APIV3_KEY_FILE}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 /// The live-mode configuration that points scanpay at a standalone simulator.
 pub fn client_config_toml(keys: &SimKeys, mchid: &str, appid: &str, base_url: &str) -> String {
     format!(
@@ -442,7 +509,8 @@ max_amount = "5000.00"
 }
 
 /// Serves the admin endpoint on a loopback address: `POST /faults` (a JSON rule or array of
-/// rules), `DELETE /faults`, `GET /faults`, `GET /ledger`, `GET /stats`.
+/// rules), `DELETE /faults`, `GET /faults`, `GET /ledger`, `GET /stats`, and in
+/// platform-certificate mode `GET /certificates` and `POST /certificates/rotate`.
 pub async fn serve_admin(
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -484,10 +552,31 @@ pub async fn serve_admin(
     async fn stats(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
         Json(serde_json::to_value(&*lock(&s.stats)).unwrap_or_default())
     }
+    async fn certificates(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+        Json(
+            lock(&s.certificates)
+                .as_ref()
+                .map_or(serde_json::Value::Null, cert::PlatformCertificates::summary),
+        )
+    }
+    async fn rotate_now(
+        State(s): State<Arc<Shared>>,
+    ) -> Result<Json<serde_json::Value>, (axum::http::StatusCode, String)> {
+        match rotate(&s) {
+            Ok(Some(serial)) => Ok(Json(serde_json::json!({"signing": serial}))),
+            Ok(None) => Err((
+                axum::http::StatusCode::CONFLICT,
+                "not in platform-certificate mode (start with --platform-cert)".into(),
+            )),
+            Err(e) => Err((axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        }
+    }
     let app = Router::new()
         .route("/faults", get(list).post(add).delete(clear))
         .route("/ledger", get(ledger))
         .route("/stats", get(stats))
+        .route("/certificates", get(certificates))
+        .route("/certificates/rotate", axum::routing::post(rotate_now))
         .with_state(shared);
     let listener = TcpListener::bind(addr)
         .await

@@ -76,6 +76,9 @@ pub struct Shared {
     pub stats: Mutex<Stats>,
     /// Where the books are saved after every change (the demo's simulator), if anywhere.
     pub persist: Option<std::path::PathBuf>,
+    /// Platform-certificate mode: answers are signed with the newest certificate (and
+    /// `GET /v3/certificates` serves them) instead of the public key.
+    pub certificates: Mutex<Option<super::cert::PlatformCertificates>>,
 }
 
 impl Shared {
@@ -90,6 +93,7 @@ impl Shared {
             base_url: Mutex::new(String::new()),
             stats: Mutex::new(Stats::default()),
             persist: None,
+            certificates: Mutex::new(None),
         }
     }
 
@@ -213,6 +217,7 @@ fn classify(method: &str, path: &str) -> Option<Endpoint> {
         ("GET", ["v3", "refund", "domestic", "refunds", _]) => Some(Endpoint::RefundQuery),
         ("GET", ["v3", "bill", "tradebill"]) => Some(Endpoint::Bill),
         ("GET", ["v3", "billdownload", "file"]) => Some(Endpoint::Download),
+        ("GET", ["v3", "certificates"]) => Some(Endpoint::Certificates),
         _ => None,
     }
 }
@@ -449,6 +454,17 @@ fn dispatch(
                 None => Answer::error(400, "INVALID_REQUEST", "下载链接无效或已过期"),
             }
         }
+        Endpoint::Certificates => match &*lock(&shared.certificates) {
+            Some(p) => Answer::json(200, &p.list_json(shared.clock.now_unix())),
+            // A merchant on the public key has no platform certificates to list: WeChat's
+            // answer as quoted in wechatpay-java issues #354/#400 (docs/protocol.md,
+            // "Platform certificates and rotation").
+            None => Answer::error(
+                404,
+                "RESOURCE_NOT_EXISTS",
+                "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥。可查看指引https://pay.weixin.qq.com/doc/v3/merchant/4012153196",
+            ),
+        },
         Endpoint::Any => Answer::error(404, "NOT_FOUND", "请求的资源不存在"),
     }
 }
@@ -534,12 +550,23 @@ async fn finish(shared: &Shared, mut a: Answer, fault: Option<Fault>) -> Respons
         let ts = (shared.clock.now_unix() + skew).to_string();
         let nonce = new_nonce();
         let message = sign::response_message(&ts, &nonce, &a.body);
-        let key = if a.forged || fault == Some(Fault::WrongSignature) {
-            &shared.identity.forger_key
-        } else {
-            &shared.identity.platform_key
+        // Platform-certificate mode signs with the newest certificate, whatever serial the
+        // request named (as WeChat Pay does until the merchant switches to the public key).
+        let (mut signature, serial) = {
+            let certs = lock(&shared.certificates);
+            let cert = certs.as_ref().and_then(|p| p.signing());
+            let key = if a.forged || fault == Some(Fault::WrongSignature) {
+                &shared.identity.forger_key
+            } else {
+                cert.map_or(&shared.identity.platform_key, |c| &c.key)
+            };
+            (
+                key.sign_base64(&message).unwrap_or_default(),
+                cert.map_or(shared.identity.public_key_id.clone(), |c| {
+                    c.serial_no.clone()
+                }),
+            )
         };
-        let mut signature = key.sign_base64(&message).unwrap_or_default();
         if fault == Some(Fault::SignTestProbe) {
             signature = format!(
                 "{}{}",
@@ -552,7 +579,7 @@ async fn finish(shared: &Shared, mut a: Answer, fault: Option<Fault>) -> Respons
             .header(headers::TIMESTAMP, hv(&ts))
             .header(headers::NONCE, hv(&nonce))
             .header(headers::SIGNATURE, hv(&signature))
-            .header(headers::SERIAL, hv(&shared.identity.public_key_id))
+            .header(headers::SERIAL, hv(&serial))
             .header(headers::SIGNATURE_TYPE, sign::SCHEME);
     }
     if fault == Some(Fault::Drop) {

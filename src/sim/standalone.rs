@@ -15,6 +15,7 @@ pub const MANIFEST: &str = ".scanpay-sim";
 /// by the simulator).
 pub const OWN_FILES: &[&str] = &[
     "apiclient_key.pem",
+    "apiv3_key.txt",
     "sim_platform_key.pem",
     "pub_key.pem",
     "scanpay.toml",

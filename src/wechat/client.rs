@@ -12,13 +12,14 @@
 //! - an answer that fails verification is never a result: it is [`ApiError::Unverified`];
 //! - answer bodies are capped; a larger answer is [`ApiError::TooLarge`].
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::bill::BillType;
+use super::certs::{Apiv3Key, CertificateList, PlatformCertificate};
 use super::keys::TrustStore;
 use super::model::*;
 use super::sign::{AnswerSignature, Signer, VerifyError, headers, new_nonce};
@@ -184,6 +185,16 @@ pub enum PayAnswer {
     NotFinal(Transaction),
 }
 
+/// What [`Client::download_certificates`] brought: the list as sent (still encrypted, for a
+/// cache whose integrity the APIv3 key protects) and its certificates, decrypted and checked.
+#[derive(Clone, Debug)]
+pub struct DownloadedCertificates {
+    /// The answer body, parsed.
+    pub list: CertificateList,
+    /// The certificates.
+    pub certificates: Vec<PlatformCertificate>,
+}
+
 /// Why [`Client::new`] could not make a client. (Key files and settings are the caller's
 /// business: see `crate::connect`.)
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +210,8 @@ pub struct Client {
     http: reqwest::Client,
     settings: Arc<Settings>,
     signer: Arc<Signer>,
-    trust: Arc<TrustStore>,
+    trust: Arc<RwLock<TrustStore>>,
+    unknown_serial: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     clock: SharedClock,
 }
 
@@ -236,8 +248,79 @@ impl Client {
             http,
             settings: Arc::new(settings),
             signer: Arc::new(signer),
-            trust: Arc::new(trust),
+            trust: Arc::new(RwLock::new(trust)),
+            unknown_serial: None,
             clock,
+        })
+    }
+
+    /// Tells `tx` the serial of every answer signed with a key the trust store does not hold
+    /// (the hook for "download the platform certificates again": `crate::connect` owns the
+    /// schedule). Clones made afterwards share the hook.
+    pub fn with_unknown_serial_hook(
+        mut self,
+        tx: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Client {
+        self.unknown_serial = Some(tx);
+        self
+    }
+
+    /// A copy of the keys trusted now.
+    pub fn trust(&self) -> TrustStore {
+        self.trust
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the trusted keys in place (shared by every clone of this client): how
+    /// downloaded platform certificates join without a restart.
+    pub fn update_trust<R>(&self, f: impl FnOnce(&mut TrustStore) -> R) -> R {
+        let mut guard = self
+            .trust
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    /// `GET /v3/certificates` (main host, then backup): the platform certificates, decrypted
+    /// with the APIv3 key. The answer is verified with the keys already trusted **or** the
+    /// certificates it carries, as the official SDKs do (wechatpay-go `core/downloader`,
+    /// wechatpay-java `AutoCertificateService`): a forged list fails the signature check
+    /// because only WeChat can both encrypt under the APIv3 key and sign with the certificate
+    /// inside. The caller adds them ([`Client::update_trust`]).
+    pub async fn download_certificates(
+        &self,
+        key: &Apiv3Key,
+    ) -> Result<DownloadedCertificates, ApiError> {
+        let raw = self
+            .send(Method::GET, "/v3/certificates", None, Route::Failover)
+            .await?;
+        if !raw.status.is_success() {
+            return Err(self.decode::<serde_json::Value>(raw).err().unwrap_or(
+                ApiError::Malformed {
+                    status: 0,
+                    detail: "certificate download failed".into(),
+                },
+            ));
+        }
+        let malformed = |detail: String| ApiError::Malformed {
+            status: raw.status.as_u16(),
+            detail,
+        };
+        let list: CertificateList =
+            serde_json::from_slice(&raw.body).map_err(|e| malformed(e.to_string()))?;
+        let certs = list.decrypt(key).map_err(|e| malformed(e.to_string()))?;
+        let mut candidate = self.trust();
+        for c in &certs {
+            candidate
+                .add_downloaded(c)
+                .map_err(|e| malformed(e.to_string()))?;
+        }
+        self.verify_with(&raw, &candidate)?;
+        Ok(DownloadedCertificates {
+            list,
+            certificates: certs,
         })
     }
 
@@ -512,7 +595,13 @@ impl Client {
             .request(method.clone(), url)
             .header(reqwest::header::AUTHORIZATION, auth)
             .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(serial) = self.trust.preferred_serial() {
+        let preferred = self
+            .trust
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .preferred_serial()
+            .map(str::to_string);
+        if let Some(serial) = preferred {
             req = req.header(headers::SERIAL, serial);
         }
         if let Some(b) = body {
@@ -545,6 +634,23 @@ impl Client {
 
     /// Verifies a signed answer; `Ok(false)` when an error answer carries no signature at all.
     fn verify(&self, raw: &RawAnswer) -> Result<bool, ApiError> {
+        let result = {
+            let trust = self
+                .trust
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.verify_with(raw, &trust)
+        };
+        if let Err(ApiError::Unverified(VerifyError::UnknownSerial(serial))) = &result
+            && let Some(tx) = &self.unknown_serial
+        {
+            // The receiver may be gone (shutting down); nothing to do then.
+            let _ = tx.send(serial.clone());
+        }
+        result
+    }
+
+    fn verify_with(&self, raw: &RawAnswer, trust: &TrustStore) -> Result<bool, ApiError> {
         let get = |name: &str| {
             raw.headers
                 .get(name)
@@ -553,7 +659,7 @@ impl Client {
         };
         match AnswerSignature::from_headers(get)? {
             Some(sig) => {
-                sig.verify(&self.trust, &raw.body, self.clock.now_unix())?;
+                sig.verify(trust, &raw.body, self.clock.now_unix())?;
                 Ok(true)
             }
             None if raw.status.is_success() => {

@@ -208,12 +208,94 @@ pub fn certificate_from_pem(pem: &[u8], origin: &Path) -> Result<(String, Public
     Ok((serial, key))
 }
 
+/// A platform certificate file's validity (Unix seconds), besides its serial and key.
+pub fn certificate_validity(pem: &[u8], origin: &Path) -> Result<(i64, i64), KeyError> {
+    let der = CertificateDer::from_pem_slice(pem).map_err(|e| {
+        malformed(
+            origin,
+            format!("no certificate (BEGIN CERTIFICATE) found: {e}"),
+        )
+    })?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| malformed(origin, format!("not an X.509 certificate: {e}")))?;
+    let v = cert.validity();
+    Ok((v.not_before.timestamp(), v.not_after.timestamp()))
+}
+
+/// Where a trusted key came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// The WeChat Pay public key (`wechatpay_public_key`).
+    PublicKey,
+    /// A platform certificate file named in `platform_certificates`.
+    PinnedCertificate,
+    /// A platform certificate downloaded with `GET /v3/certificates`.
+    DownloadedCertificate,
+}
+
+/// How a trusted key stands at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Usable, and not about to expire (or it never expires: a public key).
+    Valid,
+    /// Usable, but it expires within [`EXPIRY_WARNING_SECS`].
+    ExpiresSoon,
+    /// Past its expiry: answers naming it are not trusted.
+    Expired,
+    /// Not valid yet.
+    NotYetValid,
+}
+
+/// A certificate expiring within this many seconds is reported (`scanpay check`): WeChat Pay
+/// issues the new platform certificate ten days before the old one expires (see
+/// `docs/protocol.md`).
+pub const EXPIRY_WARNING_SECS: i64 = 10 * 24 * 3600;
+
+/// One trusted key, as [`TrustStore::status`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyStatus {
+    /// `PUB_KEY_ID_…` or the certificate serial.
+    pub serial: String,
+    /// Where it came from.
+    pub source: KeySource,
+    /// Unix seconds from which a certificate is valid (none for a public key).
+    pub effective: Option<i64>,
+    /// Unix seconds of a certificate's expiry (none for a public key).
+    pub expire: Option<i64>,
+    /// Its state at the time asked.
+    pub state: KeyState,
+    /// Whether another certificate that stays valid longer is held (its successor).
+    pub has_successor: bool,
+}
+
+/// Why [`TrustStore::get_at`] found no usable key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// No key with that serial.
+    Unknown,
+    /// The certificate with that serial has expired (or is not valid yet).
+    Expired,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    key: PublicKey,
+    source: KeySource,
+    effective: Option<i64>,
+    expire: Option<i64>,
+}
+
 /// The keys scanpay trusts for WeChat Pay answers, by the serial in `Wechatpay-Serial`: a
-/// WeChat Pay public key (`PUB_KEY_ID_…`) and any number of platform certificates side by side.
+/// WeChat Pay public key (`PUB_KEY_ID_…`) and any number of platform certificates side by side
+/// (pinned files and downloaded ones: the migration period). Certificates carry their validity;
+/// one past its expiry is not used.
 #[derive(Clone, Debug, Default)]
 pub struct TrustStore {
-    keys: BTreeMap<String, PublicKey>,
-    preferred: Option<String>,
+    keys: BTreeMap<String, Entry>,
+    public_key_id: Option<String>,
+    downloaded: BTreeMap<String, crate::wechat::certs::PlatformCertificate>,
 }
 
 impl TrustStore {
@@ -225,16 +307,69 @@ impl TrustStore {
     /// Adds a WeChat Pay public key under its `PUB_KEY_ID_…`; it becomes the serial scanpay
     /// asks WeChat to sign with (`Wechatpay-Serial` on requests).
     pub fn add_public_key(&mut self, id: &str, key: PublicKey) {
-        self.keys.insert(id.to_string(), key);
-        self.preferred = Some(id.to_string());
+        self.keys.insert(
+            id.to_string(),
+            Entry {
+                key,
+                source: KeySource::PublicKey,
+                effective: None,
+                expire: None,
+            },
+        );
+        self.public_key_id = Some(id.to_string());
     }
 
-    /// Adds a platform certificate's key under its serial.
+    /// Adds a platform certificate's key under its serial, with no known validity.
     pub fn add_certificate(&mut self, serial: &str, key: PublicKey) {
-        self.keys.insert(serial.to_ascii_uppercase(), key);
-        if self.preferred.is_none() {
-            self.preferred = Some(serial.to_ascii_uppercase());
-        }
+        self.insert_certificate(serial, key, KeySource::PinnedCertificate, None, None);
+    }
+
+    fn insert_certificate(
+        &mut self,
+        serial: &str,
+        key: PublicKey,
+        source: KeySource,
+        effective: Option<i64>,
+        expire: Option<i64>,
+    ) {
+        let serial = serial.to_ascii_uppercase();
+        // A pinned file stays pinned even when the same certificate is downloaded too.
+        let source = match self.keys.get(&serial) {
+            Some(e) if e.source == KeySource::PinnedCertificate => e.source,
+            _ => source,
+        };
+        self.keys.insert(
+            serial,
+            Entry {
+                key,
+                source,
+                effective,
+                expire,
+            },
+        );
+    }
+
+    /// Adds (or refreshes) a downloaded platform certificate.
+    pub fn add_downloaded(
+        &mut self,
+        cert: &crate::wechat::certs::PlatformCertificate,
+    ) -> Result<(), KeyError> {
+        let key = cert.public_key()?;
+        self.insert_certificate(
+            &cert.serial_no,
+            key,
+            KeySource::DownloadedCertificate,
+            Some(cert.effective),
+            Some(cert.expire),
+        );
+        self.downloaded
+            .insert(cert.serial_no.to_ascii_uppercase(), cert.clone());
+        Ok(())
+    }
+
+    /// The downloaded certificates held (what the cache on disk keeps).
+    pub fn downloaded(&self) -> Vec<crate::wechat::certs::PlatformCertificate> {
+        self.downloaded.values().cloned().collect()
     }
 
     /// Loads the WeChat Pay public key (its id and file) and the platform certificate files.
@@ -244,8 +379,16 @@ impl TrustStore {
     ) -> Result<TrustStore, KeyError> {
         let mut store = TrustStore::new();
         for path in certificates {
-            let (serial, key) = certificate_from_pem(&read(path)?, path)?;
-            store.add_certificate(&serial, key);
+            let pem = read(path)?;
+            let (serial, key) = certificate_from_pem(&pem, path)?;
+            let (effective, expire) = certificate_validity(&pem, path)?;
+            store.insert_certificate(
+                &serial,
+                key,
+                KeySource::PinnedCertificate,
+                Some(effective),
+                Some(expire),
+            );
         }
         if let Some((id, path)) = public_key {
             store.add_public_key(id, PublicKey::load(path)?);
@@ -253,16 +396,70 @@ impl TrustStore {
         Ok(store)
     }
 
-    /// The key for a serial (certificate serials match case-insensitively).
-    pub fn get(&self, serial: &str) -> Option<&PublicKey> {
+    fn entry(&self, serial: &str) -> Option<&Entry> {
         self.keys
             .get(serial)
             .or_else(|| self.keys.get(&serial.to_ascii_uppercase()))
     }
 
-    /// The serial to name in a request's `Wechatpay-Serial` header.
+    /// The key for a serial (certificate serials match case-insensitively), whatever its
+    /// validity.
+    pub fn get(&self, serial: &str) -> Option<&PublicKey> {
+        self.entry(serial).map(|e| &e.key)
+    }
+
+    /// The key for a serial if it is usable at `now` (Unix seconds): a certificate outside
+    /// its validity is [`Missing::Expired`].
+    pub fn get_at(&self, serial: &str, now: i64) -> Result<&PublicKey, Missing> {
+        let e = self.entry(serial).ok_or(Missing::Unknown)?;
+        match Self::state(e, now) {
+            KeyState::Expired | KeyState::NotYetValid => Err(Missing::Expired),
+            KeyState::Valid | KeyState::ExpiresSoon => Ok(&e.key),
+        }
+    }
+
+    fn state(e: &Entry, now: i64) -> KeyState {
+        match (e.effective, e.expire) {
+            (Some(from), _) if now < from => KeyState::NotYetValid,
+            (_, Some(until)) if now > until => KeyState::Expired,
+            (_, Some(until)) if until - now <= EXPIRY_WARNING_SECS => KeyState::ExpiresSoon,
+            _ => KeyState::Valid,
+        }
+    }
+
+    /// Every key held and how it stands at `now` (Unix seconds): what `scanpay check`
+    /// reports. A certificate that [`KeyState::ExpiresSoon`] without a successor needs a
+    /// new certificate (or the public key) before it expires.
+    pub fn status(&self, now: i64) -> Vec<KeyStatus> {
+        let latest = self
+            .keys
+            .values()
+            .filter_map(|e| e.expire)
+            .max()
+            .unwrap_or(i64::MIN);
+        self.keys
+            .iter()
+            .map(|(serial, e)| KeyStatus {
+                serial: serial.clone(),
+                source: e.source,
+                effective: e.effective,
+                expire: e.expire,
+                state: Self::state(e, now),
+                has_successor: e.expire.is_some_and(|x| x < latest),
+            })
+            .collect()
+    }
+
+    /// The serial to name in a request's `Wechatpay-Serial` header: the public key if there is
+    /// one, else the certificate that stays valid longest.
     pub fn preferred_serial(&self) -> Option<&str> {
-        self.preferred.as_deref()
+        if let Some(id) = &self.public_key_id {
+            return Some(id);
+        }
+        self.keys
+            .iter()
+            .max_by_key(|(_, e)| e.expire.unwrap_or(i64::MAX))
+            .map(|(s, _)| s.as_str())
     }
 
     /// How many keys are held.

@@ -8,6 +8,7 @@
 //! `crate::connect`'s job, in one place.
 
 pub mod bill;
+pub mod certs;
 pub mod client;
 pub mod keys;
 pub mod model;

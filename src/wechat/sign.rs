@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::keys::{KeyError, PrivateKey, TrustStore};
+use super::keys::{KeyError, Missing, PrivateKey, TrustStore};
 
 /// The Authorization scheme name.
 pub const SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
@@ -186,6 +186,10 @@ pub enum VerifyError {
     /// `Wechatpay-Serial` names a key we do not hold.
     #[error("answer is signed with unknown key serial {0}")]
     UnknownSerial(String),
+    /// `Wechatpay-Serial` names a platform certificate that has expired (or is not valid
+    /// yet): it is not used.
+    #[error("answer is signed with platform certificate {0}, which is outside its validity")]
+    ExpiredKey(String),
     /// A `WECHATPAY/SIGNTEST/` probe signature.
     #[error("answer carries a WECHATPAY/SIGNTEST probe signature")]
     Probe,
@@ -245,9 +249,10 @@ impl AnswerSignature {
         if skew >= MAX_SKEW_SECS {
             return Err(VerifyError::Skewed { answer, skew });
         }
-        let key = trust
-            .get(&self.serial)
-            .ok_or_else(|| VerifyError::UnknownSerial(self.serial.clone()))?;
+        let key = trust.get_at(&self.serial, now_unix).map_err(|m| match m {
+            Missing::Unknown => VerifyError::UnknownSerial(self.serial.clone()),
+            Missing::Expired => VerifyError::ExpiredKey(self.serial.clone()),
+        })?;
         if key.verify_base64(
             &response_message(&self.timestamp, &self.nonce, body),
             &self.signature,

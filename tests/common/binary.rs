@@ -27,9 +27,15 @@ impl Drop for Sim {
 }
 
 pub fn start_sim(keys: &Path) -> Sim {
+    start_sim_with(keys, &[])
+}
+
+/// `scanpay sim` with extra arguments (e.g. `--platform-cert`).
+pub fn start_sim_with(keys: &Path, extra: &[&str]) -> Sim {
     let mut child = Command::new(BIN)
         .args(["sim", "--listen", "127.0.0.1:0", "--keys"])
         .arg(keys)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -81,8 +87,13 @@ impl Sim {
         for (key, file) in [
             ("wechatpay.merchant_private_key", "apiclient_key.pem"),
             ("wechatpay.wechatpay_public_key", "pub_key.pem"),
+            ("wechatpay.apiv3_key", "apiv3_key.txt"),
         ] {
-            config::set(&mut t, key, self.keys.join(file).display().to_string());
+            // A --platform-cert configuration has the APIv3 key instead of the public key.
+            let name = key.trim_start_matches("wechatpay.");
+            if t["wechatpay"].get(name).is_some() {
+                config::set(&mut t, key, self.keys.join(file).display().to_string());
+            }
         }
         config::set(&mut t, "payment.query_interval_secs", 3);
         config::set(&mut t, "payment.user_paying_timeout_secs", 15);
@@ -111,22 +122,32 @@ impl Sim {
     }
 }
 
-fn blocking_get(url: &str) -> serde_json::Value {
+/// A GET to the admin endpoint, its JSON answer.
+pub fn blocking_get(url: &str) -> serde_json::Value {
+    blocking_request("GET", url)
+}
+
+/// A POST without a body to the admin endpoint (e.g. `/certificates/rotate`).
+pub fn blocking_post(url: &str) -> serde_json::Value {
+    blocking_request("POST", url)
+}
+
+fn blocking_request(method: &str, url: &str) -> serde_json::Value {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
     let mut s = std::net::TcpStream::connect(host).unwrap();
     write!(
         s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let body = out.split_once("\r\n\r\n").unwrap().1;
-    // Chunked or plain: find the JSON object.
-    let start = body.find('{').unwrap();
-    let end = body.rfind('}').unwrap();
+    // Chunked or plain: find the JSON object (or array).
+    let start = body.find(['{', '[']).unwrap();
+    let end = body.rfind(['}', ']']).unwrap();
     serde_json::from_str(&body[start..=end]).unwrap()
 }
 
