@@ -675,6 +675,20 @@ mod tests {
                 assert_eq!(a.meaning_en(call), b.meaning_en(call));
             }
         }
+        // Every known code, in every documented spelling, for every call.
+        for code in ErrorCode::known() {
+            for spelling in code.spellings() {
+                let parsed = ErrorCode::from_wire(spelling);
+                for call in calls {
+                    assert_eq!(
+                        parsed.advice(call),
+                        code.advice(call),
+                        "{spelling} {call:?}"
+                    );
+                    assert_eq!(parsed.meaning_zh(call), code.meaning_zh(call), "{spelling}");
+                }
+            }
+        }
         for v3 in [
             "TRADE_ERROR",
             "RULE_LIMIT",
