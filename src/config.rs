@@ -578,12 +578,15 @@ impl Config {
             "letters and digits",
         )
         .map_err(|p| invalid("merchant.appid", p))?;
+        // Sent as scene_info.store_info.out_id: the documentation gives no character set, so
+        // the till keeps to what every WeChat Pay identifier accepts (docs/protocol.md,
+        // "Field limits").
         check_id(
             "merchant.store_id",
             &m.store_id,
             32,
-            |c| !c.is_control(),
-            "printable characters",
+            |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+            "letters, digits, '-' and '_' (it is sent as scene_info.store_info.out_id)",
         )
         .map_err(|p| invalid("merchant.store_id", p))?;
         if m.store_name.trim().is_empty() {

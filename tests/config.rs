@@ -177,6 +177,22 @@ fn missing_explicit_file_is_an_error_not_a_fallback() {
     );
 }
 
+/// `store_id` is sent as `scene_info.store_info.out_id`: refused at load, by name, when it
+/// holds anything but letters, digits, `-` and `_`, or more than 32 characters.
+#[test]
+fn store_id_is_checked_as_out_id() {
+    let long = "S".repeat(33);
+    for bad in ["SZ 001", "SZ,001", "SZ`001", "深圳001", long.as_str()] {
+        let err = error_with(|t| set(t, "merchant.store_id", bad));
+        assert!(err.contains("merchant.store_id"), "{bad}: {err}");
+        assert!(err.contains("out_id") || err.contains("32"), "{bad}: {err}");
+    }
+    let mut t = config::parse(GOOD_LIVE);
+    set(&mut t, "merchant.store_id", "SZ_001-A");
+    let (_dir, path) = live_dir(&config::text(&t));
+    assert_eq!(load(&path).unwrap().merchant.store_id, "SZ_001-A");
+}
+
 #[test]
 fn unknown_field_is_named() {
     let err = error_with(|t| insert(t, "merchant.store_idd", 1));

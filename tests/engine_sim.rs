@@ -27,7 +27,7 @@ async fn every_scenario_settles_and_agrees_with_the_ledger() {
         ("01", OrderState::Paid, None),
         ("02", OrderState::Reversed, Some("CUSTOMER_CANCELLED")),
         ("03", OrderState::Reversed, Some("NOT_CONFIRMED_IN_TIME")),
-        ("04", OrderState::Failed, Some("NOTENOUGH")),
+        ("04", OrderState::Failed, Some("NOT_ENOUGH")),
         ("05", OrderState::Failed, Some("AUTHCODEEXPIRE")),
         ("06", OrderState::Paid, None),
         ("07", OrderState::Paid, None),

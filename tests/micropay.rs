@@ -251,13 +251,75 @@ fn reverse_retries_with_backoff_then_gives_up() {
     assert_eq!(m.reason().cloned(), Some(Reason::CashierCancelled));
 }
 
+/// `ORDERPAID` is not a documented reverse refusal (a paid order is reversed and its money
+/// returned): if a service ever sent it, an order never seen paid is not recorded PAID.
 #[test]
-fn reverse_that_reports_paid_is_paid() {
+fn an_undocumented_orderpaid_reverse_refusal_does_not_make_the_order_paid() {
     let (m, _) = step(started(), Event::Pay(PayResult::Unknown), T0 + 10 * S);
     let (m, _) = step(m, Event::Cancel, T0 + 11 * S);
     let (m, cmds) = step(m, Event::Timer, T0 + 15 * S);
     assert_eq!(cmds, vec![Command::Reverse]);
-    let (m, cmds) = step(m, Event::Reverse(ReverseResult::AlreadyPaid), T0 + 15 * S);
+    let refused = ReverseResult::Refused {
+        code: "ORDERPAID".into(),
+    };
+    let (m, cmds) = step(m, Event::Reverse(refused), T0 + 15 * S);
+    assert_eq!(cmds, vec![Command::Finished(OrderState::Unresolved)]);
+    assert!(!m.state().is_charged());
+}
+
+fn refunded(total: i64) -> Remote {
+    Remote::Refunded {
+        transaction_id: Some("4200000000000000000000000001".into()),
+        total: Some(total),
+    }
+}
+
+/// A paid order the cashier cancelled is reversed; the confirming query answers REFUND or
+/// REVOKED: the customer has the money back, so the order is REVERSED (money returned), not
+/// PAID.
+#[test]
+fn a_reversed_paid_order_confirmed_as_refund_or_revoked_is_reversed() {
+    for after in [refunded(100), Remote::Revoked] {
+        let (m, _) = step(started(), Event::Pay(PayResult::UserPaying), T0);
+        let (m, _) = step(m, Event::Timer, T0 + 5 * S);
+        let (m, _) = step(m, Event::Cancel, T0 + 5 * S + 10);
+        let (m, cmds) = step(m, Event::Query(QueryResult::State(paid(100))), T0 + 6 * S);
+        assert_eq!(cmds, vec![Command::WakeAt(T0 + 15 * S)]);
+        let (m, cmds) = step(m, Event::Timer, T0 + 15 * S);
+        assert_eq!(cmds, vec![Command::Reverse]);
+        let (m, cmds) = step(m, Event::Reverse(ReverseResult::Done), T0 + 15 * S);
+        assert_eq!(cmds, vec![Command::Query]);
+        let (m, cmds) = step(
+            m,
+            Event::Query(QueryResult::State(after.clone())),
+            T0 + 16 * S,
+        );
+        assert_eq!(
+            cmds,
+            vec![Command::Finished(OrderState::Reversed)],
+            "{after:?}"
+        );
+        assert_eq!(m.state(), OrderState::Reversed);
+        assert!(!m.state().is_charged());
+        assert_eq!(
+            m.reason().cloned(),
+            Some(Reason::MoneyReturned),
+            "{after:?}"
+        );
+        assert_eq!(m.transaction_id(), Some("4200000000000000000000000001"));
+    }
+}
+
+/// While paying (no reverse sent), REFUND still says the order was paid.
+#[test]
+fn refund_while_paying_is_paid() {
+    let (m, _) = step(started(), Event::Pay(PayResult::Unknown), T0);
+    let (m, _) = step(m, Event::Timer, T0 + 5 * S);
+    let (m, cmds) = step(
+        m,
+        Event::Query(QueryResult::State(refunded(100))),
+        T0 + 6 * S,
+    );
     assert_eq!(cmds, vec![Command::Finished(OrderState::Paid)]);
     assert!(m.state().is_charged());
 }
@@ -426,8 +488,9 @@ fn pay_answer(x: u8, amount: i64) -> PayResult {
 }
 
 fn query_answer(x: u8, amount: i64) -> QueryResult {
-    QueryResult::State(match x % 9 {
+    QueryResult::State(match x % 10 {
         0 => paid(amount),
+        8 => refunded(amount),
         1 => Remote::UserPaying,
         2 => Remote::NotPaid,
         3 => Remote::PayError,
@@ -444,7 +507,9 @@ fn reverse_answer(x: u8) -> ReverseResult {
         0 | 1 => ReverseResult::Done,
         2 | 3 => ReverseResult::Retry,
         4 => ReverseResult::NotFound,
-        _ => ReverseResult::AlreadyPaid,
+        _ => ReverseResult::Refused {
+            code: "ORDERPAID".into(),
+        },
     }
 }
 
@@ -491,13 +556,11 @@ proptest! {
                         }
                         Some(Command::Query) => {
                             let a = query_answer(x, amount);
-                            if matches!(a, QueryResult::State(Remote::Paid { .. })) { verified_paid = true; }
+                            if matches!(a, QueryResult::State(Remote::Paid { .. } | Remote::Refunded { .. })) { verified_paid = true; }
                             Event::Query(a)
                         }
                         Some(Command::Reverse) => {
-                            let a = reverse_answer(x);
-                            if a == ReverseResult::AlreadyPaid { verified_paid = true; }
-                            Event::Reverse(a)
+                            Event::Reverse(reverse_answer(x))
                         }
                         _ => match m.next_wake() { Some(at) => { now = now.max(at); Event::Timer } None => continue },
                     };

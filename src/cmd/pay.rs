@@ -3,7 +3,7 @@
 use scanpay::auth_code::{self, Classified};
 use scanpay::config::Config;
 use scanpay::engine::micropay::Phase;
-use scanpay::engine::{OrderState, Progress, Sale};
+use scanpay::engine::{DESCRIPTION_MAX_CHARS, OrderState, Progress, Sale};
 use scanpay::money::Fen;
 use scanpay::till::TillError;
 use scanpay::till::sale::order_message as message;
@@ -32,6 +32,16 @@ pub async fn pay(
             )));
         }
     };
+    // The codepay page allows 127 characters; the engine also makes it bill-safe.
+    if let Some(d) = &description
+        && d.trim().chars().count() > DESCRIPTION_MAX_CHARS
+    {
+        return Err(Failure::usage(format!(
+            "description: at most {} characters (WeChat Pay's limit), this one has {}",
+            DESCRIPTION_MAX_CHARS,
+            d.trim().chars().count()
+        )));
+    }
     let lang = cfg.language;
     let sim = simulated(&cfg);
     let till = open_till(cfg).await?;

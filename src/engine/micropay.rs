@@ -103,8 +103,17 @@ impl Phase {
 /// What WeChat reported about the order (the engine's view of `trade_state`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Remote {
-    /// SUCCESS (or REFUND: paid, a refund exists).
+    /// SUCCESS.
     Paid {
+        /// WeChat order number.
+        transaction_id: Option<String>,
+        /// Amount WeChat has for the order, fen.
+        total: Option<i64>,
+    },
+    /// REFUND: the order was paid and money went back to the customer (a refund, or a reverse
+    /// of the paid order). While paying it counts as paid; after our acknowledged reverse it
+    /// means the reverse returned the money.
+    Refunded {
         /// WeChat order number.
         transaction_id: Option<String>,
         /// Amount WeChat has for the order, fen.
@@ -168,8 +177,6 @@ pub enum ReverseResult {
     Retry,
     /// A verified ORDER_NOT_EXIST.
     NotFound,
-    /// Refused because the order is paid (ORDERPAID).
-    AlreadyPaid,
     /// Refused for another reason (REVERSE_EXPIRE, TRADE_ERROR…).
     Refused {
         /// Error code.
@@ -593,10 +600,6 @@ impl Machine {
             ReverseResult::NotFound => {
                 self.finish(OrderState::Failed, Some(Reason::NoSuchOrder), cmds)
             }
-            ReverseResult::AlreadyPaid => {
-                self.facts.seen_paid = true;
-                self.finish(OrderState::Paid, None, cmds);
-            }
             ReverseResult::Refused { code } => {
                 if self.facts.seen_paid {
                     self.finish(OrderState::Paid, None, cmds);
@@ -708,6 +711,10 @@ impl Machine {
             Remote::Paid {
                 transaction_id,
                 total,
+            }
+            | Remote::Refunded {
+                transaction_id,
+                total,
             } => {
                 if let Some(theirs) = total.filter(|t| *t != self.amount) {
                     let ours = self.amount;
@@ -771,6 +778,15 @@ impl Machine {
             QueryResult::State(Remote::Revoked) | QueryResult::State(Remote::Closed) => {
                 let r = returned(self.facts.seen_paid, reason);
                 self.finish(OrderState::Reversed, Some(r), cmds);
+            }
+            // After our acknowledged reverse, REFUND means the reverse returned the money of a
+            // paid order: the customer has it back (reversed, not paid).
+            QueryResult::State(Remote::Refunded { transaction_id, .. }) => {
+                self.facts.seen_paid = true;
+                if transaction_id.is_some() {
+                    self.facts.transaction_id = transaction_id;
+                }
+                self.finish(OrderState::Reversed, Some(Reason::MoneyReturned), cmds);
             }
             QueryResult::NotFound => {
                 self.finish(OrderState::Failed, Some(Reason::NoSuchOrder), cmds)

@@ -8,5 +8,8 @@ pub mod micropay;
 pub mod recovery;
 pub mod refund;
 
-pub use driver::{Engine, EngineError, Progress, Sale, sanitize_description};
+pub use driver::{
+    DESCRIPTION_MAX_CHARS, Engine, EngineError, Progress, REASON_MAX_BYTES, Sale,
+    sanitize_description, sanitize_reason,
+};
 pub use micropay::{Machine, OrderState, Reason, Timing};

@@ -83,6 +83,15 @@ pub enum Fault {
         /// The answer's `message`, as given.
         message: String,
     },
+    /// A business refusal from the APIv3 error tables (`403 ACCOUNT_ERROR`, `403 RULE_LIMIT`,
+    /// `400 ORDER_CLOSED` …), correctly signed, before the request is processed (nothing moves):
+    /// for refusals no scenario produces.
+    Refuse {
+        /// HTTP status.
+        status: u16,
+        /// The error code, spelled as given.
+        code: String,
+    },
 }
 
 /// A fault for the next `times` matching requests.

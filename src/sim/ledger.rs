@@ -21,7 +21,7 @@ pub enum Scenario {
     CancelsAfter6s,
     /// `03`: 202 USERPAYING forever.
     NeverPays,
-    /// `04`: NOTENOUGH (the order is recorded as PAYERROR).
+    /// `04`: 403 NOT_ENOUGH (the order is recorded as PAYERROR).
     NotEnough,
     /// `05`: AUTHCODEEXPIRE (no order is created).
     CodeExpired,
@@ -78,7 +78,7 @@ impl Scenario {
         (
             "04",
             Scenario::NotEnough,
-            "insufficient balance (NOTENOUGH)",
+            "insufficient balance (NOT_ENOUGH)",
         ),
         (
             "05",
@@ -404,7 +404,7 @@ impl Ledger {
                     PayOutcome::Refused(Refusal::new(403, "ORDERREVERSED", "订单已撤销"))
                 }
                 State::Payerror => {
-                    PayOutcome::Refused(Refusal::new(403, "ORDERCLOSED", "订单已关闭"))
+                    PayOutcome::Refused(Refusal::new(400, "ORDER_CLOSED", "订单已关闭"))
                 }
                 State::Userpaying => PayOutcome::UserPaying,
             };
@@ -462,7 +462,7 @@ impl Ledger {
                 order.state_desc = "余额不足".into();
                 PayOutcome::Refused(Refusal::new(
                     403,
-                    "NOTENOUGH",
+                    "NOT_ENOUGH",
                     "用户余额不足，请用户更换付款方式",
                 ))
             }
@@ -876,7 +876,7 @@ mod tests {
         let PayOutcome::Refused(r) = l.pay(new("A000004", "134567890123456704", 100), T0) else {
             panic!()
         };
-        assert_eq!((r.status, r.code), (403, "NOTENOUGH"));
+        assert_eq!((r.status, r.code), (403, "NOT_ENOUGH"));
         assert_eq!(l.order("A000004").unwrap().state, State::Payerror);
         let PayOutcome::Refused(r) = l.pay(new("A000005", "134567890123456705", 100), T0) else {
             panic!()

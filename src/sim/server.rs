@@ -173,6 +173,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     if let Some(Fault::ErrorMessage { message }) = &fault {
         return finish(&shared, Answer::error(400, "PARAM_ERROR", message), None).await;
     }
+    if let Some(Fault::Refuse { status, code }) = &fault {
+        return finish(&shared, Answer::error(*status, code, "业务规则拒绝"), None).await;
+    }
     if fault == Some(Fault::ServerError) {
         return finish(
             &shared,
@@ -405,6 +408,10 @@ fn dispatch(
                 }
             };
             let reason = v["reason"].as_str().map(str::to_string);
+            // The refund page: reason is at most 80 bytes (docs/protocol.md, "Field limits").
+            if reason.as_ref().is_some_and(|r| r.len() > 80) {
+                return Answer::refusal(&Refusal::param("/reason", "reason超过80字节"));
+            }
             let result = ledger
                 .refund(&out_trade_no, out_refund_no, refund, total, reason, now)
                 .map(|r| refund_json(r, total));

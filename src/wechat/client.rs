@@ -87,12 +87,15 @@ pub enum ApiError {
     #[error("answer not trusted: {0}")]
     Unverified(#[from] VerifyError),
     /// The service answered with an error code.
-    #[error("WeChat Pay answered HTTP {status} {}: {message}", code.as_str())]
+    #[error("WeChat Pay answered HTTP {status} {}: {message}", code.spelled(*v2_spelling))]
     Service {
         /// HTTP status.
         status: u16,
-        /// The code.
+        /// The code (both its APIv2 and APIv3 spellings parse to one variant).
         code: ErrorCode,
+        /// Whether the service used the code's APIv2 spelling (`NOTENOUGH` for `NOT_ENOUGH`):
+        /// `code.spelled(v2_spelling)` is what came over the wire, for the log.
+        v2_spelling: bool,
         /// WeChat's message text.
         message: String,
         /// Field-level detail.
@@ -162,6 +165,16 @@ impl ApiError {
             // A corrupted download may succeed the next time; a bad request will not.
             ApiError::BillHash { .. } => Advice::Retry,
             ApiError::Request(_) => Advice::Failed,
+        }
+    }
+
+    /// The error code as the service spelled it, when it gave one.
+    pub fn wire_code(&self) -> Option<&str> {
+        match self {
+            ApiError::Service {
+                code, v2_spelling, ..
+            } => Some(code.spelled(*v2_spelling)),
+            _ => None,
         }
     }
 
@@ -687,6 +700,7 @@ impl Client {
             Ok(e) => Err(ApiError::Service {
                 status,
                 code: ErrorCode::from_wire(&e.code),
+                v2_spelling: ErrorCode::from_wire(&e.code).as_str() != e.code,
                 message: e.message,
                 detail: e.detail,
                 verified,

@@ -24,7 +24,7 @@ pub mod customer {
     pub const CANCELS_AFTER_6S: &str = "02";
     /// USERPAYING forever.
     pub const NEVER_PAYS: &str = "03";
-    /// NOTENOUGH.
+    /// NOT_ENOUGH (403).
     pub const NOT_ENOUGH: &str = "04";
     /// AUTHCODEEXPIRE.
     pub const CODE_EXPIRED: &str = "05";

@@ -15,7 +15,11 @@ use crate::wechat::{ApiError, PayAnswer, TransportKind};
 
 fn remote(t: &Transaction) -> Remote {
     match &t.trade_state {
-        TradeState::Success | TradeState::Refund => Remote::Paid {
+        TradeState::Success => Remote::Paid {
+            transaction_id: t.transaction_id.clone(),
+            total: t.amount.as_ref().and_then(|a| a.total),
+        },
+        TradeState::Refund => Remote::Refunded {
             transaction_id: t.transaction_id.clone(),
             total: t.amount.as_ref().and_then(|a| a.total),
         },
@@ -36,12 +40,12 @@ fn error_detail(e: &ApiError) -> serde_json::Value {
     match e {
         ApiError::Service {
             status,
-            code,
             verified,
             request_id,
             ..
         } => {
-            json!({"result": "error", "http": status, "code": code.as_str(), "verified": verified, "request_id": request_id})
+            // The code as the service spelled it (APIv2 or APIv3).
+            json!({"result": "error", "http": status, "code": e.wire_code(), "verified": verified, "request_id": request_id})
         }
         ApiError::Transport {
             kind: TransportKind::Connect,
@@ -91,10 +95,15 @@ pub(super) fn pay(answer: Result<PayAnswer, ApiError>) -> Answered<Event> {
                     },
                     _,
                 ) => PayResult::NotSent,
-                (ApiError::Service { code, .. }, Advice::Failed) => PayResult::Declined {
-                    code: code.as_str().to_string(),
-                    en: code.meaning_en().to_string(),
-                    zh: code.meaning_zh().to_string(),
+                (
+                    ApiError::Service {
+                        code, v2_spelling, ..
+                    },
+                    Advice::Failed,
+                ) => PayResult::Declined {
+                    code: code.spelled(*v2_spelling).to_string(),
+                    en: code.meaning_en(Call::Pay).to_string(),
+                    zh: code.meaning_zh(Call::Pay).to_string(),
                 },
                 _ => PayResult::Unknown,
             };
@@ -140,19 +149,22 @@ pub(super) fn reverse(answer: Result<ReverseAnswer, ApiError>) -> Answered<Event
         Err(e) => {
             let result = if verified_code(&e, &ErrorCode::OrderNotExist) {
                 ReverseResult::NotFound
-            } else if verified_code(&e, &ErrorCode::OrderPaid) {
-                ReverseResult::AlreadyPaid
             } else {
+                // No documented reverse refusal means "paid": a paid order is reversed and
+                // its money returned (docs/protocol.md, "Reversing a paid order"). Any other
+                // verified refusal (an undocumented ORDERPAID included) leaves the order to a
+                // person unless it was seen paid.
                 match (&e, e.advice(Call::Reverse)) {
                     (
                         ApiError::Service {
                             code,
+                            v2_spelling,
                             verified: true,
                             ..
                         },
                         Advice::Failed,
                     ) => ReverseResult::Refused {
-                        code: code.as_str().to_string(),
+                        code: code.spelled(*v2_spelling).to_string(),
                     },
                     _ => ReverseResult::Retry,
                 }
@@ -184,10 +196,15 @@ pub(super) fn refund_create(
         Err(e) => {
             let result = match (&e, e.advice(Call::Refund)) {
                 (_, Advice::Retry) => CreateResult::Retry,
-                (ApiError::Service { code, .. }, Advice::Failed) => CreateResult::Failed {
-                    code: code.as_str().to_string(),
-                    en: code.meaning_en().to_string(),
-                    zh: code.meaning_zh().to_string(),
+                (
+                    ApiError::Service {
+                        code, v2_spelling, ..
+                    },
+                    Advice::Failed,
+                ) => CreateResult::Failed {
+                    code: code.spelled(*v2_spelling).to_string(),
+                    en: code.meaning_en(Call::Refund).to_string(),
+                    zh: code.meaning_zh(Call::Refund).to_string(),
                 },
                 _ => CreateResult::Unknown,
             };

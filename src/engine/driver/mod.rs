@@ -32,7 +32,9 @@ use crate::order::Refusal;
 use crate::store::{Store, StoreError};
 use crate::wechat::Client;
 
-pub use requests::sanitize_description;
+pub use requests::{
+    DESCRIPTION_MAX_CHARS, REASON_MAX_BYTES, sanitize_description, sanitize_reason,
+};
 
 /// What stops a payment or refund from being taken or driven.
 #[derive(Debug, thiserror::Error)]
