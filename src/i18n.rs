@@ -420,6 +420,9 @@ pub fn reason(r: &Reason, lang: Language) -> String {
     use crate::money::Fen as F;
     match (lang, r) {
         (Language::Zh, Reason::Declined { zh, .. }) => zh.clone(),
+        (Language::Zh, Reason::RequestRejected { code }) => format!(
+            "微信支付拒绝了本机的请求签名（{code}），未扣款。请检查商户私钥文件、商户证书序列号和收银机时间，然后运行 scanpay check"
+        ),
         (Language::Zh, Reason::CustomerCancelled) => "顾客取消支付或支付失败，未扣款".into(),
         (Language::Zh, Reason::NotConfirmedInTime) => {
             "顾客未在规定时间内确认，订单已撤销，未扣款".into()
@@ -443,6 +446,9 @@ pub fn reason(r: &Reason, lang: Language) -> String {
             format!("微信支付返回未知状态 {state}，请在商户平台核实")
         }
         (Language::En, Reason::Declined { en, .. }) => en.clone(),
+        (Language::En, Reason::RequestRejected { code }) => format!(
+            "WeChat Pay refused the till's request signature ({code}); not charged. Check the merchant key file, the merchant serial number and the till's clock, then run `scanpay check`"
+        ),
         (Language::En, Reason::CustomerCancelled) => {
             "the customer cancelled or the payment failed on the phone; not charged".into()
         }

@@ -139,6 +139,13 @@ pub enum PayResult {
         /// Chinese meaning.
         zh: String,
     },
+    /// An unsigned 401: the service refused the pay request's own signature and did not
+    /// execute it (wrong key or serial, the till's clock off). Nothing was charged, and the
+    /// same configuration will refuse every query or reverse too.
+    Rejected {
+        /// Error code, e.g. `SIGN_ERROR`.
+        code: String,
+    },
     /// Anything else: the outcome is unknown.
     Unknown,
 }
@@ -521,6 +528,14 @@ impl Machine {
                 self.finish(
                     OrderState::Failed,
                     Some(Reason::Declined { code, en, zh }),
+                    cmds,
+                );
+            }
+            PayResult::Rejected { code } => {
+                // Refused before processing: the one pay request never took effect.
+                self.finish(
+                    OrderState::Failed,
+                    Some(Reason::RequestRejected { code }),
                     cmds,
                 );
             }
