@@ -93,3 +93,147 @@ fn a_till_with_a_wrong_key_or_serial_fails_each_sale_at_once() {
     config::write(&t, &till);
     pay_fails_fast_and_unsold(&sim, &till, "wrong serial");
 }
+
+fn check(till: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = scanpay(till, &["check", "--json"], &[]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    (out.status.code(), v)
+}
+
+fn finding<'v>(v: &'v serde_json::Value, item: &str) -> &'v serde_json::Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == item)
+        .unwrap_or_else(|| panic!("no {item} in {v}"))
+}
+
+#[test]
+fn scanpay_check_passes_a_good_till_and_names_each_problem_with_its_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = start_sim(&tmp.path().join("keys"));
+
+    // A good till: every item ok, the signed round trip proven, exit 0.
+    let till = sim.till(&tmp.path().join("good"), "T01");
+    let (code, v) = check(&till);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["ok"], true, "{v}");
+    for item in [
+        "configuration",
+        "key_files",
+        "trusted_keys",
+        "main_host",
+        "clock",
+        "round_trip",
+    ] {
+        assert_eq!(finding(&v, item)["status"], "ok", "{item}: {v}");
+    }
+    assert!(
+        finding(&v, "round_trip")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ORDER_NOT_EXIST")
+    );
+    // The human form says the same.
+    let out = scanpay(&till, &["check"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all good"));
+
+    // A wrong merchant key: the round trip is refused (unsigned 401), exit 1, fix named.
+    let dir = tmp.path().join("wrongkey");
+    let till = sim.till(&dir, "T02");
+    let mut t = config::read(&till);
+    config::set(
+        &mut t,
+        "wechatpay.merchant_private_key",
+        wrong_key(&dir).display().to_string(),
+    );
+    config::write(&t, &till);
+    let (code, v) = check(&till);
+    assert_eq!(code, Some(1), "{v}");
+    let rt = finding(&v, "round_trip");
+    assert_eq!(rt["status"], "problem", "{v}");
+    assert!(
+        rt["detail"].as_str().unwrap().contains("SIGN_ERROR"),
+        "{rt}"
+    );
+    assert!(
+        rt["fix"].as_str().unwrap().contains("merchant_private_key"),
+        "{rt}"
+    );
+
+    // A wrong merchant serial: the fix points at the serial.
+    let till = sim.till(&tmp.path().join("wrongserial"), "T03");
+    let mut t = config::read(&till);
+    config::set(
+        &mut t,
+        "wechatpay.merchant_serial_no",
+        "0123456789ABCDEF0123456789ABCDEF01234567",
+    );
+    config::write(&t, &till);
+    let (code, v) = check(&till);
+    assert_eq!(code, Some(1), "{v}");
+    let rt = finding(&v, "round_trip");
+    assert!(
+        rt["fix"].as_str().unwrap().contains("merchant_serial_no"),
+        "{rt}"
+    );
+
+    // A wrong WeChat Pay public key id: our request is accepted but the answer cannot be
+    // verified against what we trust.
+    let till = sim.till(&tmp.path().join("wrongpub"), "T04");
+    let mut t = config::read(&till);
+    config::set(
+        &mut t,
+        "wechatpay.wechatpay_public_key_id",
+        "PUB_KEY_ID_0000000000000000000000000000",
+    );
+    config::write(&t, &till);
+    let (code, v) = check(&till);
+    assert_eq!(code, Some(1), "{v}");
+    let rt = finding(&v, "round_trip");
+    assert!(rt["detail"].as_str().unwrap().contains("verified"), "{rt}");
+    assert!(
+        rt["fix"].as_str().unwrap().contains("wechatpay_public_key"),
+        "{rt}"
+    );
+
+    // A private key readable by others: named with the chmod fix.
+    let till = sim.till(&tmp.path().join("openkey"), "T05");
+    let t = config::read(&till);
+    let key = tmp.path().join("openkey").join("open_key.pem");
+    std::fs::copy(
+        config::get(&t, "wechatpay.merchant_private_key")
+            .as_str()
+            .unwrap(),
+        &key,
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut t = t;
+    config::set(
+        &mut t,
+        "wechatpay.merchant_private_key",
+        key.display().to_string(),
+    );
+    config::write(&t, &till);
+    // (The configuration loader already refuses it; the check reports that as its problem.)
+    let (code, v) = check(&till);
+    assert_eq!(code, Some(1), "{v}");
+    let c = finding(&v, "configuration");
+    assert_eq!(c["status"], "problem", "{v}");
+    assert!(c["detail"].as_str().unwrap().contains("chmod 600"), "{c}");
+
+    // A configuration that does not load is a problem of the check, not a usage error.
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "this is = = not toml").unwrap();
+    let (code, v) = check(&bad);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(finding(&v, "configuration")["status"], "problem");
+}

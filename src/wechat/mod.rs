@@ -11,6 +11,7 @@ pub mod bill;
 pub mod client;
 pub mod keys;
 pub mod model;
+pub mod probe;
 pub mod sign;
 
 pub use client::{ApiError, Client, PayAnswer, Settings};
