@@ -237,3 +237,16 @@ fn scanpay_check_passes_a_good_till_and_names_each_problem_with_its_fix() {
     assert_eq!(code, Some(1), "{v}");
     assert_eq!(finding(&v, "configuration")["status"], "problem");
 }
+
+#[test]
+fn scanpay_check_in_simulator_mode_round_trips_without_touching_the_data_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = config::demo();
+    let data = tmp.path().join("data");
+    config::set(&mut t, "data_dir", data.display().to_string());
+    let path = config::write(&t, &tmp.path().join("demo.toml"));
+    let (code, v) = check(&path);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(finding(&v, "round_trip")["status"], "ok", "{v}");
+    assert!(!data.exists(), "the check wrote to the data folder");
+}

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::clock::SharedClock;
 use crate::config::{self, Config, Mode};
-use crate::connect::{self, Connection};
+use crate::connect;
 use crate::wechat::keys::{PrivateKey, TrustStore};
 use crate::wechat::model::ErrorCode;
 use crate::wechat::probe;
@@ -177,8 +177,21 @@ fn skipped(item: Item, why: &str) -> Finding {
     finding(item, Status::Skipped, format!("not checked: {why}"), None)
 }
 
-/// Runs every check for `cfg`, with `clock` as the till's clock.
+impl super::Till {
+    /// The check for this till's configuration. In simulator mode the round trip uses the
+    /// till's own simulator (a second one on the same folder would be a second ledger).
+    pub async fn check(&self) -> Report {
+        run_with(&self.cfg, self.clock.clone(), Some(&self._held.0.client)).await
+    }
+}
+
+/// Runs every check for `cfg`, with `clock` as the till's clock. In simulator mode the round
+/// trip goes to a throw-away in-memory simulator (nothing in the data folder is touched).
 pub async fn run(cfg: &Config, clock: SharedClock) -> Report {
+    run_with(cfg, clock, None).await
+}
+
+async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Report {
     let mut report = Report {
         findings: Vec::new(),
     };
@@ -203,8 +216,14 @@ pub async fn run(cfg: &Config, clock: SharedClock) -> Report {
                 Item::KeyFiles,
                 "simulator mode: the built-in simulator makes its own keys",
             ));
-            match connect::connect(cfg, clock.clone()).await {
-                Ok(Connection { client, sim }) => {
+            let started = match own {
+                Some(c) => Ok((c.clone(), None)),
+                None => crate::sim::connect_in_process(cfg, clock.clone())
+                    .await
+                    .map(|(c, sim)| (c, Some(sim))),
+            };
+            match started {
+                Ok((client, sim)) => {
                     report.push(trust_status(None, Some(&client)));
                     report.push(ok(Item::MainHost, "the built-in simulator (in-process)"));
                     report.push(round_trip(&client).await);
