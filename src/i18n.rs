@@ -539,7 +539,39 @@ pub fn hint(lang: Language, h: &Hint) -> String {
         Hint::BurstDiscarded => s.burst_discarded.into(),
         Hint::BurstKeysIgnored => s.burst_keys_ignored.into(),
         Hint::Text(text) => text.clone(),
+        Hint::ConfigAlert => config_alert(lang).into(),
+        Hint::Checking => match lang {
+            Language::Zh => "正在检查配置…",
+            Language::En => "checking the configuration…",
+        }
+        .into(),
     }
+}
+
+/// Why new sales are refused after WeChat refused this till's request signature.
+pub fn config_alert(lang: Language) -> &'static str {
+    match lang {
+        Language::Zh => {
+            "配置警报：微信支付拒绝了本机的请求签名，暂停收款。请检查商户私钥、证书序列号和收银机时间，然后按 F4 重新检查（或运行 scanpay check）"
+        }
+        Language::En => {
+            "CONFIGURATION ALERT: WeChat Pay refused this till's request signature; sales are paused. Check the merchant key, serial number and the till's clock, then press F4 to check again (or run `scanpay check`)"
+        }
+    }
+}
+
+/// The configuration check's badge in the status line (`None`: not run yet, nothing shown).
+pub fn check_badge(lang: Language, check: &crate::tui::app::ConfigCheck) -> Option<&'static str> {
+    use crate::tui::app::ConfigCheck as C;
+    Some(match (lang, check) {
+        (_, C::NotRun) => return None,
+        (Language::Zh, C::Running) => "配置检查中…",
+        (Language::En, C::Running) => "checking config…",
+        (Language::Zh, C::Passed) => "✓ 配置正常",
+        (Language::En, C::Passed) => "✓ config ok",
+        (Language::Zh, C::Failed { .. }) => "✘ 配置有误（scanpay check）",
+        (Language::En, C::Failed { .. }) => "✘ config problem (scanpay check)",
+    })
 }
 
 /// A form field's label.
@@ -704,6 +736,7 @@ pub fn action(lang: Language, a: Action) -> &'static str {
         Action::PrevField => ("上一项", "previous field"),
         Action::Submit => ("提交", "submit"),
         Action::Reconcile => ("对账（昨日）", "reconcile yesterday"),
+        Action::RunCheck => ("检查配置", "check configuration"),
     };
     match lang {
         Language::Zh => zh,
