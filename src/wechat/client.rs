@@ -707,6 +707,72 @@ mod tests {
         (urls.iter().map(Url::to_string).collect(), cap)
     }
 
+    fn client() -> Client {
+        let key = super::super::keys::PrivateKey::generate().unwrap();
+        Client::new(
+            settings(None),
+            Signer::new("1900000001", "SERIAL", key),
+            TrustStore::new(),
+            std::sync::Arc::new(crate::clock::ManualClock::at_ms(1_764_000_000_000)),
+        )
+        .unwrap()
+    }
+
+    fn raw(status: u16, signed: bool) -> RawAnswer {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if signed {
+            for (k, v) in [
+                (headers::TIMESTAMP, "1764000000"),
+                (headers::NONCE, "N"),
+                (headers::SIGNATURE, "c2ln"),
+                (headers::SERIAL, "PUB_KEY_ID_UNKNOWN"),
+            ] {
+                headers.insert(k, reqwest::header::HeaderValue::from_static(v));
+            }
+        }
+        RawAnswer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers,
+            body: br#"{"code":"SIGN_ERROR","message":"m"}"#.to_vec(),
+        }
+    }
+
+    #[test]
+    fn only_a_401_without_any_signature_is_a_rejected_request() {
+        let c = client();
+        let e = c.decode::<serde_json::Value>(raw(401, false)).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ApiError::Rejected {
+                    status: 401,
+                    code: ErrorCode::SignError,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.advice(Call::Pay), Advice::Failed);
+        assert_eq!(e.code(), Some(&ErrorCode::SignError));
+        // A 401 that carries a signature we cannot verify is not trusted either way.
+        let e = c.decode::<serde_json::Value>(raw(401, true)).unwrap_err();
+        assert!(matches!(e, ApiError::Unverified(_)), "{e:?}");
+        assert_eq!(e.advice(Call::Pay), Advice::Query);
+        // Another unsigned error stays a hint.
+        let e = c.decode::<serde_json::Value>(raw(400, false)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Service {
+                    verified: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.advice(Call::Pay), Advice::Query);
+    }
+
     #[test]
     fn main_only_never_uses_the_backup_host() {
         let s = settings(Some("https://backup.example/"));
