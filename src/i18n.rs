@@ -565,12 +565,12 @@ pub fn check_badge(lang: Language, check: &crate::tui::app::ConfigCheck) -> Opti
     use crate::tui::app::ConfigCheck as C;
     Some(match (lang, check) {
         (_, C::NotRun) => return None,
-        (Language::Zh, C::Running) => "配置检查中…",
-        (Language::En, C::Running) => "checking config…",
-        (Language::Zh, C::Passed) => "✓ 配置正常",
-        (Language::En, C::Passed) => "✓ config ok",
-        (Language::Zh, C::Failed { .. }) => "✘ 配置有误（scanpay check）",
-        (Language::En, C::Failed { .. }) => "✘ config problem (scanpay check)",
+        (Language::Zh, C::Running) => "配置检查中",
+        (Language::En, C::Running) => "config…",
+        (Language::Zh, C::Passed) => "✓ 配置",
+        (Language::En, C::Passed) => "✓ config",
+        (Language::Zh, C::Failed { .. }) => "✘ 配置有误",
+        (Language::En, C::Failed { .. }) => "✘ config",
     })
 }
 

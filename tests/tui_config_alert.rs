@@ -177,7 +177,7 @@ fn a_failed_start_check_offers_f4_without_blocking_sales() {
     assert_eq!(action_for(&a.view(), Key::F(4)), Some(Action::RunCheck));
     assert_eq!(
         i18n::check_badge(Language::En, &a.config_check),
-        Some("✘ config problem (scanpay check)")
+        Some("✘ config")
     );
     // Only a refusal by WeChat blocks sales; a check's warning about the clock does not.
     let (_, _) = amount(&mut a, "5", T0);

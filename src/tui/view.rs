@@ -142,6 +142,14 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
     };
     spans.push(Span::raw(format!(" │ {} ", s.network)));
     spans.push(Span::styled(format!("{sym} {word}"), style(app, tone)));
+    spans.push(Span::raw(" │ "));
+    spans.push(if app.simulator {
+        Span::styled(s.simulator, style(app, Tone::Warn))
+    } else {
+        Span::styled(s.live, style(app, Tone::Accent))
+    });
+    // The configuration check goes last: on a narrow terminal it is cut before the training
+    // badge is.
     if app.config_alert.is_some() {
         spans.push(Span::raw(" │ "));
         spans.push(Span::styled(
@@ -160,12 +168,6 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::raw(" │ "));
         spans.push(Span::styled(badge, style(app, tone)));
     }
-    spans.push(Span::raw(" │ "));
-    spans.push(if app.simulator {
-        Span::styled(s.simulator, style(app, Tone::Warn))
-    } else {
-        Span::styled(s.live, style(app, Tone::Accent))
-    });
     let mut line = Line::from(spans);
     if line.width() > area.width as usize {
         // Narrow terminal: the brand goes first, the facts stay.
