@@ -424,6 +424,9 @@ pub fn reason(r: &Reason, lang: Language) -> String {
     use crate::money::Fen as F;
     match (lang, r) {
         (Language::Zh, Reason::Declined { zh, .. }) => zh.clone(),
+        (Language::Zh, Reason::RequestRejected { code }) => format!(
+            "微信支付拒绝了本机的请求签名（{code}），未扣款。请检查商户私钥文件、商户证书序列号和收银机时间，然后运行 scanpay check"
+        ),
         (Language::Zh, Reason::CustomerCancelled) => "顾客取消支付或支付失败，未扣款".into(),
         (Language::Zh, Reason::NotConfirmedInTime) => {
             "顾客未在规定时间内确认，订单已撤销，未扣款".into()
@@ -448,6 +451,9 @@ pub fn reason(r: &Reason, lang: Language) -> String {
             format!("微信支付返回未知状态 {state}，请在商户平台核实")
         }
         (Language::En, Reason::Declined { en, .. }) => en.clone(),
+        (Language::En, Reason::RequestRejected { code }) => format!(
+            "WeChat Pay refused the till's request signature ({code}); not charged. Check the merchant key file, the merchant serial number and the till's clock, then run `scanpay check`"
+        ),
         (Language::En, Reason::CustomerCancelled) => {
             "the customer cancelled or the payment failed on the phone; not charged".into()
         }
@@ -541,7 +547,39 @@ pub fn hint(lang: Language, h: &Hint) -> String {
         Hint::BurstDiscarded => s.burst_discarded.into(),
         Hint::BurstKeysIgnored => s.burst_keys_ignored.into(),
         Hint::Text(text) => text.clone(),
+        Hint::ConfigAlert => config_alert(lang).into(),
+        Hint::Checking => match lang {
+            Language::Zh => "正在检查配置…",
+            Language::En => "checking the configuration…",
+        }
+        .into(),
     }
+}
+
+/// Why new sales are refused after WeChat refused this till's request signature.
+pub fn config_alert(lang: Language) -> &'static str {
+    match lang {
+        Language::Zh => {
+            "配置警报：微信支付拒绝了本机的请求签名，暂停收款。请检查商户私钥、证书序列号和收银机时间，然后按 F4 重新检查（或运行 scanpay check）"
+        }
+        Language::En => {
+            "CONFIGURATION ALERT: WeChat Pay refused this till's request signature; sales are paused. Check the merchant key, serial number and the till's clock, then press F4 to check again (or run `scanpay check`)"
+        }
+    }
+}
+
+/// The configuration check's badge in the status line (`None`: not run yet, nothing shown).
+pub fn check_badge(lang: Language, check: &crate::tui::app::ConfigCheck) -> Option<&'static str> {
+    use crate::tui::app::ConfigCheck as C;
+    Some(match (lang, check) {
+        (_, C::NotRun) => return None,
+        (Language::Zh, C::Running) => "配置检查中",
+        (Language::En, C::Running) => "config…",
+        (Language::Zh, C::Passed) => "✓ 配置",
+        (Language::En, C::Passed) => "✓ config",
+        (Language::Zh, C::Failed { .. }) => "✘ 配置有误",
+        (Language::En, C::Failed { .. }) => "✘ config",
+    })
 }
 
 /// A form field's label.
@@ -706,6 +744,7 @@ pub fn action(lang: Language, a: Action) -> &'static str {
         Action::PrevField => ("上一项", "previous field"),
         Action::Submit => ("提交", "submit"),
         Action::Reconcile => ("对账（昨日）", "reconcile yesterday"),
+        Action::RunCheck => ("检查配置", "check configuration"),
     };
     match lang {
         Language::Zh => zh,

@@ -48,6 +48,14 @@ struct Cli {
 enum Command {
     /// Print the resolved configuration and where it came from.
     Config,
+    /// Check the configuration against WeChat Pay: key files and modes, the clock, the main and
+    /// backup hosts, one signed round trip, the trusted keys. Exit 0 all good, 1 a problem
+    /// (each named, with the fix).
+    Check {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Charge a payment code: waits, queries and reverses as needed, then prints the outcome.
     /// Exit status: 0 paid, 1 not charged, 3 needs attention, 2 usage or configuration error.
     Pay {
@@ -305,6 +313,12 @@ fn main() -> ExitCode {
             *platform_cert,
         ));
     }
+    // The check reports a configuration that does not load as one of its problems.
+    if let Some(Command::Check { json }) = &cli.command {
+        let json = *json;
+        let config = Config::load(cli.config.clone());
+        return run_async(async move { ExitCode::from(cmd::check::check(config, json).await) });
+    }
     let config = match Config::load(cli.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -325,6 +339,8 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        // Handled before the configuration is loaded (above).
+        Some(Command::Check { .. }) => ExitCode::from(EXIT_USAGE),
         Some(Command::Config) => {
             print!("{}", scanpay::sanitize::terminal(&config.describe()));
             ExitCode::SUCCESS
@@ -478,6 +494,7 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::Config => "config",
+            Command::Check { .. } => "check",
             Command::Pay { .. } => "pay",
             Command::Query { .. } => "query",
             Command::Orders { .. } => "orders",

@@ -93,6 +93,12 @@ pub enum Reason {
         /// Chinese meaning.
         zh: String,
     },
+    /// WeChat refused the pay request's signature (an unsigned 401, e.g. `SIGN_ERROR`) and did
+    /// not execute it: the till's key, serial or clock is wrong. Not charged.
+    RequestRejected {
+        /// Error code, e.g. `SIGN_ERROR`.
+        code: String,
+    },
     /// The customer cancelled or the payment failed on the phone (PAYERROR).
     CustomerCancelled,
     /// The customer did not confirm in time; the order was cancelled.
@@ -137,6 +143,7 @@ impl Reason {
     pub fn code(&self) -> String {
         match self {
             Reason::Declined { code, .. } => code.clone(),
+            Reason::RequestRejected { code } => format!("REQUEST_REJECTED_{code}"),
             Reason::CustomerCancelled => "CUSTOMER_CANCELLED".into(),
             Reason::NotConfirmedInTime => "NOT_CONFIRMED_IN_TIME".into(),
             Reason::CashierCancelled => "CASHIER_CANCELLED".into(),

@@ -83,6 +83,28 @@ fn a_pay_call_that_never_left_is_failed_at_once_network_down() {
 }
 
 #[test]
+fn a_rejected_pay_request_fails_at_once_naming_the_fix() {
+    // An unsigned 401 to the pay call: refused before processing, so no query, no reverse.
+    let rejected = PayResult::Rejected {
+        code: "SIGN_ERROR".into(),
+    };
+    let (m, cmds) = step(started(), Event::Pay(rejected), T0 + 300);
+    assert_eq!(cmds, vec![Command::Finished(OrderState::Failed)]);
+    assert_eq!(m.state(), OrderState::Failed);
+    let r = m.reason().cloned().unwrap();
+    assert_eq!(r.code(), "REQUEST_REJECTED_SIGN_ERROR");
+    let en = scanpay::i18n::reason(&r, scanpay::config::Language::En);
+    assert!(en.contains("not charged"), "{en}");
+    assert!(en.contains("scanpay check"), "{en}");
+    assert!(en.contains("clock"), "{en}");
+    let zh = scanpay::i18n::reason(&r, scanpay::config::Language::Zh);
+    assert!(
+        zh.contains("未扣款") && zh.contains("scanpay check"),
+        "{zh}"
+    );
+}
+
+#[test]
 fn userpaying_polls_every_interval_until_success() {
     let (m, cmds) = step(started(), Event::Pay(PayResult::UserPaying), T0 + 200);
     assert_eq!(m.state(), OrderState::Userpaying);
@@ -473,7 +495,7 @@ fn env() -> impl Strategy<Value = Env> {
 }
 
 fn pay_answer(x: u8, amount: i64) -> PayResult {
-    match x % 8 {
+    match x % 9 {
         7 => PayResult::NotSent,
         0 => PayResult::Answer(paid(amount)),
         1 | 2 => PayResult::UserPaying,
@@ -483,6 +505,9 @@ fn pay_answer(x: u8, amount: i64) -> PayResult {
             zh: String::new(),
         },
         4 => PayResult::Answer(Remote::NotPaid),
+        5 => PayResult::Rejected {
+            code: "SIGN_ERROR".into(),
+        },
         _ => PayResult::Unknown,
     }
 }

@@ -139,10 +139,10 @@ async fn wrong_key_wrong_mchid_and_skewed_clock_are_sign_errors() {
     let other = PrivateKey::generate().unwrap();
     let c = r.client_with(r.settings(), other, &r.cfg.merchant.mchid.clone(), sys());
     let err = c.codepay(&r.order("POS01S0001")).await.unwrap_err();
-    let ApiError::Service {
+    // Unsigned, as the real service answers a request whose signature fails.
+    let ApiError::Rejected {
         status: 401,
         code: ErrorCode::SignError,
-        verified: true,
         detail,
         ..
     } = &err
@@ -172,12 +172,15 @@ async fn wrong_key_wrong_mchid_and_skewed_clock_are_sign_errors() {
         Some(&ErrorCode::SignError)
     );
 
-    // A till whose clock is 6 minutes fast: the request is refused (and the answer, stamped with
-    // the simulator's time, is also outside the till's window, so it is not trusted either).
+    // A till whose clock is 6 minutes fast: the request is refused with an unsigned 401 naming
+    // the timestamp rule.
     let fast: SharedClock = Arc::new(ManualClock::at_ms(SystemClock.now_ms() + 360_000));
     let c = r.client(fast);
     let err = c.query_by_out_trade_no("POS01S0001").await.unwrap_err();
-    assert!(matches!(err, ApiError::Unverified(_)), "{err:?}");
+    let ApiError::Rejected { message, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("5分钟"), "{message}");
     assert_eq!(r.sim.stats().sign_errors, 3);
 }
 

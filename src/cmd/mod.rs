@@ -2,6 +2,7 @@
 //! its arguments, reads what only a terminal can give (a PIN), calls one use case, and prints
 //! the result; the exit status says how it went.
 
+pub mod check;
 pub mod manager;
 pub mod orders;
 pub mod pay;

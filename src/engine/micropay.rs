@@ -153,6 +153,13 @@ pub enum PayResult {
     /// the request left and WeChat cannot have the order. Only a transport failure *before*
     /// the request was written may be reported as this; anything later is [`Self::Unknown`].
     NotSent,
+    /// An unsigned 401: the service refused the pay request's own signature and did not
+    /// execute it (wrong key or serial, the till's clock off). Nothing was charged, and the
+    /// same configuration will refuse every query or reverse too.
+    Rejected {
+        /// Error code, e.g. `SIGN_ERROR`.
+        code: String,
+    },
     /// Anything else: the outcome is unknown.
     Unknown,
 }
@@ -539,6 +546,14 @@ impl Machine {
             PayResult::NotSent => {
                 // Nothing left the till: WeChat has no order to pay or to reverse.
                 self.finish(OrderState::Failed, Some(Reason::NetworkDown), cmds);
+            }
+            PayResult::Rejected { code } => {
+                // Refused before processing: the one pay request never took effect.
+                self.finish(
+                    OrderState::Failed,
+                    Some(Reason::RequestRejected { code }),
+                    cmds,
+                );
             }
             PayResult::Unknown => self.schedule_poll(sent_at, then_reverse, now, cmds),
         }

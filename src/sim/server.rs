@@ -252,7 +252,11 @@ fn check_request(
         if let Some(d) = detail {
             v["detail"] = d;
         }
-        Err(Answer::json(401, &v))
+        // The service signs an answer only to a request whose signature it verified; a
+        // refused request gets an unsigned 401 (docs/protocol.md "Unsigned 401").
+        let mut a = Answer::json(401, &v);
+        a.signed = false;
+        Err(a)
     };
     let Some(auth) = header("authorization").and_then(Authorization::parse) else {
         return sign_error(

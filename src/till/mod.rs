@@ -12,6 +12,7 @@
 //! face. Time comes from the injected clock.
 
 pub mod books;
+pub mod check;
 pub mod ident;
 pub mod receipts;
 pub mod refund;

@@ -51,6 +51,46 @@ impl Classify for Input {
     }
 }
 
+/// The configuration check (`till::check`) as the status line shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigCheck {
+    /// Not run yet.
+    NotRun,
+    /// Running in the background.
+    Running,
+    /// No problem found.
+    Passed,
+    /// A problem: the first one found, and its fix.
+    Failed {
+        /// What was found.
+        problem: String,
+        /// What to do.
+        fix: Option<String>,
+    },
+}
+
+/// What a finished check reports to the screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckResult {
+    /// No problem.
+    Passed,
+    /// The first problem and its fix.
+    Failed {
+        /// What was found.
+        problem: String,
+        /// What to do.
+        fix: Option<String>,
+    },
+}
+
+/// WeChat Pay refused one of this till's requests before processing it (an unsigned 401): the
+/// configuration is wrong, so new sales are refused until a check passes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigAlert {
+    /// The service's code, e.g. `SIGN_ERROR`.
+    pub code: String,
+}
+
 /// Colours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Theme {
@@ -89,6 +129,10 @@ pub struct App {
     pub scanner: ScannerStatus,
     /// Whether WeChat Pay was reachable at the last request.
     pub network_ok: bool,
+    /// The last configuration check.
+    pub config_check: ConfigCheck,
+    /// Set when WeChat refused a request's signature; cleared by a passing check.
+    pub config_alert: Option<ConfigAlert>,
     /// The receipt printer.
     pub printer: PrinterStatus,
     /// A passing message and when it goes (Unix ms).
@@ -140,6 +184,8 @@ impl App {
                 ScannerStatus::Wedge
             },
             network_ok: true,
+            config_check: ConfigCheck::NotRun,
+            config_alert: None,
             printer: PrinterStatus::Disabled,
             hint: None,
             now,
@@ -167,7 +213,13 @@ impl App {
             can_reprint: self.reprint_target().is_some(),
             can_refund: self.refund_target().is_some(),
             shift_open: self.shift.is_some(),
+            check_needed: self.check_needed(),
         }
+    }
+
+    /// A configuration check should be run again: an alert is up or the last check failed.
+    pub fn check_needed(&self) -> bool {
+        self.config_alert.is_some() || matches!(self.config_check, ConfigCheck::Failed { .. })
     }
 
     /// The sale screen's data, when it shows.
@@ -302,6 +354,8 @@ pub enum Msg {
     Reconciled(String),
     /// Something failed in the background.
     Error(String),
+    /// The configuration check finished.
+    CheckFinished(CheckResult),
 }
 
 /// What the screen asks the outside world to do.
@@ -363,6 +417,8 @@ pub enum Cmd {
         /// A reprint.
         copy: bool,
     },
+    /// Run the configuration check in the background.
+    RunCheck,
     /// Leave.
     Quit,
 }

@@ -100,6 +100,8 @@ pub enum Action {
     Submit,
     /// Reconcile yesterday's bill.
     Reconcile,
+    /// Run the configuration check again.
+    RunCheck,
 }
 
 /// One line of the key table.
@@ -127,6 +129,7 @@ const QUIT: Binding = b(&[Key::CtrlQ, Key::CtrlC], "Ctrl-Q", Action::Quit);
 const HISTORY: Binding = b(&[Key::F(2)], "F2", Action::History);
 const REPRINT: Binding = b(&[Key::F(5)], "F5", Action::Reprint);
 const SHIFT: Binding = b(&[Key::F(3)], "F3", Action::Shift);
+const CHECK: Binding = b(&[Key::F(4)], "F4", Action::RunCheck);
 
 /// The bindings valid in a view, in key-bar order.
 pub fn bindings(view: &View) -> Vec<Binding> {
@@ -168,12 +171,14 @@ pub fn bindings(view: &View) -> Vec<Binding> {
     }
     match &view.screen {
         ScreenKind::OpenShift => vec![b(&[Key::Enter], "Enter", Action::OpenShift), HELP_F1, QUIT],
-        ScreenKind::Sale if view.awaiting_scan => vec![
-            b(&[Key::Esc], "Esc", Action::ChangeAmount),
-            HISTORY,
-            HELP_F1,
-            QUIT,
-        ],
+        ScreenKind::Sale if view.awaiting_scan => {
+            let mut v = vec![b(&[Key::Esc], "Esc", Action::ChangeAmount), HISTORY];
+            if view.check_needed {
+                v.push(CHECK);
+            }
+            v.extend([HELP_F1, QUIT]);
+            v
+        }
         ScreenKind::Sale => {
             let mut v = vec![
                 b(&[Key::Enter], "Enter", Action::ConfirmAmount),
@@ -182,6 +187,9 @@ pub fn bindings(view: &View) -> Vec<Binding> {
                 HISTORY,
                 SHIFT,
             ];
+            if view.check_needed {
+                v.push(CHECK);
+            }
             // In the note field '?' is text.
             v.push(if view.note_focused { HELP_F1 } else { HELP });
             v.push(QUIT);
@@ -199,6 +207,9 @@ pub fn bindings(view: &View) -> Vec<Binding> {
             let mut v = vec![b(&[Key::Enter], "Enter", Action::NextSale)];
             if view.can_reprint {
                 v.push(REPRINT);
+            }
+            if view.check_needed {
+                v.push(CHECK);
             }
             v.extend([HISTORY, SHIFT, HELP, QUIT]);
             v

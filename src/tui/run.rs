@@ -16,7 +16,7 @@ use ratatui::crossterm::terminal::{
 };
 use tokio::sync::{mpsc, watch};
 
-use super::app::{App, AppConfig, Cmd, Msg, ScannerStatus, Theme};
+use super::app::{App, AppConfig, CheckResult, Cmd, ConfigCheck, Msg, ScannerStatus, Theme};
 use super::keys::Key;
 use super::screen::Refusal;
 use super::update::update;
@@ -134,6 +134,9 @@ async fn run_async(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
     for cmd in update(&mut app, Msg::ShiftLoaded(shift)) {
         execute_cmd(&ctx, cmd, &mut cancel);
     }
+    // The configuration check, in the background; its result goes to the status line.
+    app.config_check = ConfigCheck::Running;
+    execute_cmd(&ctx, Cmd::RunCheck, &mut cancel);
     {
         let till = till.clone();
         let tx = tx.clone();
@@ -448,6 +451,18 @@ fn execute_cmd(ctx: &Ctx, cmd: Cmd, cancel: &mut Option<watch::Sender<bool>>) {
                 send(Msg::Reconciled(match till.reconcile(&date).await {
                     Ok(r) => crate::reconcile::to_table(&r, zh),
                     Err(e) => format!("✘ {e}"),
+                }));
+            });
+        }
+        Cmd::RunCheck => {
+            tokio::spawn(async move {
+                let report = till.check().await;
+                send(Msg::CheckFinished(match report.problems().next() {
+                    None => CheckResult::Passed,
+                    Some(f) => CheckResult::Failed {
+                        problem: f.detail.clone(),
+                        fix: f.fix.clone(),
+                    },
                 }));
             });
         }

@@ -64,6 +64,8 @@ pub struct View {
     pub shift_open: bool,
     /// The payment in flight can still be cancelled (not already reversing).
     pub can_cancel: bool,
+    /// The configuration check should be run again (alert up, or the last check failed).
+    pub check_needed: bool,
 }
 
 /// The screen, with its data.
@@ -368,6 +370,11 @@ pub enum Hint {
     BurstKeysIgnored,
     /// A message from the background, as reported.
     Text(String),
+    /// A sale was refused: WeChat refused this till's configuration and no check has passed
+    /// since.
+    ConfigAlert,
+    /// The configuration check was started.
+    Checking,
 }
 
 /// Whether an order is paid and can still be refunded.

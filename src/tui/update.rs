@@ -11,7 +11,7 @@
 
 use sha2::Digest;
 
-use super::app::{App, Cmd, Input, Msg};
+use super::app::{App, CheckResult, Cmd, ConfigAlert, ConfigCheck, Input, Msg};
 use super::form::{
     Field, FieldName, ForceCloseForm, FormError, OpenShiftForm, RefundForm, SupervisorForm,
 };
@@ -25,6 +25,7 @@ use crate::auth_code::{self, Classified};
 use crate::engine::OrderState;
 use crate::engine::micropay::Phase;
 use crate::money::Fen;
+use crate::order::Reason;
 use crate::store::orders::OrderRecord;
 
 /// How long a passing message stays.
@@ -106,6 +107,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             match result {
                 Ok(order) => {
+                    // WeChat refused the request itself: the configuration is wrong, and
+                    // every further sale would be refused too.
+                    if let Some(Reason::RequestRejected { code }) = &order.reason {
+                        app.config_alert = Some(ConfigAlert { code: code.clone() });
+                    }
                     app.screen = Screen::Result(result_screen(&order));
                     cmds.push(Cmd::LoadSummary);
                     if order.state == OrderState::Paid {
@@ -193,6 +199,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
         }
         Msg::Error(e) => set_hint(app, Hint::Text(e)),
+        Msg::CheckFinished(CheckResult::Passed) => {
+            app.config_check = ConfigCheck::Passed;
+            // A passing check lifts the alert: WeChat accepts this till's requests again.
+            app.config_alert = None;
+        }
+        Msg::CheckFinished(CheckResult::Failed { problem, fix }) => {
+            app.config_check = ConfigCheck::Failed { problem, fix };
+        }
     }
     cmds
 }
@@ -416,6 +430,16 @@ fn new_sale(app: &mut App) {
 
 fn act(app: &mut App, action: Action, cmds: &mut Vec<Cmd>) {
     match action {
+        Action::ConfirmAmount if app.config_alert.is_some() => {
+            set_hint(app, Hint::ConfigAlert);
+        }
+        Action::RunCheck => {
+            if app.config_check != ConfigCheck::Running {
+                app.config_check = ConfigCheck::Running;
+                cmds.push(Cmd::RunCheck);
+            }
+            set_hint(app, Hint::Checking);
+        }
         Action::ConfirmAmount => {
             if let Screen::Sale(s) = &mut app.screen {
                 match Fen::parse(s.amount.value(), app.max_amount) {
@@ -612,6 +636,10 @@ fn scan(app: &mut App, raw: &str, at: i64, cmds: &mut Vec<Cmd>) {
     let ready = app.overlay.is_none() && app.sale().is_some_and(|s| s.confirmed.is_some());
     if !ready {
         set_hint(app, Hint::ScanIgnored);
+        return;
+    }
+    if app.config_alert.is_some() {
+        set_hint(app, Hint::ConfigAlert);
         return;
     }
     let code = match auth_code::classify(raw) {

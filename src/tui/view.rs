@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
-use super::app::{App, ScannerStatus, Theme};
+use super::app::{App, ConfigCheck, ScannerStatus, Theme};
 use super::bigtext;
 use super::form::{OpenShiftForm, SupervisorForm};
 use super::keys::bindings;
@@ -148,6 +148,26 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         Span::styled(s.live, style(app, Tone::Accent))
     });
+    // The configuration check goes last: on a narrow terminal it is cut before the training
+    // badge is.
+    if app.config_alert.is_some() {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(
+            match app.lang {
+                crate::config::Language::Zh => "⚠ 配置警报",
+                crate::config::Language::En => "⚠ CONFIG ALERT",
+            },
+            style(app, Tone::Bad),
+        ));
+    } else if let Some(badge) = i18n::check_badge(app.lang, &app.config_check) {
+        let tone = match app.config_check {
+            ConfigCheck::Passed => Tone::Good,
+            ConfigCheck::Failed { .. } => Tone::Bad,
+            _ => Tone::Plain,
+        };
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(badge, style(app, tone)));
+    }
     let mut line = Line::from(spans);
     if line.width() > area.width as usize {
         // Narrow terminal: the brand goes first, the facts stay.
@@ -157,6 +177,15 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
+    // The configuration alert stays until a check passes (a passing hint may cover it).
+    if app.config_alert.is_some() && app.hint.is_none() {
+        Paragraph::new(Line::from(Span::styled(
+            format!(" ⚠ {}", i18n::config_alert(app.lang)),
+            style(app, Tone::Bad),
+        )))
+        .render(area, buf);
+        return;
+    }
     if let PrinterStatus::Failed { waiting, error } = &app.printer {
         let text = i18n::printer_failed(app.lang, *waiting, error);
         if app.hint.is_none() {

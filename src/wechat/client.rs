@@ -106,6 +106,25 @@ pub enum ApiError {
         /// `Request-ID`, for support cases.
         request_id: Option<String>,
     },
+    /// An **unsigned** 401: the service refused the request's own signature (wrong merchant
+    /// key or serial, the till's clock more than five minutes off, …) and did not execute it.
+    /// WeChat signs an answer only to a request whose signature it verified, so such an
+    /// answer cannot carry a signature; see `docs/protocol.md` "Unsigned 401". It proves that
+    /// *this* request was not processed, nothing more (a 401 to a query says nothing about
+    /// the order queried).
+    #[error("WeChat Pay refused the request's signature (HTTP {status} {}, unsigned): {message}", code.as_str())]
+    Rejected {
+        /// HTTP status (401).
+        status: u16,
+        /// The code (normally `SIGN_ERROR`).
+        code: ErrorCode,
+        /// WeChat's message text (names the cause: serial, timestamp, signature …).
+        message: String,
+        /// Field-level detail (`sign_information` for a bad signature), when given.
+        detail: Option<serde_json::Value>,
+        /// `Request-ID`, for support cases.
+        request_id: Option<String>,
+    },
     /// A trusted (or, for errors, unsigned) answer we could not read.
     #[error("unreadable answer (HTTP {status}): {detail}")]
     Malformed {
@@ -162,6 +181,10 @@ impl ApiError {
                     advice
                 }
             }
+            // Refused before processing: this request was definitely not done. For a pay or
+            // refund call that is the only copy of the request, so the money did not move; for
+            // the other calls the caller reads "Failed" as "this call told us nothing".
+            ApiError::Rejected { .. } => Advice::Failed,
             // A corrupted download may succeed the next time; a bad request will not.
             ApiError::BillHash { .. } => Advice::Retry,
             ApiError::Request(_) => Advice::Failed,
@@ -181,7 +204,7 @@ impl ApiError {
     /// The error code, when the service gave one.
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
-            ApiError::Service { code, .. } => Some(code),
+            ApiError::Service { code, .. } | ApiError::Rejected { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -697,6 +720,17 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         match serde_json::from_slice::<ErrorBody>(&raw.body) {
+            // Only a 401 on which no signature at all was present: a signed 401 is a
+            // `Service` error like any other, a 401 with a bad signature is `Unverified`.
+            Ok(e) if !verified && raw.status == StatusCode::UNAUTHORIZED => {
+                Err(ApiError::Rejected {
+                    status,
+                    code: ErrorCode::from_wire(&e.code),
+                    message: e.message,
+                    detail: e.detail,
+                    request_id,
+                })
+            }
             Ok(e) => Err(ApiError::Service {
                 status,
                 code: ErrorCode::from_wire(&e.code),
@@ -818,6 +852,72 @@ mod tests {
     fn hosts(route: Route, s: &Settings) -> (Vec<String>, usize) {
         let (urls, cap) = route.targets(s);
         (urls.iter().map(Url::to_string).collect(), cap)
+    }
+
+    fn client() -> Client {
+        let key = super::super::keys::PrivateKey::generate().unwrap();
+        Client::new(
+            settings(None),
+            Signer::new("1900000001", "SERIAL", key),
+            TrustStore::new(),
+            std::sync::Arc::new(crate::clock::ManualClock::at_ms(1_764_000_000_000)),
+        )
+        .unwrap()
+    }
+
+    fn raw(status: u16, signed: bool) -> RawAnswer {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if signed {
+            for (k, v) in [
+                (headers::TIMESTAMP, "1764000000"),
+                (headers::NONCE, "N"),
+                (headers::SIGNATURE, "c2ln"),
+                (headers::SERIAL, "PUB_KEY_ID_UNKNOWN"),
+            ] {
+                headers.insert(k, reqwest::header::HeaderValue::from_static(v));
+            }
+        }
+        RawAnswer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers,
+            body: br#"{"code":"SIGN_ERROR","message":"m"}"#.to_vec(),
+        }
+    }
+
+    #[test]
+    fn only_a_401_without_any_signature_is_a_rejected_request() {
+        let c = client();
+        let e = c.decode::<serde_json::Value>(raw(401, false)).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ApiError::Rejected {
+                    status: 401,
+                    code: ErrorCode::SignError,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.advice(Call::Pay), Advice::Failed);
+        assert_eq!(e.code(), Some(&ErrorCode::SignError));
+        // A 401 that carries a signature we cannot verify is not trusted either way.
+        let e = c.decode::<serde_json::Value>(raw(401, true)).unwrap_err();
+        assert!(matches!(e, ApiError::Unverified(_)), "{e:?}");
+        assert_eq!(e.advice(Call::Pay), Advice::Query);
+        // Another unsigned error stays a hint.
+        let e = c.decode::<serde_json::Value>(raw(400, false)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ApiError::Service {
+                    verified: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.advice(Call::Pay), Advice::Query);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod certs;
 pub mod client;
 pub mod keys;
 pub mod model;
+pub mod probe;
 pub mod sign;
 
 pub use client::{ApiError, Client, PayAnswer, Settings, TransportKind};

@@ -51,6 +51,14 @@ fn error_detail(e: &ApiError) -> serde_json::Value {
             kind: TransportKind::Connect,
             ..
         } => json!({"result": "not_connected", "error": e.to_string()}),
+        ApiError::Rejected {
+            status,
+            code,
+            request_id,
+            ..
+        } => {
+            json!({"result": "rejected", "http": status, "code": code.as_str(), "verified": false, "request_id": request_id})
+        }
         other => json!({"result": "unknown", "error": other.to_string()}),
     }
 }
@@ -95,6 +103,11 @@ pub(super) fn pay(answer: Result<PayAnswer, ApiError>) -> Answered<Event> {
                     },
                     _,
                 ) => PayResult::NotSent,
+                // An unsigned 401: the pay request was refused before processing. The pay
+                // call is sent once, so this was the only copy: nothing was charged.
+                (ApiError::Rejected { code, .. }, Advice::Failed) => PayResult::Rejected {
+                    code: code.as_str().to_string(),
+                },
                 (
                     ApiError::Service {
                         code, v2_spelling, ..
@@ -231,5 +244,80 @@ pub(super) fn refund_query(
             };
             answered(RefundEvent::Query(result), error_detail(&e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected() -> ApiError {
+        ApiError::Rejected {
+            status: 401,
+            code: ErrorCode::SignError,
+            message: "签名错误".into(),
+            detail: None,
+            request_id: None,
+        }
+    }
+
+    fn signed_401() -> ApiError {
+        ApiError::Service {
+            status: 401,
+            code: ErrorCode::SignError,
+            message: "签名错误".into(),
+            detail: None,
+            verified: true,
+            request_id: None,
+            v2_spelling: false,
+        }
+    }
+
+    #[test]
+    fn an_unsigned_401_to_the_pay_call_is_a_definite_refusal() {
+        let a = pay(Err(rejected()));
+        assert_eq!(
+            a.event,
+            Event::Pay(PayResult::Rejected {
+                code: "SIGN_ERROR".into()
+            })
+        );
+        assert_eq!(a.detail["result"], "rejected");
+        assert_eq!(a.detail["verified"], false);
+    }
+
+    #[test]
+    fn a_signed_401_is_trusted_as_before() {
+        let Event::Pay(PayResult::Declined { code, .. }) = pay(Err(signed_401())).event else {
+            panic!("a signed SIGN_ERROR is a verified decline");
+        };
+        assert_eq!(code, "SIGN_ERROR");
+    }
+
+    #[test]
+    fn an_unsigned_401_to_a_query_or_reverse_says_nothing_about_the_order() {
+        // The pay call was sent; a refused query does not prove it was refused too.
+        assert_eq!(
+            query(Err(rejected())).event,
+            Event::Query(QueryResult::Unknown)
+        );
+        assert_eq!(
+            reverse(Err(rejected())).event,
+            Event::Reverse(ReverseResult::Retry)
+        );
+    }
+
+    #[test]
+    fn an_unsigned_non_401_error_stays_unknown_for_the_pay_call() {
+        let e = ApiError::Service {
+            status: 400,
+            code: ErrorCode::ParamError,
+            message: String::new(),
+            detail: None,
+            verified: false,
+            request_id: None,
+            v2_spelling: false,
+        };
+        assert_eq!(pay(Err(e)).event, Event::Pay(PayResult::Unknown));
     }
 }
