@@ -224,7 +224,7 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
             };
             match started {
                 Ok((client, sim)) => {
-                    report.push(trust_status(None, Some(&client)));
+                    report.push(trust_status(None, Some(&client), 0));
                     report.push(ok(Item::MainHost, "the built-in simulator (in-process)"));
                     report.push(round_trip(&client).await);
                     drop(sim);
@@ -286,11 +286,7 @@ fn live_keys(cfg: &Config, clock: SharedClock, report: &mut Report) -> Option<Cl
             "copy the merchant API certificate serial from 【API安全】→【API证书】 in the merchant platform",
         )
     });
-    let public = match (&w.wechatpay_public_key_id, &w.wechatpay_public_key) {
-        (Some(id), Some(path)) => Some((id.as_str(), path.as_path())),
-        _ => None,
-    };
-    let trust = TrustStore::load(public, &w.platform_certificates)
+    let trust = connect::load_trust(cfg)
         .map_err(|e| {
             problem(
                 Item::TrustedKeys,
@@ -329,7 +325,7 @@ fn live_keys(cfg: &Config, clock: SharedClock, report: &mut Report) -> Option<Cl
         }
     }
     match &trust {
-        Ok(t) => report.push(trust_status(Some(t), None)),
+        Ok(t) => report.push(trust_status(Some(t), None, clock.now_ms() / 1000)),
         Err(e) => {
             usable = false;
             report.push(e.clone());
@@ -359,27 +355,83 @@ fn live_keys(cfg: &Config, clock: SharedClock, report: &mut Report) -> Option<Cl
     }
 }
 
-/// What the trust store holds. Extension point: when `TrustStore` exposes platform-certificate
-/// validity dates, report expiry (and "expires within 30 days" as a warning) here; today it
-/// exposes how many keys it holds and the serial requests name.
-fn trust_status(trust: Option<&TrustStore>, client: Option<&Client>) -> Finding {
-    match trust {
-        Some(t) => ok(
-            Item::TrustedKeys,
-            format!(
-                "{} key(s) trusted for answers; requests ask WeChat to sign with {} (certificate expiry is not checked yet)",
-                t.len(),
-                t.preferred_serial().unwrap_or("-")
-            ),
-        ),
-        None => ok(
+/// What the trust store holds and how each key stands now: an expired certificate is a
+/// problem unless a successor is held, one expiring within ten days a warning without one.
+fn trust_status(trust: Option<&TrustStore>, client: Option<&Client>, now_unix: i64) -> Finding {
+    use crate::wechat::keys::KeyState;
+    let Some(t) = trust else {
+        return ok(
             Item::TrustedKeys,
             format!(
                 "the built-in simulator's public key{}",
                 client.map_or(String::new(), |_| " (loaded)".into())
             ),
-        ),
+        );
+    };
+    let keys = t.status(now_unix);
+    let date = |secs: Option<i64>| {
+        secs.map_or_else(
+            || "-".to_string(),
+            |s| crate::clock::beijing::datetime(s.saturating_mul(1000)),
+        )
+    };
+    let summary = keys
+        .iter()
+        .map(|k| match k.expire {
+            Some(_) => format!("{} (until {})", k.serial, date(k.expire)),
+            None => k.serial.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lone = |state: KeyState| {
+        keys.iter()
+            .filter(|k| k.state == state && !k.has_successor)
+            .map(|k| format!("{} ({})", k.serial, date(k.expire)))
+            .collect::<Vec<_>>()
+    };
+    let (expired, soon) = (lone(KeyState::Expired), lone(KeyState::ExpiresSoon));
+    let usable = keys
+        .iter()
+        .any(|k| matches!(k.state, KeyState::Valid | KeyState::ExpiresSoon));
+    if !usable {
+        return problem(
+            Item::TrustedKeys,
+            if keys.is_empty() {
+                "no WeChat Pay public key or platform certificate is held yet".to_string()
+            } else {
+                format!("no usable key: {summary}")
+            },
+            "set wechatpay.wechatpay_public_key, or wechatpay.apiv3_key so the platform certificates are downloaded at start (run the till once with the network)",
+        );
     }
+    if !expired.is_empty() || !soon.is_empty() {
+        let mut what = Vec::new();
+        if !expired.is_empty() {
+            what.push(format!(
+                "expired without a successor: {}",
+                expired.join(", ")
+            ));
+        }
+        if !soon.is_empty() {
+            what.push(format!(
+                "expiring soon without a successor: {}",
+                soon.join(", ")
+            ));
+        }
+        return warning(
+            Item::TrustedKeys,
+            what.join("; "),
+            "start the till with the network so it downloads the new platform certificate (wechatpay.apiv3_key), or switch to the WeChat Pay public key",
+        );
+    }
+    ok(
+        Item::TrustedKeys,
+        format!(
+            "{} key(s) trusted for answers: {summary}; requests ask WeChat to sign with {}",
+            keys.len(),
+            t.preferred_serial().unwrap_or("-")
+        ),
+    )
 }
 
 /// Reachability of the main and backup hosts, and the clock against the main host's `Date`.
@@ -531,6 +583,26 @@ pub fn round_trip_problem(e: &ApiError) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_is_reported_by_its_expiry() {
+        let pem = std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/wechatpay-java_wechatpay_certificate_44002404.pem"
+        ));
+        let Ok(t) = TrustStore::load(None, &[pem]) else {
+            panic!("the vector certificate loads");
+        };
+        let k = &t.status(0)[0];
+        let (from, until) = (k.effective.unwrap_or(0), k.expire.unwrap_or(0));
+        assert!(until > from);
+        assert_eq!(trust_status(Some(&t), None, from + 1).status, Status::Ok);
+        let soon = trust_status(Some(&t), None, until - 3600);
+        assert_eq!(soon.status, Status::Warning, "{}", soon.detail);
+        assert!(soon.detail.contains("expiring soon"), "{}", soon.detail);
+        let gone = trust_status(Some(&t), None, until + 1);
+        assert_eq!(gone.status, Status::Problem, "{}", gone.detail);
+    }
 
     #[test]
     fn clock_limits() {
