@@ -1,8 +1,10 @@
 //! Network and protocol faults the simulator can inject, for tests and training.
 //!
 //! A [`FaultRule`] applies to the next `times` requests to an [`Endpoint`]. Except for
-//! `server_error`, the request is processed first (the ledger moves) and only the answer is
-//! spoiled — the dangerous case for a till, where the money moved but the answer was lost.
+//! `server_error`, `refuse` and `error_message` (answered before processing, and before the
+//! request's own checks), the request is processed first (the ledger moves) and only the
+//! answer is spoiled — the dangerous case for a till, where the money moved but the answer
+//! was lost.
 
 use serde::{Deserialize, Serialize};
 
