@@ -30,7 +30,7 @@ use crate::failpoint;
 use crate::money::Fen;
 use crate::order::Refusal;
 use crate::store::{Store, StoreError};
-use crate::wechat::Client;
+use crate::wechat::{Client, Party};
 
 pub use requests::{
     DESCRIPTION_MAX_CHARS, REASON_MAX_BYTES, sanitize_description, sanitize_reason,
@@ -115,8 +115,9 @@ pub struct Progress {
 /// The merchant fields every pay call carries.
 #[derive(Clone, Debug)]
 struct MerchantInfo {
-    appid: String,
-    mchid: String,
+    /// Who the pay request is addressed as (direct merchant or service provider's
+    /// sub-merchant), mapped from the configuration in `crate::connect` only.
+    party: Party,
     store_id: String,
     store_name: String,
     terminal_id: String,
@@ -148,8 +149,7 @@ impl Engine {
                 cfg.payment.user_paying_timeout_secs,
             ),
             merchant: Arc::new(MerchantInfo {
-                appid: cfg.merchant.appid.clone(),
-                mchid: cfg.merchant.mchid.clone(),
+                party: crate::connect::party(&cfg.merchant),
                 store_id: cfg.merchant.store_id.clone(),
                 store_name: cfg.merchant.store_name.clone(),
                 terminal_id: cfg.merchant.terminal_id.clone(),
