@@ -116,7 +116,8 @@ pub struct Progress {
 #[derive(Clone, Debug)]
 struct MerchantInfo {
     /// Who the pay request is addressed as (direct merchant or service provider's
-    /// sub-merchant), mapped from the configuration in `crate::connect` only.
+    /// sub-merchant): the client's own party (`crate::connect` maps it from the configuration),
+    /// so a request and the client that sends it always agree.
     party: Party,
     store_id: String,
     store_name: String,
@@ -139,6 +140,7 @@ pub struct Engine {
 impl Engine {
     /// An engine for a configuration.
     pub fn new(cfg: &Config, client: Client, store: Store, clock: SharedClock) -> Engine {
+        let party = client.settings().party.clone();
         Engine {
             active: Default::default(),
             client,
@@ -149,7 +151,7 @@ impl Engine {
                 cfg.payment.user_paying_timeout_secs,
             ),
             merchant: Arc::new(MerchantInfo {
-                party: crate::connect::party(&cfg.merchant),
+                party,
                 store_id: cfg.merchant.store_id.clone(),
                 store_name: cfg.merchant.store_name.clone(),
                 terminal_id: cfg.merchant.terminal_id.clone(),
