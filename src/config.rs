@@ -244,6 +244,10 @@ fn default_data_dir() -> PathBuf {
 struct RawMerchant {
     mchid: String,
     appid: String,
+    #[serde(default)]
+    sub_mchid: Option<String>,
+    #[serde(default)]
+    sub_appid: Option<String>,
     store_id: String,
     store_name: String,
     terminal_id: String,
@@ -441,10 +445,18 @@ pub struct Printer {
 /// `[merchant]`.
 #[derive(Clone, Debug)]
 pub struct Merchant {
-    /// WeChat Pay merchant id (商户号).
+    /// WeChat Pay merchant id (商户号). In service-provider mode ([`Merchant::sub_mchid`]
+    /// set) the service provider's (`sp_mchid`): the merchant key, certificate serial, APIv3
+    /// key and WeChat Pay public key are then the service provider's too.
     pub mchid: String,
-    /// AppID bound to the merchant.
+    /// AppID bound to the merchant; in service-provider mode the service provider's
+    /// (`sp_appid`).
     pub appid: String,
+    /// The sub-merchant (特约商户) the till charges for: set, it switches the till to
+    /// service-provider mode (docs/protocol.md "Service-provider (partner) mode").
+    pub sub_mchid: Option<String>,
+    /// The sub-merchant's own AppID (`sub_appid`, optional); only with `sub_mchid`.
+    pub sub_appid: Option<String>,
     /// The store's own code, sent as `scene_info.store_info.out_id`.
     pub store_id: String,
     /// Printed on receipts.
@@ -578,6 +590,49 @@ impl Config {
             "letters and digits",
         )
         .map_err(|p| invalid("merchant.appid", p))?;
+        // Service-provider mode: mchid/appid above are the provider's, these the sub-merchant's.
+        if let Some(sub) = &m.sub_mchid {
+            check_id(
+                "merchant.sub_mchid",
+                sub,
+                32,
+                |c| c.is_ascii_digit(),
+                "digits",
+            )
+            .map_err(|p| {
+                invalid(
+                    "merchant.sub_mchid",
+                    format!("{p} (the sub-merchant's 特约商户号)"),
+                )
+            })?;
+            if *sub == m.mchid {
+                return Err(invalid(
+                    "merchant.sub_mchid",
+                    format!(
+                        "{sub:?} is also merchant.mchid: in service-provider mode merchant.mchid is \
+                         the service provider's merchant id and merchant.sub_mchid the sub-merchant's"
+                    ),
+                ));
+            }
+        }
+        if let Some(sub_appid) = &m.sub_appid {
+            if m.sub_mchid.is_none() {
+                return Err(invalid(
+                    "merchant.sub_appid",
+                    "is the sub-merchant's AppID and needs merchant.sub_mchid (service-provider \
+                     mode); a directly connected merchant sets merchant.appid only"
+                        .into(),
+                ));
+            }
+            check_id(
+                "merchant.sub_appid",
+                sub_appid,
+                32,
+                |c| c.is_ascii_alphanumeric(),
+                "letters and digits",
+            )
+            .map_err(|p| invalid("merchant.sub_appid", p))?;
+        }
         // Sent as scene_info.store_info.out_id: the documentation gives no character set, so
         // the till keeps to what every WeChat Pay identifier accepts (docs/protocol.md,
         // "Field limits").
@@ -824,6 +879,8 @@ impl Config {
             merchant: Merchant {
                 mchid: m.mchid,
                 appid: m.appid,
+                sub_mchid: m.sub_mchid,
+                sub_appid: m.sub_appid,
                 store_id: m.store_id,
                 store_name: m.store_name,
                 terminal_id: m.terminal_id,
@@ -887,6 +944,16 @@ impl Config {
         line("data_dir", self.data_dir.display().to_string());
         line("merchant.mchid", self.merchant.mchid.clone());
         line("merchant.appid", self.merchant.appid.clone());
+        if let Some(sub) = &self.merchant.sub_mchid {
+            line("merchant.sub_mchid", sub.clone());
+            line(
+                "merchant.sub_appid",
+                self.merchant
+                    .sub_appid
+                    .clone()
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
         line("merchant.store_id", self.merchant.store_id.clone());
         line("merchant.store_name", self.merchant.store_name.clone());
         line("merchant.terminal_id", self.merchant.terminal_id.clone());

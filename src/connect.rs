@@ -20,7 +20,7 @@ use crate::wechat::certs::{Apiv3Key, CertificateEntry, CertificateList};
 use crate::wechat::client::{DEFAULT_MAX_BODY, StartupError};
 use crate::wechat::keys::{KeyError, KeyStatus, PrivateKey, TrustStore};
 use crate::wechat::sign::Signer;
-use crate::wechat::{Client, Settings};
+use crate::wechat::{Client, Party, Settings};
 
 /// A client, and the in-process simulator behind it in simulator mode.
 pub struct Connection {
@@ -124,11 +124,28 @@ pub fn client_settings(cfg: &Config) -> Settings {
     Settings {
         base_url: cfg.wechatpay.base_url.clone(),
         backup_base_url: cfg.wechatpay.backup_base_url.clone(),
-        mchid: cfg.merchant.mchid.clone(),
-        appid: cfg.merchant.appid.clone(),
+        party: party(&cfg.merchant),
         connect_timeout: Duration::from_millis(cfg.wechatpay.connect_timeout_ms),
         request_timeout: Duration::from_millis(cfg.wechatpay.request_timeout_ms),
         max_body_bytes: DEFAULT_MAX_BODY,
+    }
+}
+
+/// Who the till charges for: `merchant.sub_mchid` set makes `mchid`/`appid` the service
+/// provider's (`sp_mchid`/`sp_appid`) and the sub-merchant the one charged
+/// (docs/configuration.md, "Service-provider mode").
+pub fn party(m: &config::Merchant) -> Party {
+    match &m.sub_mchid {
+        None => Party::Direct {
+            mchid: m.mchid.clone(),
+            appid: m.appid.clone(),
+        },
+        Some(sub_mchid) => Party::Partner {
+            sp_mchid: m.mchid.clone(),
+            sp_appid: m.appid.clone(),
+            sub_mchid: sub_mchid.clone(),
+            sub_appid: m.sub_appid.clone(),
+        },
     }
 }
 

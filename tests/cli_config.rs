@@ -67,3 +67,30 @@ fn env_and_working_dir_files_are_found() {
         "{text}"
     );
 }
+
+#[test]
+fn config_and_check_name_the_sub_merchant_in_service_provider_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = config::demo();
+    config::insert(&mut t, "merchant.sub_mchid", "1900000109");
+    config::write(&t, &dir.path().join("scanpay.toml"));
+    let out = scanpay(dir.path()).arg("config").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("merchant.sub_mchid") && l.ends_with("1900000109")),
+        "{text}"
+    );
+    // The check's first line says mchid/appid are the service provider's. (Its round trip
+    // needs the simulator's partner endpoints, the next step of issue 14.)
+    let out = scanpay(dir.path()).arg("check").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(
+            "mchid 1900000001, appid wxd678efh567hg6787 (service provider), sub_mchid 1900000109"
+        ),
+        "{text}"
+    );
+}

@@ -400,3 +400,70 @@ fn the_demo_through_the_config_helper_is_the_embedded_demo() {
     assert_eq!(from_table.wechatpay.mode, embedded.wechatpay.mode);
     assert_eq!(from_table.language, embedded.language);
 }
+
+/// Loads `GOOD_LIVE` changed by `edit` and returns the configuration.
+fn loaded_with(edit: impl FnOnce(&mut Table)) -> Config {
+    let mut t = config::parse(GOOD_LIVE);
+    edit(&mut t);
+    let (_dir, path) = live_dir(&config::text(&t));
+    load(&path).unwrap_or_else(|e| panic!("config refused: {e}\n{}", config::text(&t)))
+}
+
+#[test]
+fn sub_mchid_switches_to_service_provider_mode() {
+    let direct = loaded_with(|_| {});
+    assert_eq!(direct.merchant.sub_mchid, None);
+    assert!(!direct.describe().contains("merchant.sub_mchid"));
+    let partner = loaded_with(|t| {
+        insert(t, "merchant.sub_mchid", "1900000109");
+        insert(t, "merchant.sub_appid", "wx8888888888888888");
+    });
+    assert_eq!(partner.merchant.sub_mchid.as_deref(), Some("1900000109"));
+    assert_eq!(
+        partner.merchant.sub_appid.as_deref(),
+        Some("wx8888888888888888")
+    );
+    assert!(
+        partner.describe().contains("merchant.sub_mchid")
+            && partner.describe().contains("1900000109"),
+        "{}",
+        partner.describe()
+    );
+    let no_sub_appid = loaded_with(|t| insert(t, "merchant.sub_mchid", "1900000109"));
+    assert_eq!(no_sub_appid.merchant.sub_appid, None);
+}
+
+#[test]
+fn service_provider_fields_say_whose_they_are() {
+    let err = error_with(|t| insert(t, "merchant.sub_mchid", "19x"));
+    assert!(
+        err.contains("field `merchant.sub_mchid`")
+            && err.contains("digits")
+            && err.contains("sub-merchant"),
+        "{err}"
+    );
+    let err = error_with(|t| insert(t, "merchant.sub_mchid", ""));
+    assert!(err.contains("field `merchant.sub_mchid`"), "{err}");
+    let mchid = config::parse(GOOD_LIVE)["merchant"]["mchid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = error_with(|t| insert(t, "merchant.sub_mchid", mchid.as_str()));
+    assert!(
+        err.contains("field `merchant.sub_mchid`") && err.contains("service provider"),
+        "{err}"
+    );
+    let err = error_with(|t| {
+        insert(t, "merchant.sub_mchid", "1900000109");
+        insert(t, "merchant.sub_appid", "wx-8888");
+    });
+    assert!(
+        err.contains("field `merchant.sub_appid`") && err.contains("letters and digits"),
+        "{err}"
+    );
+    let err = error_with(|t| insert(t, "merchant.sub_appid", "wx8888888888888888"));
+    assert!(
+        err.contains("field `merchant.sub_appid`") && err.contains("merchant.sub_mchid"),
+        "{err}"
+    );
+}

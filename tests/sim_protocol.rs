@@ -11,7 +11,7 @@ use scanpay::wechat::client::DEFAULT_MAX_BODY;
 use scanpay::wechat::keys::PrivateKey;
 use scanpay::wechat::model::*;
 use scanpay::wechat::sign::Signer;
-use scanpay::wechat::{ApiError, Client, PayAnswer, Settings, TransportKind};
+use scanpay::wechat::{ApiError, Client, Party, PayAnswer, Settings, TransportKind};
 
 struct Rig {
     keys: SimKeys,
@@ -410,4 +410,59 @@ async fn oversized_answers_are_refused() {
     let err = small.query_by_out_trade_no("POS01L0001").await.unwrap_err();
     assert!(matches!(err, ApiError::TooLarge { limit: 64 }), "{err:?}");
     const { assert!(DEFAULT_MAX_BODY >= 64 * 1024) };
+}
+
+/// A signed answer about an order of another merchant than the client's party is
+/// `ApiError::WrongParty`, never a result (docs/protocol.md "Service-provider (partner) mode",
+/// answer check). Here the client believes its AppID is another one than the simulator's: the
+/// simulator pays the order it was sent and answers with its own `appid`.
+#[tokio::test]
+async fn an_answer_naming_another_merchant_is_never_a_result() {
+    let r = rig(sys()).await;
+    let key = PrivateKey::from_pem(
+        r.keys.merchant_key.to_pkcs8_pem().unwrap().as_bytes(),
+        std::path::Path::new("k"),
+    )
+    .unwrap();
+    let other_app = Party::Direct {
+        mchid: r.cfg.merchant.mchid.clone(),
+        appid: "wx0000000000000099".into(),
+    };
+    let wrong = r.client_with(
+        Settings {
+            party: other_app,
+            ..r.settings()
+        },
+        key,
+        &r.cfg.merchant.mchid.clone(),
+        sys(),
+    );
+    let err = wrong.codepay(&r.order("POS01W0001")).await.unwrap_err();
+    let ApiError::WrongParty {
+        field,
+        expected,
+        got,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*field, "appid");
+    assert_eq!(expected.as_deref(), Some("wx0000000000000099"));
+    assert_eq!(got.as_deref(), Some(r.cfg.merchant.appid.as_str()));
+    // Not a result: the outcome of a pay call is unknown, so the order must be queried.
+    assert_eq!(err.advice(Call::Pay), Advice::Query);
+    let err = wrong.query_by_out_trade_no("POS01W0001").await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::WrongParty { field: "appid", .. }),
+        "{err:?}"
+    );
+    // The client of the right party reads the same order.
+    let good = r.client(sys());
+    assert_eq!(
+        good.query_by_out_trade_no("POS01W0001")
+            .await
+            .unwrap()
+            .trade_state,
+        TradeState::Success
+    );
 }

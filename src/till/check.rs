@@ -199,7 +199,7 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
     report.push(ok(
         Item::Configuration,
         format!(
-            "{}, mode {}, mchid {}, appid {}, terminal {}",
+            "{}, mode {}, mchid {}, appid {}{}, terminal {}",
             cfg.source,
             match w.mode {
                 Mode::Live => "live",
@@ -207,6 +207,11 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
             },
             cfg.merchant.mchid,
             cfg.merchant.appid,
+            match &cfg.merchant.sub_mchid {
+                // Service-provider mode: mchid/appid are the provider's.
+                Some(sub) => format!(" (service provider), sub_mchid {sub}"),
+                None => String::new(),
+            },
             cfg.merchant.terminal_id
         ),
     ));

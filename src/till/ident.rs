@@ -28,11 +28,13 @@ pub const SIMULATOR_DIR: &str = "simulator";
 /// Who a data folder belongs to: the payment service's mode and the merchant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    /// `simulator` or `live` (a later service-provider mode adds its own word).
+    /// `simulator` or `live`.
     pub mode: String,
-    /// The merchant id (商户号).
+    /// The merchant id (商户号): a direct merchant's own, or the service provider's.
     pub mchid: String,
-    /// The sub-merchant of a service provider; `None` for a direct merchant (all of today).
+    /// The sub-merchant (特约商户) a service provider's till charges for
+    /// (`merchant.sub_mchid`); `None` for a directly connected merchant. A folder of one
+    /// sub-merchant is never opened for another, nor for the provider's direct business.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_mchid: Option<String>,
 }
@@ -43,7 +45,7 @@ impl Identity {
         Identity {
             mode: mode_word(cfg.wechatpay.mode).to_string(),
             mchid: cfg.merchant.mchid.clone(),
-            sub_mchid: None,
+            sub_mchid: cfg.merchant.sub_mchid.clone(),
         }
     }
 
@@ -68,11 +70,14 @@ impl Identity {
 
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} merchant {}", self.mode, self.mchid)?;
-        if let Some(sub) = &self.sub_mchid {
-            write!(f, " (sub-merchant {sub})")?;
+        match &self.sub_mchid {
+            None => write!(f, "{} merchant {}", self.mode, self.mchid),
+            Some(sub) => write!(
+                f,
+                "{} service provider {} for sub-merchant {sub}",
+                self.mode, self.mchid
+            ),
         }
-        Ok(())
     }
 }
 
@@ -290,7 +295,10 @@ mod tests {
             ..live.clone()
         };
         let e = decide_(Some(&live), &sub, &none).unwrap_err().to_string();
-        assert!(e.contains("(sub-merchant 1900000109)"), "{e}");
+        assert!(
+            e.contains("live merchant 1900000001; the configuration is live service provider 1900000001 for sub-merchant 1900000109"),
+            "{e}"
+        );
         // History does not matter once an identity is recorded.
         let used = History {
             simulator_dir: true,
@@ -349,7 +357,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             sp.to_string(),
-            "service_provider merchant 1900000001 (sub-merchant 1900000109)"
+            "service_provider service provider 1900000001 for sub-merchant 1900000109"
         );
         assert!(matches!(
             Identity::from_text("live"),
@@ -375,6 +383,40 @@ mod tests {
         ));
         assert!(matches!(
             check_recorded(&conn, &cfg),
+            Err(IdentityError::Mismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_folder_of_one_sub_merchant_refuses_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg =
+            crate::config::Config::load_from(crate::config::Source::EmbeddedDemo).unwrap();
+        cfg.data_dir = dir.path().to_path_buf();
+        cfg.merchant.sub_mchid = Some("1900000109".into());
+        let conn = store::open_connection(&dir.path().join(store::DB_FILE)).unwrap();
+        check_and_record(&conn, &cfg).unwrap();
+        let text = store::identity(&conn).unwrap().unwrap();
+        assert!(text.contains(r#""sub_mchid":"1900000109""#), "{text}");
+        // The sub-merchant's AppID is not part of whose folder it is.
+        cfg.merchant.sub_appid = Some("wx8888888888888888".into());
+        assert!(check_recorded(&conn, &cfg).unwrap());
+        cfg.merchant.sub_mchid = Some("1900000110".into());
+        let e = check_and_record(&conn, &cfg).unwrap_err();
+        assert!(matches!(e, IdentityError::Mismatch { .. }), "{e}");
+        assert!(
+            e.to_string().contains("sub-merchant 1900000109")
+                && e.to_string().contains("sub-merchant 1900000110"),
+            "{e}"
+        );
+        assert!(matches!(
+            check_recorded(&conn, &cfg),
+            Err(IdentityError::Mismatch { .. })
+        ));
+        // Nor is it the service provider's own (direct) folder.
+        cfg.merchant.sub_mchid = None;
+        assert!(matches!(
+            check_and_record(&conn, &cfg),
             Err(IdentityError::Mismatch { .. })
         ));
     }

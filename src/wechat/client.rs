@@ -22,6 +22,7 @@ use super::bill::BillType;
 use super::certs::{Apiv3Key, CertificateList, PlatformCertificate};
 use super::keys::TrustStore;
 use super::model::*;
+use super::partner::{OrderRef, Party, PayRequest};
 use super::sign::{AnswerSignature, Signer, VerifyError, headers, new_nonce};
 use crate::clock::SharedClock;
 
@@ -45,10 +46,10 @@ pub struct Settings {
     /// Backup host for idempotent calls, and for the pay call when the main host's connection
     /// could not be established (nothing sent).
     pub backup_base_url: Option<Url>,
-    /// Merchant id.
-    pub mchid: String,
-    /// AppID.
-    pub appid: String,
+    /// Who the till charges for: a directly connected merchant, or a service provider's
+    /// sub-merchant. Decides every call's path, query parameters and body fields, and what
+    /// an answer must name ([`Party`]).
+    pub party: Party,
     /// TCP+TLS connect timeout.
     pub connect_timeout: Duration,
     /// Whole-request timeout.
@@ -139,6 +140,18 @@ pub enum ApiError {
         /// The cap.
         limit: usize,
     },
+    /// A verified answer about another merchant's order than the request named: its `field`
+    /// (`mchid`, `sp_mchid`, `sub_mchid`, …) is not ours, or is missing where the page marks
+    /// it required. Never a result; see `docs/protocol.md` "Service-provider (partner) mode".
+    #[error("answer names another merchant: {field} is {got:?}, the request named {expected:?}")]
+    WrongParty {
+        /// The answer field that does not match.
+        field: &'static str,
+        /// What the request named (`None`: the field should not be there).
+        expected: Option<String>,
+        /// What the answer carried (`None`: missing).
+        got: Option<String>,
+    },
     /// The request could not be signed or built.
     #[error("could not build the request: {0}")]
     Request(String),
@@ -164,7 +177,8 @@ impl ApiError {
             ApiError::Transport { .. }
             | ApiError::Unverified(_)
             | ApiError::Malformed { .. }
-            | ApiError::TooLarge { .. } => unknown,
+            | ApiError::TooLarge { .. }
+            | ApiError::WrongParty { .. } => unknown,
             ApiError::Service {
                 code,
                 verified,
@@ -371,12 +385,23 @@ impl Client {
     /// [`TransportKind::Connect`] means neither host accepted a connection: nothing was sent.
     /// On any other error other than a verified definite failure the outcome is unknown and
     /// the order must be queried.
+    ///
+    /// A directly connected merchant's request; [`Client::pay`] takes either kind.
     pub async fn codepay(&self, req: &CodepayRequest) -> Result<PayAnswer, ApiError> {
-        let body = serde_json::to_vec(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        self.pay(&PayRequest::Direct(req.clone())).await
+    }
+
+    /// The pay call for either party (`POST /v3/pay/transactions/codepay` or
+    /// `POST /v3/pay/partner/transactions/codepay`), with [`Client::codepay`]'s rules. A
+    /// request addressed to another party than this client's [`Settings::party`] is refused
+    /// before anything is sent; an answer naming another merchant is
+    /// [`ApiError::WrongParty`].
+    pub async fn pay(&self, req: &PayRequest) -> Result<PayAnswer, ApiError> {
+        let (path, body) = req.wire(&self.settings.party)?;
         let raw = self
             .send(
                 Method::POST,
-                "/v3/pay/transactions/codepay",
+                path,
                 Some(body),
                 Route::MainThenBackupIfUnsent,
             )
@@ -386,6 +411,7 @@ impl Client {
             return Ok(PayAnswer::UserPaying);
         }
         let t: Transaction = self.decode(raw)?;
+        self.settings.party.check_transaction(&t)?;
         Ok(if t.trade_state == TradeState::Success {
             PayAnswer::Paid(t)
         } else {
@@ -393,42 +419,34 @@ impl Client {
         })
     }
 
-    /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=…`.
+    /// `GET /v3/pay/transactions/out-trade-no/{no}?mchid=…` (service provider:
+    /// `GET /v3/pay/partner/transactions/out-trade-no/{no}?sp_mchid=…&sub_mchid=…`).
     pub async fn query_by_out_trade_no(&self, out_trade_no: &str) -> Result<Transaction, ApiError> {
-        let path = format!(
-            "/v3/pay/transactions/out-trade-no/{}?mchid={}",
-            path_segment(out_trade_no)?,
-            path_segment(&self.settings.mchid)?
-        );
-        let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
-        self.decode(raw)
+        self.query(OrderRef::OutTradeNo(out_trade_no)).await
     }
 
-    /// `GET /v3/pay/transactions/id/{transaction_id}?mchid=…`.
+    /// `GET /v3/pay/transactions/id/{transaction_id}?mchid=…` (service provider:
+    /// `GET /v3/pay/partner/transactions/id/{transaction_id}?sp_mchid=…&sub_mchid=…`).
     pub async fn query_by_transaction_id(
         &self,
         transaction_id: &str,
     ) -> Result<Transaction, ApiError> {
-        let path = format!(
-            "/v3/pay/transactions/id/{}?mchid={}",
-            path_segment(transaction_id)?,
-            path_segment(&self.settings.mchid)?
-        );
+        self.query(OrderRef::TransactionId(transaction_id)).await
+    }
+
+    async fn query(&self, order: OrderRef<'_>) -> Result<Transaction, ApiError> {
+        let path = self.settings.party.query_path(order)?;
         let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
-        self.decode(raw)
+        let t: Transaction = self.decode(raw)?;
+        self.settings.party.check_transaction(&t)?;
+        Ok(t)
     }
 
     /// `POST /v3/pay/transactions/out-trade-no/{no}/reverse`. Idempotent; may use the backup host.
+    /// Service provider: `POST /v3/pay/partner/transactions/out-trade-no/{no}/reverse`.
     pub async fn reverse(&self, out_trade_no: &str) -> Result<ReverseAnswer, ApiError> {
-        let path = format!(
-            "/v3/pay/transactions/out-trade-no/{}/reverse",
-            path_segment(out_trade_no)?
-        );
-        let body = serde_json::to_vec(&ReverseRequest {
-            appid: self.settings.appid.clone(),
-            mchid: self.settings.mchid.clone(),
-        })
-        .map_err(|e| ApiError::Request(e.to_string()))?;
+        let path = self.settings.party.reverse_path(out_trade_no)?;
+        let body = self.settings.party.reverse_body()?;
         let raw = self
             .send(Method::POST, &path, Some(body), Route::Failover)
             .await?;
@@ -438,16 +456,22 @@ impl Client {
             return Ok(ReverseAnswer {
                 appid: None,
                 mchid: None,
+                sp_appid: None,
+                sp_mchid: None,
+                sub_appid: None,
+                sub_mchid: None,
                 out_trade_no: Some(out_trade_no.to_string()),
             });
         }
-        self.decode(raw)
+        let a: ReverseAnswer = self.decode(raw)?;
+        self.settings.party.check_reverse(&a)?;
+        Ok(a)
     }
 
     /// `POST /v3/refund/domestic/refunds`. Retrying is the caller's choice, always with the
-    /// same `out_refund_no`.
+    /// same `out_refund_no`. A service provider's body carries `sub_mchid` first.
     pub async fn refund(&self, req: &RefundRequest) -> Result<Refund, ApiError> {
-        let body = serde_json::to_vec(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        let body = self.settings.party.refund_body(req)?;
         let raw = self
             .send(
                 Method::POST,
@@ -459,17 +483,15 @@ impl Client {
         self.decode(raw)
     }
 
-    /// `GET /v3/refund/domestic/refunds/{out_refund_no}`.
+    /// `GET /v3/refund/domestic/refunds/{out_refund_no}` (service provider: `?sub_mchid=…`).
     pub async fn query_refund(&self, out_refund_no: &str) -> Result<Refund, ApiError> {
-        let path = format!(
-            "/v3/refund/domestic/refunds/{}",
-            path_segment(out_refund_no)?
-        );
+        let path = self.settings.party.refund_query_path(out_refund_no)?;
         let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         self.decode(raw)
     }
 
-    /// `GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&bill_type=…` (plain text, not GZIP).
+    /// `GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&bill_type=…` (plain text, not GZIP); a
+    /// service provider adds `sub_mchid=…` for its sub-merchant's bill only.
     pub async fn trade_bill(
         &self,
         bill_date: &str,
@@ -488,10 +510,7 @@ impl Client {
                 "bill date {bill_date:?} is not YYYY-MM-DD"
             )));
         }
-        let path = format!(
-            "/v3/bill/tradebill?bill_date={bill_date}&bill_type={}",
-            bill_type.as_query()
-        );
+        let path = self.settings.party.trade_bill_path(bill_date, bill_type)?;
         let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         self.decode(raw)
     }
@@ -818,7 +837,7 @@ fn transport(e: reqwest::Error) -> ApiError {
 }
 
 /// Identifiers go into paths unescaped, so only the characters WeChat allows in them pass.
-fn path_segment(s: &str) -> Result<&str, ApiError> {
+pub(super) fn path_segment(s: &str) -> Result<&str, ApiError> {
     if !s.is_empty()
         && s.len() <= 64
         && s.bytes()
@@ -841,8 +860,10 @@ mod tests {
         Settings {
             base_url: url("https://main.example/"),
             backup_base_url: backup.map(url),
-            mchid: "1900000001".into(),
-            appid: "wx0000000000000001".into(),
+            party: Party::Direct {
+                mchid: "1900000001".into(),
+                appid: "wx0000000000000001".into(),
+            },
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             max_body_bytes: 1000,

@@ -12,7 +12,9 @@ pub mod certs;
 pub mod client;
 pub mod keys;
 pub mod model;
+pub mod partner;
 pub mod probe;
 pub mod sign;
 
 pub use client::{ApiError, Client, PayAnswer, Settings, TransportKind};
+pub use partner::{Party, PayRequest};

@@ -154,7 +154,9 @@ impl<'de> Deserialize<'de> for TradeState {
     }
 }
 
-/// An order as the codepay (200) and query answers describe it.
+/// An order as the codepay (200) and query answers describe it, in either mode (a
+/// directly connected merchant's answer names `appid`/`mchid`, a service provider's the
+/// `sp_*`/`sub_*` fields; `crate::wechat::partner::Party::check_transaction` checks them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
     /// AppID.
@@ -163,6 +165,18 @@ pub struct Transaction {
     /// Merchant id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mchid: Option<String>,
+    /// Service-provider mode: the service provider's AppID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_appid: Option<String>,
+    /// Service-provider mode: the service provider's merchant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
+    /// Service-provider mode: the sub-merchant's AppID (only when the request sent one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_appid: Option<String>,
+    /// Service-provider mode: the sub-merchant's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
     /// Merchant order number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_trade_no: Option<String>,
@@ -237,6 +251,18 @@ pub struct ReverseAnswer {
     /// Merchant id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mchid: Option<String>,
+    /// Service-provider mode: the service provider's AppID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_appid: Option<String>,
+    /// Service-provider mode: the service provider's merchant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_mchid: Option<String>,
+    /// Service-provider mode: the sub-merchant's AppID (only when the request sent one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_appid: Option<String>,
+    /// Service-provider mode: the sub-merchant's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
     /// The reversed order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_trade_no: Option<String>,

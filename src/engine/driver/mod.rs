@@ -30,7 +30,7 @@ use crate::failpoint;
 use crate::money::Fen;
 use crate::order::Refusal;
 use crate::store::{Store, StoreError};
-use crate::wechat::Client;
+use crate::wechat::{Client, Party};
 
 pub use requests::{
     DESCRIPTION_MAX_CHARS, REASON_MAX_BYTES, sanitize_description, sanitize_reason,
@@ -115,8 +115,10 @@ pub struct Progress {
 /// The merchant fields every pay call carries.
 #[derive(Clone, Debug)]
 struct MerchantInfo {
-    appid: String,
-    mchid: String,
+    /// Who the pay request is addressed as (direct merchant or service provider's
+    /// sub-merchant): the client's own party (`crate::connect` maps it from the configuration),
+    /// so a request and the client that sends it always agree.
+    party: Party,
     store_id: String,
     store_name: String,
     terminal_id: String,
@@ -138,6 +140,7 @@ pub struct Engine {
 impl Engine {
     /// An engine for a configuration.
     pub fn new(cfg: &Config, client: Client, store: Store, clock: SharedClock) -> Engine {
+        let party = client.settings().party.clone();
         Engine {
             active: Default::default(),
             client,
@@ -148,8 +151,7 @@ impl Engine {
                 cfg.payment.user_paying_timeout_secs,
             ),
             merchant: Arc::new(MerchantInfo {
-                appid: cfg.merchant.appid.clone(),
-                mchid: cfg.merchant.mchid.clone(),
+                party,
                 store_id: cfg.merchant.store_id.clone(),
                 store_name: cfg.merchant.store_name.clone(),
                 terminal_id: cfg.merchant.terminal_id.clone(),

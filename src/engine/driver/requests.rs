@@ -5,6 +5,7 @@ use crate::auth_code::AuthCode;
 use crate::money::Fen;
 use crate::store::orders::OrderRecord;
 use crate::store::refunds::RefundRecord;
+use crate::wechat::PayRequest;
 use crate::wechat::model::{
     CodepayPayer, CodepayRequest, RefundRequest, RefundRequestAmount, RequestAmount, SceneInfo,
     StoreInfo,
@@ -56,15 +57,17 @@ pub fn sanitize_reason(s: &str) -> String {
     out.trim_end().to_string()
 }
 
-/// The one pay call of an order.
-pub(super) fn codepay(m: &MerchantInfo, order: &OrderRecord, code: &AuthCode) -> CodepayRequest {
+/// The one pay call of an order, addressed as the till's party says (a directly connected
+/// merchant's codepay, or a service provider's partner codepay for its sub-merchant).
+pub(super) fn codepay(m: &MerchantInfo, order: &OrderRecord, code: &AuthCode) -> PayRequest {
     let mut description = sanitize_description(&order.description);
     if description.is_empty() {
         description = sanitize_description(&m.store_name);
     }
-    CodepayRequest {
-        appid: m.appid.clone(),
-        mchid: m.mchid.clone(),
+    let order = CodepayRequest {
+        // Addressed by `PayRequest::new` below.
+        appid: String::new(),
+        mchid: String::new(),
         description,
         out_trade_no: order.out_trade_no.clone(),
         attach: None,
@@ -83,7 +86,8 @@ pub(super) fn codepay(m: &MerchantInfo, order: &OrderRecord, code: &AuthCode) ->
             device_ip: Some(m.device_ip.clone()),
             device_id: Some(m.terminal_id.clone()),
         },
-    }
+    };
+    PayRequest::new(&m.party, order)
 }
 
 /// A refund's request (always the same out_refund_no).
@@ -121,5 +125,74 @@ mod tests {
         assert_eq!(d, "'cola， 2 cans'");
         assert!(!sanitize_reason("a,b`c").contains([',', '`']));
         assert_eq!(sanitize_description(&"长".repeat(200)).chars().count(), 127);
+    }
+
+    fn merchant(party: crate::wechat::Party) -> MerchantInfo {
+        MerchantInfo {
+            party,
+            store_id: "SZ-001".into(),
+            store_name: "Shop".into(),
+            terminal_id: "POS01".into(),
+            device_ip: "10.0.0.8".into(),
+        }
+    }
+
+    fn order() -> OrderRecord {
+        OrderRecord {
+            id: 1,
+            out_trade_no: "POS01A0001".into(),
+            shift_id: 1,
+            terminal_id: "POS01".into(),
+            cashier: "c".into(),
+            amount: Fen(100),
+            description: "cola".into(),
+            code_masked: String::new(),
+            state: crate::order::OrderState::Pending,
+            snapshot: String::new(),
+            transaction_id: None,
+            reason_code: None,
+            reason: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_pay_request_is_addressed_as_the_party_says() {
+        use crate::wechat::{Party, PayRequest};
+        let code = AuthCode::parse("134567890123456789").unwrap();
+        let direct = Party::Direct {
+            mchid: "1900000001".into(),
+            appid: "wxd678efh567hg6787".into(),
+        };
+        match codepay(&merchant(direct), &order(), &code) {
+            PayRequest::Direct(r) => {
+                assert_eq!(
+                    (r.mchid.as_str(), r.appid.as_str()),
+                    ("1900000001", "wxd678efh567hg6787")
+                );
+                assert_eq!(r.out_trade_no, "POS01A0001");
+            }
+            other => panic!("{other:?}"),
+        }
+        let partner = Party::Partner {
+            sp_mchid: "1230000109".into(),
+            sp_appid: "wx8888888888888888".into(),
+            sub_mchid: "1900000109".into(),
+            sub_appid: None,
+        };
+        let req = codepay(&merchant(partner.clone()), &order(), &code);
+        match &req {
+            PayRequest::Partner(r) => {
+                assert_eq!(r.sp_mchid, "1230000109");
+                assert_eq!(r.sub_mchid, "1900000109");
+                assert_eq!(r.sub_appid, None);
+                assert_eq!(r.amount.total, 100);
+                assert_eq!(r.scene_info.device_id.as_deref(), Some("POS01"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let (path, _) = req.wire(&partner).unwrap();
+        assert_eq!(path, "/v3/pay/partner/transactions/codepay");
     }
 }

@@ -219,7 +219,7 @@ impl Flow for PayFlow<'_> {
                 };
                 failpoint::hit("pay.before_send");
                 let req = requests::codepay(&self.engine.merchant, &self.order, code);
-                let answer = client.codepay(&req).await;
+                let answer = client.pay(&req).await;
                 failpoint::hit("pay.after_send");
                 self.network_ok = Some(answers::reached(&answer));
                 answers::pay(answer)
