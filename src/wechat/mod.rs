@@ -14,5 +14,6 @@ pub mod keys;
 pub mod model;
 pub mod probe;
 pub mod sign;
+pub mod v2;
 
 pub use client::{ApiError, Client, PayAnswer, Settings, TransportKind};
