@@ -67,6 +67,15 @@ pub fn signed_fields<R: V2Request>(
     put(&mut f, "appid", &merchant.appid, 32)?;
     put(&mut f, "mch_id", &merchant.mch_id, 32)?;
     put(&mut f, "nonce_str", nonce, 32)?;
+    // Values are sent and signed trimmed, and blank ones left out: the official SDK trims when
+    // it signs and when it writes (`WXPayUtil.generateSignature`, `mapToXml`), WxJava does not,
+    // so only a trimmed value reads the same under both.
+    for v in f.values_mut() {
+        let t = v.trim();
+        if t.len() != v.len() {
+            *v = t.to_string();
+        }
+    }
     f.retain(|_, v| !v.is_empty());
     if sign_type != SignType::Md5 {
         f.insert(SIGN_TYPE_FIELD.into(), sign_type.as_str().into());
@@ -542,6 +551,23 @@ mod tests {
             ),
             Err(RequestError::Missing("appid"))
         );
+    }
+
+    #[test]
+    fn values_are_trimmed_and_blank_ones_left_out() {
+        let q = Micropay {
+            body: " 咖啡 ".into(),
+            out_trade_no: "A1".into(),
+            total_fee: 1,
+            spbill_create_ip: "10.0.0.1".into(),
+            auth_code: "134512345678901234".into(),
+            device_info: Some("   ".into()),
+            ..Micropay::default()
+        };
+        let f = signed_fields(&q, &merchant(), "n", &key(), SignType::Md5).unwrap();
+        assert_eq!(f["body"], "咖啡");
+        assert!(!f.contains_key("device_info"));
+        assert!(sign::string_a(&f).contains("body=咖啡&"));
     }
 
     #[test]
