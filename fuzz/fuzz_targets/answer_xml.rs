@@ -9,9 +9,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(key) = ApiKey::new("192006250b4c09247ec02edce69f6a2d") {
         let _ = answer::read(data, &key, SignType::Md5);
     }
-    if let Ok(fields) = xml::parse(data) {
-        if let Ok(text) = xml::write(&fields) {
-            assert_eq!(xml::parse(text.as_bytes()).ok(), Some(fields));
-        }
+    if let Ok(fields) = xml::parse(data)
+        && let Ok(text) = xml::write(&fields)
+    {
+        assert_eq!(xml::parse(text.as_bytes()).ok(), Some(fields));
     }
 });

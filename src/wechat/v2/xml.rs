@@ -357,10 +357,10 @@ mod tests {
 
         #[test]
         fn whatever_parses_and_writes_reads_back_the_same(s in "<xml>(<[a-c]>([ -~]|&(amp|lt|gt|quot|apos|#x4E2D|#13|#1);|<!\\[CDATA\\[[ -~]{0,6}\\]\\]>){0,6}</[a-c]>|<[a-c]/>|\n){0,6}</xml>") {
-            if let Ok(fields) = parse(s.as_bytes()) {
-                if let Ok(text) = write(&fields) {
+            if let Ok(fields) = parse(s.as_bytes())
+                && let Ok(text) = write(&fields)
+            {
                     prop_assert_eq!(parse(text.as_bytes()).ok(), Some(fields));
-                }
             }
         }
 
