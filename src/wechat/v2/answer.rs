@@ -11,7 +11,9 @@
 //! saw a micropay answered `FAIL` ("post数据为空") while the customer was asked to pay and did.
 //! So for a payment it means "outcome unknown" ([`Advice::Query`]), like a lost answer.
 
-use crate::wechat::model::{Advice, Call, ErrorCode};
+use crate::wechat::model::{
+    Advice, AnswerAmount, Call, ErrorCode, PayerInfo, TradeState, Transaction,
+};
 
 use super::Fields;
 use super::sign::{self, ApiKey, SignType, VerifyError};
@@ -133,6 +135,124 @@ pub fn error_code(err_code: &str) -> ErrorCode {
         }
         other => ErrorCode::from_wire(other),
     }
+}
+
+/// Why the fields of a trusted answer do not make an order.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FieldError {
+    /// A query answer without `trade_state`.
+    #[error("the answer has no trade_state")]
+    NoTradeState,
+    /// An amount that is not a whole number of fen.
+    #[error("field {0} is not an amount in fen")]
+    Amount(&'static str),
+    /// `time_end` that is not `yyyyMMddHHmmss`.
+    #[error("time_end is not a yyyyMMddHHmmss time")]
+    Time,
+}
+
+/// A successful `/pay/micropay` answer as the shared order model. The answer has no
+/// `trade_state`: both codes `SUCCESS` on a micropay mean paid (the micropay page, ref §9.1), so the
+/// state is `SUCCESS` unless the answer names one.
+pub fn paid_transaction(fields: &Fields) -> Result<Transaction, FieldError> {
+    transaction(fields, TradeState::Success)
+}
+
+/// A successful `/pay/orderquery` answer as the shared order model; `trade_state` is required.
+pub fn queried_transaction(fields: &Fields) -> Result<Transaction, FieldError> {
+    if !fields.contains_key("trade_state") {
+        return Err(FieldError::NoTradeState);
+    }
+    transaction(fields, TradeState::Success)
+}
+
+fn transaction(fields: &Fields, default_state: TradeState) -> Result<Transaction, FieldError> {
+    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
+    let fen = |k: &'static str| -> Result<Option<i64>, FieldError> {
+        match fields.get(k).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => {
+                v.parse().map(Some).map_err(|_| FieldError::Amount(k))
+            }
+            Some(_) => Err(FieldError::Amount(k)),
+        }
+    };
+    let total = fen("total_fee")?;
+    let payer_total = fen("cash_fee")?;
+    let currency = get("fee_type");
+    let payer_currency = get("cash_fee_type");
+    let amount = (total.is_some()
+        || payer_total.is_some()
+        || currency.is_some()
+        || payer_currency.is_some())
+    .then_some(AnswerAmount {
+        total,
+        payer_total,
+        currency,
+        payer_currency,
+    });
+    Ok(Transaction {
+        appid: get("appid"),
+        mchid: get("mch_id"),
+        out_trade_no: get("out_trade_no"),
+        transaction_id: get("transaction_id"),
+        trade_type: get("trade_type"),
+        trade_state: fields
+            .get("trade_state")
+            .map_or(default_state, |s| TradeState::from_wire(s)),
+        trade_state_desc: get("trade_state_desc"),
+        bank_type: get("bank_type"),
+        attach: get("attach"),
+        success_time: get("time_end").map(|t| beijing_rfc3339(&t)).transpose()?,
+        payer: get("openid").map(|openid| PayerInfo {
+            openid: Some(openid),
+        }),
+        amount,
+    })
+}
+
+/// `yyyyMMddHHmmss` (Beijing time, ref §9.3 `time_end`) as RFC 3339 with `+08:00`, the form
+/// APIv3's `success_time` has.
+fn beijing_rfc3339(t: &str) -> Result<String, FieldError> {
+    if t.len() != 14 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldError::Time);
+    }
+    let n = |r: std::ops::Range<usize>| t[r].parse::<i16>().map_err(|_| FieldError::Time);
+    let (y, mo, d, h, mi, s) = (
+        n(0..4)?,
+        n(4..6)?,
+        n(6..8)?,
+        n(8..10)?,
+        n(10..12)?,
+        n(12..14)?,
+    );
+    let narrow = |v: i16| i8::try_from(v).map_err(|_| FieldError::Time);
+    jiff::civil::DateTime::new(
+        y,
+        narrow(mo)?,
+        narrow(d)?,
+        narrow(h)?,
+        narrow(mi)?,
+        narrow(s)?,
+        0,
+    )
+    .map_err(|_| FieldError::Time)?;
+    Ok(format!(
+        "{}-{}-{}T{}:{}:{}+08:00",
+        &t[0..4],
+        &t[4..6],
+        &t[6..8],
+        &t[8..10],
+        &t[10..12],
+        &t[12..14]
+    ))
+}
+
+/// Whether a successful `/secapi/pay/reverse` answer asks for the reverse to be called again
+/// (`recall=Y`, ref §9.4). Anything but `N` — `Y`, absent, unknown — is "call again": reversing
+/// is idempotent, and stopping early could leave a payable order open (ours).
+pub fn reverse_again(fields: &Fields) -> bool {
+    fields.get("recall").map(String::as_str) != Some("N")
 }
 
 #[cfg(test)]
@@ -267,6 +387,70 @@ mod tests {
             read(b"<html>502</html>", &key(), SignType::Md5),
             Err(AnswerError::Xml(_))
         ));
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn success_fields_make_the_shared_order_model() {
+        let paid = fields(&[
+            ("appid", "wx1"),
+            ("mch_id", "100"),
+            ("out_trade_no", "A1"),
+            ("transaction_id", "4200000001"),
+            ("trade_type", "MICROPAY"),
+            ("bank_type", "CMC"),
+            ("openid", "oUpF8"),
+            ("total_fee", "888"),
+            ("cash_fee", "800"),
+            ("fee_type", "CNY"),
+            ("time_end", "20141030133525"),
+            ("attach", ""),
+        ]);
+        let t = paid_transaction(&paid).unwrap();
+        assert_eq!(t.trade_state, TradeState::Success);
+        assert_eq!(t.mchid.as_deref(), Some("100"));
+        assert_eq!(t.success_time.as_deref(), Some("2014-10-30T13:35:25+08:00"));
+        assert_eq!(t.payer.and_then(|p| p.openid).as_deref(), Some("oUpF8"));
+        let a = t.amount.unwrap();
+        assert_eq!((a.total, a.payer_total), (Some(888), Some(800)));
+        assert_eq!(t.attach, None);
+        // A query answer must say the state.
+        assert_eq!(queried_transaction(&paid), Err(FieldError::NoTradeState));
+        let mut q = paid.clone();
+        q.insert("trade_state".into(), "USERPAYING".into());
+        assert_eq!(
+            queried_transaction(&q).unwrap().trade_state,
+            TradeState::UserPaying
+        );
+        for (k, v, e) in [
+            ("total_fee", "8.88", FieldError::Amount("total_fee")),
+            ("cash_fee", "-1", FieldError::Amount("cash_fee")),
+            (
+                "total_fee",
+                "99999999999999999999",
+                FieldError::Amount("total_fee"),
+            ),
+            ("time_end", "20141330133525", FieldError::Time),
+            ("time_end", "2014-10-30", FieldError::Time),
+        ] {
+            let mut bad = paid.clone();
+            bad.insert(k.into(), v.into());
+            assert_eq!(paid_transaction(&bad), Err(e), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn reverse_stops_only_on_recall_n() {
+        assert!(!reverse_again(&fields(&[("recall", "N")])));
+        assert!(reverse_again(&fields(&[("recall", "Y")])));
+        assert!(reverse_again(&fields(&[])));
+        assert!(reverse_again(&fields(&[("recall", "n")])));
     }
 
     #[test]
