@@ -33,6 +33,9 @@ pub enum RequestError {
         /// Its documented maximum.
         max: usize,
     },
+    /// A field not in its documented format.
+    #[error("field {0} is not in the documented format")]
+    Format(&'static str),
     /// An amount of zero fen.
     #[error("field {0} must be at least 1 fen")]
     ZeroAmount(&'static str),
@@ -356,7 +359,7 @@ impl V2Request for DownloadBill {
     fn fields(&self) -> Result<Fields, RequestError> {
         let mut f = Fields::new();
         if self.bill_date.len() != 8 || !self.bill_date.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(RequestError::Missing("bill_date"));
+            return Err(RequestError::Format("bill_date"));
         }
         f.insert("bill_date".into(), self.bill_date.clone());
         let t = match self.bill_type {
@@ -534,7 +537,7 @@ mod tests {
             bill_date: "2026-11-30".into(),
             bill_type: BillType::Success,
         };
-        assert!(bad_date.fields().is_err());
+        assert_eq!(bad_date.fields(), Err(RequestError::Format("bill_date")));
         let m = Merchant {
             appid: String::new(),
             mch_id: "1".into(),
