@@ -344,3 +344,130 @@ fn generated_keys_round_trip_through_pem() {
     assert!(public.verify_base64(b"hello", &sig));
     assert!(!public.verify_base64(b"hellp", &sig));
 }
+
+// ---- APIv2 (XML): v2-sign.json, every vector byte for byte ----
+
+mod v2 {
+    use super::{json, s};
+    use scanpay::wechat::v2::Fields;
+    use scanpay::wechat::v2::request::{Merchant, Micropay, signed_fields, signed_xml};
+    use scanpay::wechat::v2::sign::{ApiKey, SignType, VerifyError, sign, string_a, verify};
+    use scanpay::wechat::v2::xml;
+    use serde_json::Value;
+
+    fn fields(v: &Value) -> Fields {
+        v.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn official_example_string_a_md5_and_hmac() {
+        let v = json("v2-sign.json");
+        let key = ApiKey::new(s(&v, "key")).unwrap();
+        let params = fields(&v["params"]);
+        assert_eq!(string_a(&params), s(&v, "stringA"));
+        assert_eq!(
+            format!("{}&key={}", string_a(&params), s(&v, "key")),
+            s(&v, "stringSignTemp")
+        );
+        assert_eq!(sign(&params, &key, SignType::Md5), s(&v["expected"], "MD5"));
+        assert_eq!(
+            sign(&params, &key, SignType::HmacSha256),
+            s(&v["expected"], "HMAC-SHA256")
+        );
+        // The same values verify as an answer's `sign`, and only with the right type.
+        for (ty, name) in [
+            (SignType::Md5, "MD5"),
+            (SignType::HmacSha256, "HMAC-SHA256"),
+        ] {
+            let mut signed = params.clone();
+            signed.insert("sign".into(), s(&v["expected"], name).into());
+            assert_eq!(verify(&signed, &key, ty), Ok(()), "{name}");
+            let other = if ty == SignType::Md5 {
+                SignType::HmacSha256
+            } else {
+                SignType::Md5
+            };
+            assert_eq!(verify(&signed, &key, other), Err(VerifyError::Mismatch));
+        }
+    }
+
+    #[test]
+    fn derived_micropay_string_a_and_signatures() {
+        let v = json("v2-sign.json");
+        let key = ApiKey::new(s(&v, "key")).unwrap();
+        let d = &v["derived_micropay_example"];
+        let params = fields(&d["params"]);
+        assert_eq!(string_a(&params), s(d, "stringA"));
+        assert_eq!(sign(&params, &key, SignType::Md5), s(d, "expected_MD5"));
+        assert_eq!(
+            sign(&params, &key, SignType::HmacSha256),
+            s(d, "expected_HMAC-SHA256")
+        );
+    }
+
+    fn derived_micropay(d: &Value) -> (Micropay, Merchant, String) {
+        let p = &d["params"];
+        let micropay = Micropay {
+            body: s(p, "body").into(),
+            out_trade_no: s(p, "out_trade_no").into(),
+            total_fee: s(p, "total_fee").parse().unwrap(),
+            spbill_create_ip: s(p, "spbill_create_ip").into(),
+            auth_code: s(p, "auth_code").into(),
+            // Sent empty in the vector: left out of the XML and the signature.
+            device_info: Some(s(p, "device_info").into()),
+            attach: Some(s(p, "attach").into()),
+            ..Micropay::default()
+        };
+        let merchant = Merchant {
+            appid: s(p, "appid").into(),
+            mch_id: s(p, "mch_id").into(),
+        };
+        (micropay, merchant, s(p, "nonce_str").into())
+    }
+
+    #[test]
+    fn derived_micropay_request_xml_byte_for_byte() {
+        let v = json("v2-sign.json");
+        let key = ApiKey::new(s(&v, "key")).unwrap();
+        let d = &v["derived_micropay_example"];
+        let (micropay, merchant, nonce) = derived_micropay(d);
+        let body = signed_xml(&micropay, &merchant, &nonce, &key, SignType::Md5).unwrap();
+        let expected = format!(
+            "<xml>\
+             <appid><![CDATA[wxd930ea5d5a258f4f]]></appid>\
+             <auth_code><![CDATA[120061098828009406]]></auth_code>\
+             <body><![CDATA[image形象店-深圳腾大-QQ公仔]]></body>\
+             <mch_id><![CDATA[10000100]]></mch_id>\
+             <nonce_str><![CDATA[5K8264ILTKCH16CQ2502SI8ZNMTM67VS]]></nonce_str>\
+             <out_trade_no><![CDATA[1217752501201407033233368018]]></out_trade_no>\
+             <sign><![CDATA[{}]]></sign>\
+             <spbill_create_ip><![CDATA[8.8.8.8]]></spbill_create_ip>\
+             <total_fee><![CDATA[888]]></total_fee>\
+             </xml>",
+            s(d, "expected_MD5")
+        );
+        assert_eq!(body, expected);
+        // What the service reads back is what was signed.
+        let read = xml::parse(body.as_bytes()).unwrap();
+        assert_eq!(string_a(&read), s(d, "stringA"));
+        assert_eq!(verify(&read, &key, SignType::Md5), Ok(()));
+
+        // HMAC-SHA256 requests must name their type, which is then signed too: the vector's
+        // HMAC value (computed without sign_type) is for the bare parameters only.
+        let hmac = signed_fields(&micropay, &merchant, &nonce, &key, SignType::HmacSha256).unwrap();
+        assert_eq!(hmac["sign_type"], "HMAC-SHA256");
+        assert_eq!(
+            string_a(&hmac),
+            s(d, "stringA").replace(
+                "&spbill_create_ip=",
+                "&sign_type=HMAC-SHA256&spbill_create_ip="
+            )
+        );
+        assert_ne!(hmac["sign"], s(d, "expected_HMAC-SHA256"));
+        assert_eq!(verify(&hmac, &key, SignType::HmacSha256), Ok(()));
+    }
+}

@@ -15,6 +15,7 @@ pub mod model;
 pub mod partner;
 pub mod probe;
 pub mod sign;
+pub mod v2;
 
 pub use client::{ApiError, Client, PayAnswer, Settings, TransportKind};
 pub use partner::{Party, PayRequest};
