@@ -208,6 +208,12 @@ fn transaction(fields: &Fields, default_state: TradeState) -> Result<Transaction
             openid: Some(openid),
         }),
         amount,
+        // APIv2 names a service provider's sub-merchant `sub_mch_id`/`sub_appid`; the provider
+        // is `mch_id`/`appid` then (the party check belongs to the wiring, next step).
+        sp_appid: None,
+        sp_mchid: None,
+        sub_appid: get("sub_appid"),
+        sub_mchid: get("sub_mch_id"),
     })
 }
 
