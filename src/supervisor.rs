@@ -339,6 +339,21 @@ pub fn approvers(conn: &Connection, mode: Mode) -> Result<usize, SupervisorError
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
+/// Writes a new, enabled supervisor row (`demo`: the simulator's demo row).
+fn insert_row(
+    c: &Connection,
+    id: &str,
+    phc: &str,
+    demo: bool,
+    now_ms: i64,
+) -> rusqlite::Result<usize> {
+    c.execute(
+        "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, disabled, demo) \
+         VALUES (?1, ?2, ?3, ?3, 0, ?4)",
+        params![id, phc, now_ms, demo],
+    )
+}
+
 /// Adds the supervisor `demo` with PIN `0000`, marked as the demo's, unless a supervisor
 /// `demo` already exists (its PIN, if changed, is left alone). Call it in simulator mode only:
 /// outside it the row would approve nothing anyway.
@@ -348,11 +363,7 @@ pub fn ensure_demo(conn: &Connection, now_ms: i64) -> Result<(), SupervisorError
     }
     let phc = hash_pin(DEMO_PIN)?;
     atomically(conn, |c| {
-        c.execute(
-            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, disabled, demo) \
-             VALUES (?1, ?2, ?3, ?3, 0, 1)",
-            params![DEMO_ID, phc, now_ms],
-        )?;
+        insert_row(c, DEMO_ID, &phc, true, now_ms)?;
         audit(
             c,
             now_ms,
@@ -430,11 +441,7 @@ pub fn add(
     }
     let phc = hash_pin(pin)?;
     atomically(conn, |c| {
-        c.execute(
-            "INSERT INTO supervisors (id, pin_hash, created_at, updated_at, disabled, demo) \
-             VALUES (?1, ?2, ?3, ?3, 0, 0)",
-            params![id, phc, now_ms],
-        )?;
+        insert_row(c, id, &phc, false, now_ms)?;
         audit(
             c,
             now_ms,

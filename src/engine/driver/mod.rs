@@ -222,8 +222,10 @@ trait Flow {
     const WAITING_POINT: Option<&'static str>;
     /// The event a timer delivers.
     fn timer() -> Self::Event;
-    /// The event a cashier's cancel delivers.
-    fn cancel() -> Self::Event;
+    /// The event a cashier's cancel delivers (none: the flow cannot be cancelled).
+    fn cancel() -> Option<Self::Event> {
+        None
+    }
     /// Whether the flow is over.
     fn done(&self) -> bool;
     /// Whether carrying out the command sends a request to WeChat Pay.
@@ -291,11 +293,12 @@ async fn run<F: Flow>(
                         false
                     }
                 };
-                if cancelled {
-                    wake = Some(at);
-                    Answered::bare(F::cancel())
-                } else {
-                    Answered::bare(F::timer())
+                match F::cancel().filter(|_| cancelled) {
+                    Some(event) => {
+                        wake = Some(at);
+                        Answered::bare(event)
+                    }
+                    None => Answered::bare(F::timer()),
                 }
             }
         };

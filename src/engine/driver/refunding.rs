@@ -131,11 +131,6 @@ impl Flow for RefundFlow<'_> {
         RefundEvent::Timer
     }
 
-    fn cancel() -> RefundEvent {
-        // A refund is not cancelled by the cashier; the loop never delivers this.
-        RefundEvent::Timer
-    }
-
     fn done(&self) -> bool {
         self.machine.is_done()
     }

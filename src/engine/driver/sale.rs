@@ -167,8 +167,8 @@ impl Flow for PayFlow<'_> {
         Event::Timer
     }
 
-    fn cancel() -> Event {
-        Event::Cancel
+    fn cancel() -> Option<Event> {
+        Some(Event::Cancel)
     }
 
     fn done(&self) -> bool {
