@@ -218,7 +218,8 @@ fn till_run(sim: &Sim, root: &Path, index: usize, kills: u64, seed: u64) -> Tall
     ];
     let mut tally = Tally::default();
     let mut n = 0u64;
-    while tally.kills + tally.finished_first < kills {
+    // Until `kills` actions were killed (an action that ends before its moment counts apart).
+    while tally.kills < kills && tally.finished_first < 3 * kills + 10 {
         n += 1;
         let roll = rng.below(10);
         // A moment within what the action takes: a start-up and a commit or two for most, the
