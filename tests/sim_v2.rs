@@ -644,3 +644,107 @@ async fn faults_apply_to_the_v2_endpoints() {
     // Counted by endpoint.
     assert!(h.stats().requests["v2_pay"] >= 2);
 }
+
+/// `scanpay sim --api v2` as a process: its files (secrets 0600), its APIv2 configuration, and
+/// a signed round trip over HTTPS with what it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_sim_api_v2_writes_its_files_and_answers_over_https() {
+    use std::os::unix::fs::PermissionsExt;
+    for (sign_type, extra) in [
+        ("HMAC-SHA256", &["--api", "v2"][..]),
+        ("MD5", &["--api", "v2", "--sign-type", "MD5"][..]),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = tmp.path().join("keys");
+        let sim = common::start_sim_with(&keys, extra);
+        assert!(sim.base.starts_with("https://127.0.0.1:"), "{}", sim.base);
+        let mode = |f: &str| {
+            std::fs::metadata(keys.join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        for secret in ["apiv2_key.txt", "apiclient_key.pem", "sim_ca_key.pem"] {
+            assert_eq!(mode(secret), 0o600, "{secret}");
+        }
+        let key_text = std::fs::read_to_string(keys.join("apiv2_key.txt")).unwrap();
+        let key_text = key_text.trim();
+        assert_eq!(key_text.len(), 32);
+        assert!(key_text.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let cert = std::fs::read_to_string(keys.join("apiclient_cert.pem")).unwrap();
+        let ca = std::fs::read_to_string(keys.join("sim_ca.pem")).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+        // The configuration, read with the TOML parser.
+        let text = std::fs::read_to_string(keys.join("scanpay.toml")).unwrap();
+        let t: toml::Table = toml::from_str(&text).unwrap();
+        let w = t["wechatpay"].as_table().unwrap();
+        let s = |k: &str| w[k].as_str().unwrap().to_string();
+        assert_eq!(s("mode"), "live");
+        assert_eq!(s("api"), "v2");
+        assert_eq!(s("v2_key"), "apiv2_key.txt");
+        assert_eq!(s("v2_sign_type"), sign_type);
+        assert_eq!(s("client_certificate"), "apiclient_cert.pem");
+        assert_eq!(s("merchant_private_key"), "apiclient_key.pem");
+        assert_eq!(s("tls_root_certificate"), "sim_ca.pem");
+        assert_eq!(s("base_url"), sim.base);
+        assert!(!w.contains_key("wechatpay_public_key"));
+        assert_eq!(t["merchant"]["mchid"].as_str(), Some(DEMO_MCHID));
+        // A signed round trip with those files: orderquery of a missing order, then a reverse
+        // over /secapi with the client certificate.
+        let merchant_key = std::fs::read_to_string(keys.join("apiclient_key.pem")).unwrap();
+        let http = client(
+            &ca,
+            Some(&format!("{cert}{merchant_key}")),
+            Duration::from_secs(10),
+        );
+        let key = scanpay::wechat::v2::sign::ApiKey::new(key_text).unwrap();
+        let ty = SignType::from_wire(sign_type).unwrap();
+        let post = |path: &'static str, body: String| {
+            let http = http.clone();
+            let url = format!("{}{path}", sim.base);
+            async move {
+                let r = http.post(url).body(body).send().await.unwrap();
+                (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+            }
+        };
+        let q = OrderQuery {
+            order: by_no("MISSING1"),
+        };
+        let (status, body) = post(
+            "/pay/orderquery",
+            signed_xml(&q, &merchant(), "n", &key, ty).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(matches!(
+            answer::read(&body, &key, ty).unwrap(),
+            Answer::Business { err_code, .. } if err_code == "ORDERNOTEXIST"
+        ));
+        let rev = Reverse {
+            order: by_no("MISSING1"),
+        };
+        let (status, body) = post(
+            "/secapi/pay/reverse",
+            signed_xml(&rev, &merchant(), "n", &key, ty).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        assert!(answer::read(&body, &key, ty).is_ok());
+        drop(sim);
+        // Started again on the same folder: the same key and CA (the configuration still holds).
+        let again = common::start_sim_with(&keys, extra);
+        assert_eq!(
+            std::fs::read_to_string(keys.join("sim_ca.pem")).unwrap(),
+            ca
+        );
+        assert_eq!(
+            std::fs::read_to_string(keys.join("apiv2_key.txt"))
+                .unwrap()
+                .trim(),
+            key_text
+        );
+        assert!(again.lines.iter().any(|l| l.contains("APIv2 simulator")));
+    }
+}

@@ -766,10 +766,7 @@ mod tests {
             assert_eq!(fields["appid"], "wx1");
             assert_eq!(fields["mch_id"], "100");
             assert_eq!(fields["return_msg"], "OK");
-            assert_eq!(
-                fields.contains_key("sign_type"),
-                ty == SignType::HmacSha256
-            );
+            assert_eq!(fields.contains_key("sign_type"), ty == SignType::HmacSha256);
             // The other type does not verify.
             let other = match ty {
                 SignType::Md5 => SignType::HmacSha256,

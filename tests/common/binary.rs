@@ -64,7 +64,12 @@ pub fn start_sim_with(keys: &Path, extra: &[&str]) -> Sim {
             })
             .unwrap()
     };
-    let base = find("scanpay sim: WeChat Pay APIv3 simulator listening on");
+    // `--api v2` prints "APIv2 simulator" (and an https:// address).
+    let base = if lines.iter().any(|l| l.contains("APIv2 simulator")) {
+        find("scanpay sim: WeChat Pay APIv2 simulator listening on")
+    } else {
+        find("scanpay sim: WeChat Pay APIv3 simulator listening on")
+    };
     let admin = find("admin").split_whitespace().next().unwrap().to_string();
     Sim {
         child,
