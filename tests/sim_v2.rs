@@ -461,7 +461,7 @@ async fn signatures_are_checked_and_answered_in_the_request_type() {
     assert_eq!(status, 200);
     let f = xml::parse(&answer_body).unwrap();
     assert_eq!(f["return_code"], "FAIL");
-    assert_eq!(f["return_msg"], "签名错误");
+    assert_eq!(f["return_msg"], "签名错误，请检查后再试");
     assert!(!f.contains_key("sign"));
     assert!(matches!(
         answer::read(&answer_body, &r.sim.keys.api_key, SignType::HmacSha256),
@@ -482,7 +482,10 @@ async fn signatures_are_checked_and_answered_in_the_request_type() {
     )
     .unwrap();
     let (_, _, b) = r.post_raw(&r.http, "/pay/orderquery", body).await.unwrap();
-    assert_eq!(xml::parse(&b).unwrap()["return_msg"], "签名错误");
+    assert_eq!(
+        xml::parse(&b).unwrap()["return_msg"],
+        "签名错误，请检查后再试"
+    );
     // Not XML at all.
     let (_, _, b) = r
         .post_raw(&r.http, "/pay/orderquery", "{\"json\":1}".into())

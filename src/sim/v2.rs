@@ -266,7 +266,7 @@ fn answer(
     }
     if v2sign::verify(&req, &face.key, sign_type).is_err() {
         lock(&shared.stats).sign_errors += 1;
-        let mut a = V2Answer::fail("签名错误");
+        let mut a = V2Answer::fail("签名错误，请检查后再试");
         if bill && let V2Answer::Fail { extra, .. } = &mut a {
             extra.insert("error_code".into(), "20001".into());
         }
@@ -588,7 +588,7 @@ fn refundquery(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
     } else if get("transaction_id").is_some() || get("out_trade_no").is_some() {
         let no = match order_no(&mut ledger, req, now) {
             Ok(n) => n,
-            Err(_) => return V2Answer::business("REFUNDNOTEXIST", "退款订单查询失败"),
+            Err(_) => return V2Answer::business("REFUNDNOTEXIST", "退款单不存在"),
         };
         let mut v: Vec<RefundRecord> = ledger
             .refunds()
@@ -601,10 +601,10 @@ fn refundquery(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
         return param("refund_id、out_refund_no、transaction_id、out_trade_no至少填一个");
     };
     let Some(first) = records.first() else {
-        return V2Answer::business("REFUNDNOTEXIST", "退款订单查询失败");
+        return V2Answer::business("REFUNDNOTEXIST", "退款单不存在");
     };
     let Some(order) = ledger.order(&first.out_trade_no).cloned() else {
-        return V2Answer::business("REFUNDNOTEXIST", "退款订单查询失败");
+        return V2Answer::business("REFUNDNOTEXIST", "退款单不存在");
     };
     let offset: usize = get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     let page: Vec<&RefundRecord> = records.iter().skip(offset).take(10).collect();
@@ -792,12 +792,17 @@ mod tests {
             answer::read(&body, &key(), SignType::Md5).unwrap(),
             Answer::Business { err_code, .. } if err_code == "NOTENOUGH"
         ));
-        let body = render(&V2Answer::fail("签名错误"), M, &key(), SignType::Md5);
+        let body = render(
+            &V2Answer::fail("签名错误，请检查后再试"),
+            M,
+            &key(),
+            SignType::Md5,
+        );
         let fields = xml::parse(&body).unwrap();
         assert!(!fields.contains_key("sign"));
         assert!(!fields.contains_key("result_code"));
         assert_eq!(fields["return_code"], "FAIL");
-        assert_eq!(fields["return_msg"], "签名错误");
+        assert_eq!(fields["return_msg"], "签名错误，请检查后再试");
     }
 
     #[test]
