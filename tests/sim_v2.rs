@@ -486,6 +486,29 @@ async fn signatures_are_checked_and_answered_in_the_request_type() {
         xml::parse(&b).unwrap()["return_msg"],
         "签名错误，请检查后再试"
     );
+    // A direct merchant names no sub-merchant: the request is refused (signed), nothing moves.
+    let partner = micropay("V2SUBM11", customer::PAYS_AT_ONCE, 100);
+    let mut fields = scanpay::wechat::v2::request::signed_fields(
+        &partner,
+        &merchant(),
+        "n",
+        &r.sim.keys.api_key,
+        SignType::Md5,
+    )
+    .unwrap();
+    fields.insert("sub_mch_id".into(), "1900000109".into());
+    fields.remove("sign");
+    let sign = scanpay::wechat::v2::sign::sign(&fields, &r.sim.keys.api_key, SignType::Md5);
+    fields.insert("sign".into(), sign);
+    let (_, _, b) = r
+        .post_raw(&r.http, "/pay/micropay", xml::write(&fields).unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(
+        answer::read(&b, &r.sim.keys.api_key, SignType::Md5).unwrap(),
+        Answer::Business { err_code, .. } if err_code == "PARAM_ERROR"
+    ));
+    assert!(r.sim.handle.ledger(|l| l.order("V2SUBM11").is_none()));
     // Not XML at all.
     let (_, _, b) = r
         .post_raw(&r.http, "/pay/orderquery", "{\"json\":1}".into())

@@ -300,6 +300,16 @@ fn answer(
             sign_type,
         );
     }
+    // Whose books: this simulator serves a direct merchant, which may not name a sub-merchant.
+    // (A service provider's sub-merchants are the partner simulator's, `Identity::owner`, to be
+    // joined at merge: `sub_mch_id`/`sub_appid` then select the books and are echoed.)
+    let sub = |k: &str| req.get(k).filter(|v| !v.is_empty());
+    if sub("sub_mch_id").is_some() || sub("sub_appid").is_some() {
+        return (
+            V2Answer::business("PARAM_ERROR", "普通商户不允许传sub_mch_id"),
+            sign_type,
+        );
+    }
     let now = shared.clock.now_ms();
     let a = match endpoint {
         Endpoint::Pay => micropay(shared, &req, now),
