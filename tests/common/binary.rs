@@ -93,8 +93,13 @@ impl Sim {
             ("wechatpay.merchant_private_key", "apiclient_key.pem"),
             ("wechatpay.wechatpay_public_key", "pub_key.pem"),
             ("wechatpay.apiv3_key", "apiv3_key.txt"),
+            // An `--api v2` configuration: the APIv2 key, client certificate and the CA.
+            ("wechatpay.v2_key", "apiv2_key.txt"),
+            ("wechatpay.client_certificate", "apiclient_cert.pem"),
+            ("wechatpay.tls_root_certificate", "sim_ca.pem"),
         ] {
-            // A --platform-cert configuration has the APIv3 key instead of the public key.
+            // A --platform-cert configuration has the APIv3 key instead of the public key; an
+            // --api v2 one has neither, and its own files.
             let name = key.trim_start_matches("wechatpay.");
             if t["wechatpay"].get(name).is_some() {
                 config::set(&mut t, key, self.keys.join(file).display().to_string());
