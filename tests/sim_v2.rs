@@ -55,6 +55,11 @@ async fn rig() -> Rig {
     let sim = start_v2_in_process(DEMO_MCHID, DEMO_APPID, shared)
         .await
         .unwrap();
+    rig_for(sim, clock)
+}
+
+/// Clients for a started simulator whose clock is `clock`.
+fn rig_for(sim: V2InProcess, clock: Arc<ManualClock>) -> Rig {
     assert_eq!(sim.handle.base_url.scheme(), "https");
     let http = client(
         &sim.keys.ca_pem,
@@ -773,4 +778,46 @@ async fn standalone_sim_api_v2_writes_its_files_and_answers_over_https() {
         );
         assert!(again.lines.iter().any(|l| l.contains("APIv2 simulator")));
     }
+}
+
+/// The persistent in-process start (a demo on APIv2): keys, CA and books survive a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_in_process_v2_keeps_keys_and_books_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("simulator");
+    let clock = Arc::new(ManualClock::at_ms(START_MS));
+    let start = |clock: Arc<ManualClock>| {
+        let dir = dir.clone();
+        async move {
+            let shared: SharedClock = clock.clone();
+            let sim =
+                scanpay::sim::start_v2_in_process_persistent(&dir, DEMO_MCHID, DEMO_APPID, shared)
+                    .await
+                    .unwrap();
+            rig_for(sim, clock)
+        }
+    };
+    let r = start(clock.clone()).await;
+    r.ok(&micropay("V2KEEP11", customer::PAYS_AT_ONCE, 500))
+        .await;
+    let (ca, key_text, cert) = (
+        r.sim.keys.ca_pem.clone(),
+        r.sim.keys.api_key_text.clone(),
+        r.sim.keys.client_cert_pem.clone(),
+    );
+    r.sim.handle.stop();
+    drop(r);
+    let r = start(clock).await;
+    assert_eq!(r.sim.keys.ca_pem, ca);
+    assert_eq!(r.sim.keys.api_key_text, key_text);
+    assert_eq!(r.sim.keys.client_cert_pem, cert);
+    assert_eq!(r.trade_state("V2KEEP11").await, "SUCCESS");
+    // The reverse over /secapi works with the reused client certificate.
+    assert_eq!(
+        r.ok(&Reverse {
+            order: by_no("V2KEEP11")
+        })
+        .await["recall"],
+        "N"
+    );
 }

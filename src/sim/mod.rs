@@ -801,10 +801,28 @@ pub async fn start_v2_in_process(
 ) -> Result<V2InProcess, SimError> {
     let keys = SimKeys::generate()?;
     let v2 = V2Keys::generate(&keys, mchid)?;
-    let handle = Simulator::new(&keys, mchid, appid, clock)?
-        .with_v2(&v2)?
-        .start("127.0.0.1:0")
-        .await?;
+    let sim = Simulator::new(&keys, mchid, appid, clock)?;
+    start_v2(sim, &keys, v2).await
+}
+
+/// Like [`start_v2_in_process`], but with its keys (`apiclient_key.pem`, `apiv2_key.txt`, the
+/// CA and the client certificate, as [`V2Keys::load_or_create`] writes them) and its books
+/// (`ledger.json`) in `dir`, reused at the next start: what a demo on APIv2 needs so that orders
+/// survive a restart, as [`connect_in_process_persistent`] does for APIv3.
+pub async fn start_v2_in_process_persistent(
+    dir: &Path,
+    mchid: &str,
+    appid: &str,
+    clock: SharedClock,
+) -> Result<V2InProcess, SimError> {
+    let keys = SimKeys::load_or_create(dir)?;
+    let v2 = V2Keys::load_or_create(dir, &keys, mchid)?;
+    let sim = Simulator::new(&keys, mchid, appid, clock)?.persist_to(&dir.join("ledger.json"))?;
+    start_v2(sim, &keys, v2).await
+}
+
+async fn start_v2(sim: Simulator, keys: &SimKeys, v2: V2Keys) -> Result<V2InProcess, SimError> {
+    let handle = sim.with_v2(&v2)?.start("127.0.0.1:0").await?;
     Ok(V2InProcess {
         handle,
         merchant_key_pem: keys.merchant_key.to_pkcs8_pem()?,
