@@ -174,9 +174,17 @@ pub fn render(
         }
         V2Answer::Hang => return Vec::new(),
     }
-    // Values are ours or echoed from a request that parsed; a value XML cannot carry leaves
-    // the answer empty rather than malformed.
-    xml::write(&f).map(String::into_bytes).unwrap_or_default()
+    // Values are ours or echoed from a request that parsed; should one be unwritable (a
+    // carriage return in an echoed `attach`), the answer is a plain communication failure.
+    xml::write(&f)
+        .or_else(|_| {
+            let mut fail = Fields::new();
+            fail.insert("return_code".into(), "FAIL".into());
+            fail.insert("return_msg".into(), "系统错误".into());
+            xml::write(&fail)
+        })
+        .map(String::into_bytes)
+        .unwrap_or_default()
 }
 
 /// Every request of the APIv2 face.
@@ -813,6 +821,16 @@ mod tests {
         assert!(!fields.contains_key("result_code"));
         assert_eq!(fields["return_code"], "FAIL");
         assert_eq!(fields["return_msg"], "签名错误，请检查后再试");
+    }
+
+    #[test]
+    fn an_unwritable_echo_becomes_a_communication_failure() {
+        let mut f = Fields::new();
+        f.insert("attach".into(), "a\rb".into());
+        let body = render(&V2Answer::success(f), M, &key(), SignType::Md5);
+        let fields = xml::parse(&body).unwrap();
+        assert_eq!(fields["return_code"], "FAIL");
+        assert!(!fields.contains_key("sign"));
     }
 
     #[test]
