@@ -139,6 +139,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE supervisors ADD COLUMN demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1));
     UPDATE supervisors SET demo = 1 WHERE id = 'demo';
     "#,
+    // 8 (issue 15; numbered 8 in the plan, appended here — the lead renumbers at merge): which
+    // WeChat Pay API an order was made over. Recovery queries and reverses it over that one
+    // only; its refunds follow it. Every order written before is APIv3's.
+    r#"
+    ALTER TABLE orders ADD COLUMN protocol TEXT NOT NULL DEFAULT 'v3' CHECK (protocol IN ('v3', 'v2'));
+    "#,
 ];
 
 /// The schema version this build writes.

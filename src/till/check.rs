@@ -15,7 +15,7 @@
 use serde_json::json;
 
 use crate::clock::SharedClock;
-use crate::config::{self, Config, Mode};
+use crate::config::{self, Api, Config, Mode};
 use crate::connect;
 use crate::wechat::keys::{PrivateKey, TrustStore};
 use crate::wechat::model::ErrorCode;
@@ -45,6 +45,10 @@ pub enum Item {
     Clock,
     /// One signed query, answered and verified.
     RoundTrip,
+    /// APIv2: the client certificate for `/secapi/*`.
+    ClientCertificate,
+    /// Orders left unsettled that were made over the other API than the one configured.
+    OtherApiOrders,
 }
 
 impl Item {
@@ -58,6 +62,8 @@ impl Item {
             Item::BackupHost => "backup_host",
             Item::Clock => "clock",
             Item::RoundTrip => "round_trip",
+            Item::ClientCertificate => "client_certificate",
+            Item::OtherApiOrders => "other_api_orders",
         }
     }
 }
@@ -181,7 +187,30 @@ impl super::Till {
     /// The check for this till's configuration. In simulator mode the round trip uses the
     /// till's own simulator (a second one on the same folder would be a second ledger).
     pub async fn check(&self) -> Report {
-        run_with(&self.cfg, self.clock.clone(), Some(&self._held.0.client)).await
+        let mut report = run_with(&self.cfg, self.clock.clone(), Some(&self._held.0.client)).await;
+        if let Some(f) = self.other_api_finding().await {
+            report.push(f);
+        }
+        report
+    }
+
+    /// Orders left unsettled that were made over the other API: a problem naming each with the
+    /// `api` that settles it; `None` when there are none.
+    pub async fn other_api_finding(&self) -> Option<Finding> {
+        let orders = self.other_api_orders().await.ok()?;
+        let first = orders.first()?;
+        let detail = orders
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let fix = match first {
+            crate::order::Refusal::OtherApi { made_over, .. } => format!(
+                "set `api = \"{made_over}\"` in [wechatpay] (with its keys), run `scanpay recover`, then switch back"
+            ),
+            _ => "run `scanpay recover` with the API the orders were made over".into(),
+        };
+        Some(problem(Item::OtherApiOrders, detail, fix))
     }
 }
 
@@ -242,7 +271,10 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
             }
         }
         Mode::Live => {
-            let client = live_keys(cfg, clock.clone(), &mut report);
+            let client = match w.api {
+                Api::V3 => live_keys(cfg, clock.clone(), &mut report),
+                Api::V2 => live_v2_keys(cfg, clock.clone(), &mut report),
+            };
             hosts(cfg, &clock, &mut report).await;
             match client {
                 Some(client) => report.push(round_trip(&client).await),
@@ -251,6 +283,131 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
         }
     }
     report
+}
+
+/// APIv2's key files: the API key (present, owner-only, 32 characters; never shown), the
+/// client certificate (parses, belongs to `merchant_private_key`, its expiry); the client when
+/// all of them are usable. No trusted keys: APIv2 answers are checked with the API key.
+fn live_v2_keys(cfg: &Config, clock: SharedClock, report: &mut Report) -> Option<Client> {
+    let w = &cfg.wechatpay;
+    let mut usable = true;
+    match w.v2_key.as_deref() {
+        None => {
+            usable = false;
+            report.push(problem(
+                Item::KeyFiles,
+                "wechatpay.v2_key is not set (api = \"v2\")",
+                "put the 32-character API key (【API安全】→【设置APIv2密钥】) in a file only the till's user can read and set wechatpay.v2_key to it",
+            ));
+        }
+        Some(path) => match config::check_v2_key_file(path) {
+            Ok(()) => report.push(ok(
+                Item::KeyFiles,
+                format!(
+                    "APIv2 key {} (owner-only, 32 characters), signing with {}",
+                    path.display(),
+                    w.v2_sign_type.as_str()
+                ),
+            )),
+            Err(e) => {
+                usable = false;
+                report.push(problem(
+                    Item::KeyFiles,
+                    e,
+                    format!(
+                        "the file must hold only the 32-character APIv2 key and be readable by the till's user only (`chmod 600 {}`)",
+                        path.display()
+                    ),
+                ));
+            }
+        },
+    }
+    report.push(client_certificate_finding(cfg, clock.now_unix()));
+    if !usable {
+        return None;
+    }
+    match connect::live_settings(cfg)
+        .map_err(|e| e.to_string())
+        .and_then(|s| Client::v2(s, clock).map_err(|e| e.to_string()))
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            report.push(problem(
+                Item::KeyFiles,
+                e,
+                "check wechatpay.v2_key, wechatpay.client_certificate and wechatpay.merchant_private_key",
+            ));
+            None
+        }
+    }
+}
+
+/// The client certificate APIv2 presents on `/secapi/*` (reverse, refund): present, an X.509
+/// certificate, of the key in `merchant_private_key`, and within its validity. A problem here
+/// does not stop sales, but a payment that must be reversed, and every refund, would fail.
+pub fn client_certificate_finding(cfg: &Config, now_unix: i64) -> Finding {
+    let w = &cfg.wechatpay;
+    let item = Item::ClientCertificate;
+    let (Some(cert_path), Some(key_path)) = (&w.client_certificate, &w.merchant_private_key) else {
+        return problem(
+            item,
+            "wechatpay.client_certificate or wechatpay.merchant_private_key is not set: reverse and refund (/secapi/*) cannot be sent",
+            "set wechatpay.client_certificate to apiclient_cert.pem and wechatpay.merchant_private_key to apiclient_key.pem (for a .p12: `openssl pkcs12 -in apiclient_cert.p12 -out apiclient_cert.pem -clcerts -nokeys` and `… -nocerts -nodes -out apiclient_key.pem`)",
+        );
+    };
+    let checked = (|| -> Result<(i64, i64), String> {
+        let pem = std::fs::read(cert_path).map_err(|e| format!("{}: {e}", cert_path.display()))?;
+        let (_, public) = crate::wechat::keys::certificate_from_pem(&pem, cert_path)
+            .map_err(|e| e.to_string())?;
+        let validity = crate::wechat::keys::certificate_validity(&pem, cert_path)
+            .map_err(|e| e.to_string())?;
+        config::check_private_key_file(key_path)?;
+        let key = PrivateKey::load(key_path).map_err(|e| e.to_string())?;
+        let probe = b"scanpay check: does the certificate belong to this key";
+        let sig = key.sign_base64(probe).map_err(|e| e.to_string())?;
+        if !public.verify_base64(probe, &sig) {
+            return Err(format!(
+                "{} is not the certificate of the key in {}",
+                cert_path.display(),
+                key_path.display()
+            ));
+        }
+        Ok(validity)
+    })();
+    let date = |s: i64| crate::clock::beijing::datetime(s.saturating_mul(1000));
+    match checked {
+        Err(e) => problem(
+            item,
+            e,
+            "use apiclient_cert.pem and apiclient_key.pem of the same download from 【API安全】→【API证书】",
+        ),
+        Ok((_, not_after)) if not_after <= now_unix => problem(
+            item,
+            format!("the client certificate expired on {}", date(not_after)),
+            "apply for a new merchant API certificate (【API安全】→【API证书】) and configure it",
+        ),
+        Ok((not_before, _)) if not_before > now_unix => problem(
+            item,
+            format!(
+                "the client certificate is valid only from {}",
+                date(not_before)
+            ),
+            "check the till's clock, or use the current certificate",
+        ),
+        Ok((_, not_after)) if not_after - now_unix < 30 * 86_400 => warning(
+            item,
+            format!("the client certificate expires on {}", date(not_after)),
+            "renew the merchant API certificate (【API安全】→【API证书】) before then",
+        ),
+        Ok((_, not_after)) => ok(
+            item,
+            format!(
+                "client certificate {} belongs to the merchant key, valid until {}",
+                cert_path.display(),
+                date(not_after)
+            ),
+        ),
+    }
 }
 
 /// Key files, modes and the trust store; the client when all of them are usable.
@@ -514,13 +671,19 @@ async fn round_trip(client: &Client) -> Finding {
     let no = format!("CHECK{}", &new_nonce()[..24]);
     match client.query_by_out_trade_no(&no).await {
         Err(ApiError::Service {
-            status: 404,
             code: ErrorCode::OrderNotExist,
             verified: true,
             ..
         }) => ok(
             Item::RoundTrip,
-            "a signed query was accepted and its signed 404 ORDER_NOT_EXIST verified: both directions work",
+            match client.settings().protocol {
+                crate::wechat::client::Protocol::V3 => {
+                    "a signed query was accepted and its signed 404 ORDER_NOT_EXIST verified: both directions work"
+                }
+                crate::wechat::client::Protocol::V2(_) => {
+                    "a signed APIv2 orderquery was accepted and its signed ORDERNOTEXIST verified: the API key and sign type work"
+                }
+            },
         ),
         Ok(_) => warning(
             Item::RoundTrip,
