@@ -500,11 +500,13 @@ fn beijing_time(t: &str) -> Result<String, ApiError> {
 /// trades) is [`ErrorCode::NoStatementExist`], `Bill Creating` [`ErrorCode::StatementCreating`],
 /// as APIv3 says them.
 pub fn bill_answer(status: u16, body: Vec<u8>, v2: &V2Settings) -> Result<Vec<u8>, ApiError> {
+    // As the official SDK tells them apart: an answer whose text starts with `<` is the XML
+    // failure, anything else the bill ([sdk-java] `WXPay.downloadBill`).
     let head = body
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(0);
-    if !body[head..].starts_with(b"<xml") {
+    if !body[head..].starts_with(b"<") {
         if !(200..300).contains(&status) {
             return Err(ApiError::Malformed {
                 status,
