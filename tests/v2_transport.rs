@@ -7,6 +7,8 @@
 //! Certificates: `tests/fixtures/v2-tls/` (a test CA, a server certificate for 127.0.0.1 and a
 //! client certificate with its PKCS#8 key, all made with openssl for these tests only).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -379,4 +381,81 @@ async fn an_extra_root_is_what_makes_a_private_server_trusted() {
         .await
         .unwrap_err();
     assert!(is_missing_order(&e), "{e:?}");
+}
+
+/// `scanpay check` for an APIv2 till, end to end against the TLS peer: the key file, the client
+/// certificate, the host (reached through the extra root) and the signed round trip.
+#[tokio::test]
+async fn scanpay_check_round_trips_over_v2() {
+    use common::config::{insert, set};
+    use scanpay::till::check::{Item, Status};
+    use std::os::unix::fs::PermissionsExt;
+
+    let peer = tls_peer(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["apiclient_cert.pem", "apiclient_key.pem", "ca.pem"] {
+        std::fs::write(dir.path().join(name), fixture(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("v2_key.txt"), KEY).unwrap();
+    for k in ["v2_key.txt", "apiclient_key.pem"] {
+        std::fs::set_permissions(dir.path().join(k), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+    }
+    let mut t = common::config::parse(
+        r#"
+language = "en"
+data_dir = "data"
+[merchant]
+mchid = "1900000001"
+appid = "wx0000000000000001"
+store_id = "SZ-001"
+store_name = "Shop"
+terminal_id = "POS01"
+device_ip = "10.0.0.8"
+[wechatpay]
+mode = "live"
+api = "v2"
+base_url = "https://api.mch.weixin.qq.com"
+v2_key = "v2_key.txt"
+client_certificate = "apiclient_cert.pem"
+merchant_private_key = "apiclient_key.pem"
+"#,
+    );
+    set(&mut t, "wechatpay.base_url", peer.url.as_str());
+    insert(&mut t, "wechatpay.tls_root_certificate", "ca.pem");
+    let cfg = common::config::load(&t, &dir.path().join("scanpay.toml")).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let clock: SharedClock = Arc::new(ManualClock::at_ms(now_ms));
+    let report = scanpay::till::check::run(&cfg, clock).await;
+    for item in [
+        Item::KeyFiles,
+        Item::ClientCertificate,
+        Item::MainHost,
+        Item::RoundTrip,
+    ] {
+        let f = report.get(item).unwrap();
+        assert_eq!(f.status, Status::Ok, "{f:?}");
+    }
+    assert!(
+        report
+            .get(Item::RoundTrip)
+            .unwrap()
+            .detail
+            .contains("ORDERNOTEXIST")
+    );
+    assert!(
+        report.get(Item::TrustedKeys).is_none(),
+        "APIv2 has no trusted keys"
+    );
+    // The unsigned reachability probe and one signed orderquery.
+    let seen = peer.seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec!["/v3/certificates", "/pay/orderquery"],
+        "{seen:?}"
+    );
 }

@@ -601,7 +601,13 @@ async fn hosts(cfg: &Config, clock: &SharedClock, report: &mut Report) {
     let w = &cfg.wechatpay;
     let connect = std::time::Duration::from_millis(w.connect_timeout_ms);
     let request = std::time::Duration::from_millis(w.request_timeout_ms);
-    let main = probe::reach(&w.base_url, connect, request).await;
+    let roots: Vec<Vec<u8>> = w
+        .tls_root_certificate
+        .as_deref()
+        .and_then(|p| std::fs::read(p).ok())
+        .into_iter()
+        .collect();
+    let main = probe::reach(&w.base_url, connect, request, &roots).await;
     match &main {
         Ok(a) => report.push(ok(
             Item::MainHost,
@@ -619,7 +625,7 @@ async fn hosts(cfg: &Config, clock: &SharedClock, report: &mut Report) {
         )),
     }
     if let Some(backup) = &w.backup_base_url {
-        match probe::reach(backup, connect, request).await {
+        match probe::reach(backup, connect, request, &roots).await {
             Ok(a) => report.push(ok(
                 Item::BackupHost,
                 format!(
