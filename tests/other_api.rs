@@ -80,6 +80,20 @@ async fn recovery_never_settles_an_order_over_the_other_api() {
     assert!(text.contains(&pending.out_trade_no), "{text}");
     assert!(text.contains(r#"api = "v2""#), "{text}");
 
+    // `scanpay check` (and the screen's check) reads the same from the log.
+    let mut cfg = r.cfg.clone();
+    cfg.data_dir = r.dir.path().to_path_buf();
+    let f = scanpay::till::check::other_api_finding(&cfg).expect("a finding");
+    assert_eq!(f.status, scanpay::till::check::Status::Problem);
+    assert!(f.detail.contains(&pending.out_trade_no), "{f:?}");
+    assert!(
+        f.fix.as_deref().unwrap_or("").contains(r#"api = "v2""#),
+        "{f:?}"
+    );
+    // Configured for APIv2, the same order is the till's own again.
+    cfg.wechatpay.api = Api::V2;
+    assert_eq!(scanpay::till::check::other_api_finding(&cfg), None);
+
     // Driving it by hand is refused before anything is sent or written.
     let order = r.store.call(move |c| orders::by_id(c, id)).await.unwrap();
     let mut quiet = |_: &scanpay::engine::Progress| {};

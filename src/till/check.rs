@@ -187,30 +187,7 @@ impl super::Till {
     /// The check for this till's configuration. In simulator mode the round trip uses the
     /// till's own simulator (a second one on the same folder would be a second ledger).
     pub async fn check(&self) -> Report {
-        let mut report = run_with(&self.cfg, self.clock.clone(), Some(&self._held.0.client)).await;
-        if let Some(f) = self.other_api_finding().await {
-            report.push(f);
-        }
-        report
-    }
-
-    /// Orders left unsettled that were made over the other API: a problem naming each with the
-    /// `api` that settles it; `None` when there are none.
-    pub async fn other_api_finding(&self) -> Option<Finding> {
-        let orders = self.other_api_orders().await.ok()?;
-        let first = orders.first()?;
-        let detail = orders
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        let fix = match first {
-            crate::order::Refusal::OtherApi { made_over, .. } => format!(
-                "set `api = \"{made_over}\"` in [wechatpay] (with its keys), run `scanpay recover`, then switch back"
-            ),
-            _ => "run `scanpay recover` with the API the orders were made over".into(),
-        };
-        Some(problem(Item::OtherApiOrders, detail, fix))
+        run_with(&self.cfg, self.clock.clone(), Some(&self._held.0.client)).await
     }
 }
 
@@ -224,6 +201,9 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
     let mut report = Report {
         findings: Vec::new(),
     };
+    if let Some(f) = other_api_finding(cfg) {
+        report.push(f);
+    }
     let w = &cfg.wechatpay;
     report.push(ok(
         Item::Configuration,
@@ -283,6 +263,68 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
         }
     }
     report
+}
+
+/// Orders in the shift log, in flight or unresolved, made over the other WeChat Pay API than
+/// `cfg` configures: a problem naming each and the `api` that settles them (recovery leaves them
+/// as they are). Read-only; no log, or one that cannot be read, gives nothing here (the till
+/// reports that itself).
+pub fn other_api_finding(cfg: &Config) -> Option<Finding> {
+    let path = cfg.data_dir.join(crate::store::DB_FILE);
+    if !path.exists() {
+        return None;
+    }
+    let conn = crate::store::open_reader(&path).ok()?;
+    let configured = cfg.wechatpay.api;
+    let open = "state IN ('PENDING', 'USERPAYING', 'UNRESOLVED')";
+    let rows: Vec<(String, String)> = match conn.prepare(&format!(
+        "SELECT out_trade_no, protocol FROM orders WHERE {open} AND protocol != ?1 ORDER BY id"
+    )) {
+        Ok(mut stmt) => stmt
+            .query_map([configured.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ok()?
+            .collect::<Result<_, _>>()
+            .ok()?,
+        // A log this version has not opened yet (no `protocol` column): every order is APIv3's.
+        Err(_) if configured == Api::V2 => {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT out_trade_no, 'v3' FROM orders WHERE {open} ORDER BY id"
+                ))
+                .ok()?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .ok()?
+                .collect::<Result<_, _>>()
+                .ok()?
+        }
+        Err(_) => return None,
+    };
+    let refusals: Vec<crate::order::Refusal> = rows
+        .into_iter()
+        .filter_map(|(no, api)| {
+            crate::store::orders::parse_api(&api).map(|made| crate::order::Refusal::OtherApi {
+                out_trade_no: no,
+                made_over: made.as_str(),
+                configured: configured.as_str(),
+            })
+        })
+        .collect();
+    let made_over = match refusals.first()? {
+        crate::order::Refusal::OtherApi { made_over, .. } => *made_over,
+        _ => return None,
+    };
+    let detail = refusals
+        .iter()
+        .map(|r| crate::i18n::engine_refusal(cfg.language, r))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(problem(
+        Item::OtherApiOrders,
+        detail,
+        format!(
+            "set `api = \"{made_over}\"` in [wechatpay] (with its keys), run `scanpay recover`, then switch back"
+        ),
+    ))
 }
 
 /// APIv2's key files: the API key (present, owner-only, 32 characters; never shown), the
