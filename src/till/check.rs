@@ -201,9 +201,6 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
     let mut report = Report {
         findings: Vec::new(),
     };
-    if let Some(f) = other_api_finding(cfg) {
-        report.push(f);
-    }
     let w = &cfg.wechatpay;
     report.push(ok(
         Item::Configuration,
@@ -261,6 +258,9 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
                 None => report.push(skipped(Item::RoundTrip, "the key files have a problem")),
             }
         }
+    }
+    if let Some(f) = other_api_finding(cfg) {
+        report.push(f);
     }
     report
 }
