@@ -380,7 +380,7 @@ pub fn refund_request(req: &RefundRequest) -> Result<request::Refund, ApiError> 
 }
 
 /// The refund answer: accepted means the refund is under way (`PROCESSING`); the refund query
-/// says how it ends (the APIv2 refund page: "申请退款成功…退款结果以退款查询为准", ref §9.4).
+/// says how it ends (ref §9.4: a refund is followed by query, as in APIv3).
 pub fn refund_answer(
     party: &Party,
     out_refund_no: &str,
