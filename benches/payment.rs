@@ -301,6 +301,7 @@ impl Rig {
             description: sale.description.clone(),
             code_masked: sale.code.masked().to_string(),
             code_fingerprint: String::new(),
+            protocol: scanpay::config::Api::V3,
         };
         let order = store
             .call(move |c| {

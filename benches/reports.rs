@@ -337,6 +337,7 @@ fn store_part(store: &Store, shift_id: i64, n: u64) {
                 description: "bench".into(),
                 code_masked: "1345 **** **** 6711".into(),
                 code_fingerprint: fp,
+                protocol: scanpay::config::Api::V3,
             };
             let change = orders::Change {
                 kind: scanpay::order::EventKind::PayRequest,

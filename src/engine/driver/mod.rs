@@ -13,7 +13,7 @@
 
 mod answers;
 mod refunding;
-mod requests;
+pub(crate) mod requests;
 mod sale;
 
 use std::collections::{HashSet, VecDeque};

@@ -42,6 +42,7 @@ impl Engine {
         );
         let terminal = self.merchant.terminal_id.clone();
         let snapshot = RefundMachine::new().to_snapshot();
+        let client = self.client.clone();
         let rec = self
             .store
             .call(move |c| {
@@ -58,6 +59,7 @@ impl Engine {
                     &snapshot,
                     now,
                     |order, tally| {
+                        requests::same_api(order, &client)?;
                         refund::may_refund(
                             order.state,
                             &order.out_trade_no,

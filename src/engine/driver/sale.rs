@@ -43,6 +43,7 @@ impl Engine {
             description: sale.description.clone(),
             code_masked: sale.code.masked().to_string(),
             code_fingerprint: String::new(),
+            protocol: requests::api_of(&self.client),
         };
         let result = self
             .store
@@ -123,6 +124,7 @@ impl Engine {
         cancel: Option<watch::Receiver<bool>>,
     ) -> Result<OrderRecord, EngineError> {
         let id = order.id;
+        requests::same_api(&order, &self.client)?;
         let Some(_guard) = ActiveGuard::claim(&self.active, id) else {
             // Another task of this process is driving it; report where it is.
             return Ok(self.store.call(move |c| orders::by_id(c, id)).await?);
