@@ -101,6 +101,8 @@ fn order(id: i64, state: OrderState, amount: i64, reason: Option<Reason>) -> Ord
         amount: Fen(amount),
         description: String::new(),
         code_masked: "1345 **** **** 6701".into(),
+        party: scanpay::order::PartyKind::Direct,
+        sub_mchid: None,
         state,
         snapshot: String::new(),
         transaction_id: (state == OrderState::Paid)
@@ -287,6 +289,7 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
         let data = scanpay::receipt::layout::SaleReceipt {
             lang,
             store_name: "示例便利店".into(),
+            sub_merchant: None,
             terminal_id: "POS01".into(),
             cashier: "li".into(),
             shift_id: 12,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{StoreError, meta_get_or_init};
 use crate::clock::beijing;
 use crate::money::Fen;
-use crate::order::{EventKind, OrderState, Reason};
+use crate::order::{EventKind, OrderState, PartyKind, Reason};
 
 /// A new sale, as written before its pay call leaves.
 #[derive(Clone, Debug)]
@@ -25,6 +25,12 @@ pub struct NewOrder {
     pub code_masked: String,
     /// Keyed hash of the full code, for the duplicate guard.
     pub code_fingerprint: String,
+    /// Whom it is charged for (the till's configuration says; the store writes what it is
+    /// told).
+    pub party: PartyKind,
+    /// The sub-merchant's number: `Some` exactly when `party` is
+    /// [`PartyKind::ServiceProvider`] (the log refuses anything else).
+    pub sub_mchid: Option<String>,
 }
 
 /// An order as stored.
@@ -46,6 +52,11 @@ pub struct OrderRecord {
     pub description: String,
     /// Masked code.
     pub code_masked: String,
+    /// Whom it was charged for (`direct` for every order written before service-provider
+    /// mode existed).
+    pub party: PartyKind,
+    /// The sub-merchant's number (特约商户号) in service-provider mode, else `None`.
+    pub sub_mchid: Option<String>,
     /// Contract state.
     pub state: OrderState,
     /// The payment flow's snapshot, as the engine wrote it (the store does not read it).
@@ -93,11 +104,12 @@ pub struct OrderEvent {
     pub state_after: String,
 }
 
-const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at, reason";
+const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at, reason, party, sub_mchid";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
     let state: String = r.get(8)?;
     let reason: Option<String> = r.get(14)?;
+    let party: String = r.get(15)?;
     let conv = |i: usize, e: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     };
@@ -110,6 +122,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
         amount: Fen(r.get(5)?),
         description: r.get(6)?,
         code_masked: r.get(7)?,
+        party: PartyKind::parse(&party)
+            .ok_or_else(|| conv(15, format!("unknown party {party}")))?,
+        sub_mchid: r.get(16)?,
         state: OrderState::parse(&state)
             .ok_or_else(|| conv(8, format!("unknown state {state}")))?,
         snapshot: r.get(9)?,
@@ -174,8 +189,8 @@ pub fn create(
     let out_trade_no = format!("{prefix}{seq:06}");
     tx.execute(
         "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
-                            code_fingerprint, state, machine, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                            code_fingerprint, state, machine, created_at, updated_at, party, sub_mchid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)",
         params![
             out_trade_no,
             new.shift_id,
@@ -187,7 +202,9 @@ pub fn create(
             new.code_fingerprint,
             state.as_str(),
             snapshot,
-            now
+            now,
+            new.party.as_str(),
+            new.sub_mchid
         ],
     )?;
     let id = tx.last_insert_rowid();

@@ -31,6 +31,8 @@ impl Engine {
             description: sale.description.clone(),
             code_masked: sale.code.masked().to_string(),
             code_fingerprint: String::new(),
+            party: self.merchant.party_kind(),
+            sub_mchid: self.merchant.sub_mchid(),
         };
         let result = self
             .store
