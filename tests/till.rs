@@ -222,3 +222,32 @@ async fn a_direct_till_records_direct_orders_and_shows_no_sub_merchant() {
     let csv = t.books().export(&day, &day, false, false).unwrap();
     assert!(csv.lines().nth(1).unwrap().ends_with(",direct,"), "{csv}");
 }
+
+/// End to end in service-provider mode: a sale paid through the partner endpoints is recorded
+/// as the sub-merchant's, and its receipt and the X name the sub-merchant. The lead enables it
+/// once the simulator serves the partner endpoints (h14sim's branch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the partner simulator (h14sim)"]
+async fn a_paid_partner_sale_is_the_sub_merchants_on_the_log_the_receipt_and_the_x() {
+    use scanpay::order::PartyKind;
+    let dir = tempfile::tempdir().unwrap();
+    let t = partner_till(dir.path(), Language::En).await;
+    let o = sell(&t, "11", 1234).await;
+    assert_eq!(o.state, OrderState::Paid, "{o:?}");
+    assert_eq!(
+        (o.party, o.sub_mchid.as_deref()),
+        (PartyKind::ServiceProvider, Some("1900000109"))
+    );
+    let receipt = {
+        let conn = t.books().reader().unwrap();
+        let data = scanpay::receipt::sale_receipt(&conn, t.config(), &o, None).unwrap();
+        scanpay::receipt::layout::to_text(&scanpay::receipt::layout::sale(&data, 48))
+    };
+    assert!(
+        receipt.contains("Sub-merchant") && receipt.contains("1900000109 示例便利店南山店"),
+        "{receipt}"
+    );
+    let x = t.books().x_report().unwrap();
+    assert_eq!(x.lines()[0].kind, LineKind::SubMerchant);
+    assert_eq!(x.summary.paid_count, 1);
+}
