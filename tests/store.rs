@@ -45,7 +45,7 @@ fn pragmas_and_schema() {
     );
     let strict: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT'",
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT%'",
             [],
             |r| r.get(0),
         )
@@ -58,7 +58,7 @@ fn pragmas_and_schema() {
         )
         .unwrap();
     assert_eq!(strict, tables, "every table is STRICT");
-    assert_eq!(tables, 9);
+    assert_eq!(tables, 11);
     let plan: String = conn.query_row("EXPLAIN QUERY PLAN SELECT id FROM orders WHERE shift_id = 1 AND code_fingerprint = 'x'", [], |r| r.get(3)).unwrap();
     assert!(plan.contains("orders_shift_fingerprint"), "{plan}");
     drop(conn);
@@ -272,7 +272,7 @@ fn order_numbers_rise_with_the_clock_so_a_restored_log_never_reuses_one() {
     assert!(c.out_trade_no.len() <= 32);
 }
 
-/// The party columns (migration 7) of every order in a log.
+/// The party columns (the party migration, 8 when written) of every order in a log.
 fn parties(conn: &Connection) -> Vec<(String, Option<String>)> {
     conn.prepare("SELECT party, sub_mchid FROM orders ORDER BY id")
         .unwrap()
@@ -283,7 +283,7 @@ fn parties(conn: &Connection) -> Vec<(String, Option<String>)> {
 }
 
 #[test]
-fn migration_7_makes_every_order_of_an_older_log_direct() {
+fn the_party_migration_makes_every_order_of_an_older_log_direct() {
     let tmp = tempfile::tempdir().unwrap();
     let src = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -300,7 +300,10 @@ fn migration_7_makes_every_order_of_an_older_log_direct() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert!(before < 7, "the fixture predates migration 7 ({before})");
+    assert!(
+        before < scanpay::store::schema::VERSION,
+        "the fixture predates the party migration ({before})"
+    );
 
     let conn = open_connection(&db).unwrap();
     let version: i64 = conn
