@@ -207,6 +207,14 @@ enum Command {
         /// `POST /certificates/rotate`.
         #[arg(long)]
         platform_cert: bool,
+        /// Which API the simulator is set up for: `v3` (plain HTTP) or `v2` (HTTPS with the
+        /// simulator's own CA; writes `apiv2_key.txt`, `sim_ca.pem`, `apiclient_cert.pem` and an
+        /// APIv2 `scanpay.toml`; `/secapi/*` needs the client certificate).
+        #[arg(long, default_value = "v3", value_parser = ["v3", "v2"])]
+        api: String,
+        /// With `--api v2`: the sign type the written configuration uses.
+        #[arg(long, default_value = "HMAC-SHA256", value_parser = ["HMAC-SHA256", "MD5"])]
+        sign_type: String,
     },
 }
 
@@ -295,6 +303,8 @@ fn main() -> ExitCode {
         mchid,
         appid,
         platform_cert,
+        api,
+        sign_type,
     }) = &cli.command
     {
         tracing_subscriber::fmt()
@@ -311,6 +321,7 @@ fn main() -> ExitCode {
             *admin,
             (mchid, appid),
             *platform_cert,
+            (api == "v2").then_some(sign_type.as_str()),
         ));
     }
     // The check reports a configuration that does not load as one of its problems.
@@ -533,6 +544,7 @@ async fn run_sim(
     admin: SocketAddr,
     (mchid, appid): (&str, &str),
     platform_cert: bool,
+    v2_sign_type: Option<&str>,
 ) -> ExitCode {
     // Checked before anything is written: loopback unless --public; a folder of its own.
     let at = match sim::standalone::check_listen(listen, public).await {
@@ -553,8 +565,22 @@ async fn run_sim(
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let v2_keys = match v2_sign_type {
+        None => None,
+        Some(_) => match sim::V2Keys::load_or_create(keys_dir, &keys, mchid) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("scanpay sim: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
     let clock: SharedClock = Arc::new(SystemClock);
-    let handle = match Simulator::new(&keys, mchid, appid, clock) {
+    let built = Simulator::new(&keys, mchid, appid, clock).and_then(|s| match &v2_keys {
+        Some(v2) => s.with_v2(v2),
+        None => Ok(s),
+    });
+    let handle = match built {
         Ok(s) => match s.start_at(&at.addrs).await {
             Ok(h) => h,
             Err(e) => {
@@ -584,8 +610,13 @@ async fn run_sim(
     };
     let base = handle.base_url.as_str().trim_end_matches('/').to_string();
     let config_path = keys_dir.join("scanpay.toml");
-    let note = match write_client_config(&config_path, &keys, (mchid, appid), &base, platform_cert)
-    {
+    let note = match write_client_config(
+        &config_path,
+        &keys,
+        (mchid, appid),
+        &base,
+        (platform_cert, v2_sign_type),
+    ) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("scanpay sim: {}: {e}", config_path.display());
@@ -595,26 +626,52 @@ async fn run_sim(
     let dir = keys_dir.display();
     if !at.public.is_empty() {
         eprintln!(
-            "scanpay sim: warning: listening on {} beyond loopback (--public): anyone who can reach this machine can use the simulator and its test keys; it speaks plain http",
-            handle.addr
+            "scanpay sim: warning: listening on {} beyond loopback (--public): anyone who can reach this machine can use the simulator and its test keys{}",
+            handle.addr,
+            if v2_keys.is_some() {
+                ""
+            } else {
+                "; it speaks plain http"
+            }
         );
     }
-    println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
-    println!(
-        "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
-        keys.merchant_serial_no
-    );
-    println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
-    if platform_cert {
+    if let Some(sign_type) = v2_sign_type {
+        println!("scanpay sim: WeChat Pay APIv2 simulator listening on {base}");
         println!(
-            "              {dir}/{} (APIv3 key, 0600; answers signed with platform certificates)",
-            sim::APIV3_KEY_FILE
+            "  merchant    mchid {mchid}, appid {appid}, sign type {sign_type} (MD5 requests are answered in MD5)"
+        );
+        println!(
+            "  keys        {dir}/{} (APIv2 key, 0600)",
+            sim::APIV2_KEY_FILE
+        );
+        println!(
+            "              {dir}/apiclient_key.pem (merchant private key, 0600) + {dir}/{} (its client certificate, for /secapi/*)",
+            sim::CLIENT_CERT_FILE
+        );
+        println!(
+            "              {dir}/{} (the simulator's CA: trust it as the TLS root)",
+            sim::CA_CERT_FILE
         );
     } else {
+        println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
+    }
+    if v2_sign_type.is_none() {
         println!(
-            "              {dir}/pub_key.pem (simulator's WeChat Pay public key {})",
-            keys.public_key_id
+            "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
+            keys.merchant_serial_no
         );
+        println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
+        if platform_cert {
+            println!(
+                "              {dir}/{} (APIv3 key, 0600; answers signed with platform certificates)",
+                sim::APIV3_KEY_FILE
+            );
+        } else {
+            println!(
+                "              {dir}/pub_key.pem (simulator's WeChat Pay public key {})",
+                keys.public_key_id
+            );
+        }
     }
     println!("  config      {} ({note})", config_path.display());
     println!("              scanpay --config {} …", config_path.display());
@@ -643,7 +700,7 @@ fn write_client_config(
     keys: &SimKeys,
     (mchid, appid): (&str, &str),
     base: &str,
-    platform_cert: bool,
+    (platform_cert, v2_sign_type): (bool, Option<&str>),
 ) -> std::io::Result<&'static str> {
     let wanted = format!("base_url = \"{base}\"");
     match std::fs::read_to_string(path) {
@@ -663,7 +720,9 @@ fn write_client_config(
             Ok("reused, base_url updated")
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = if platform_cert {
+            let text = if let Some(sign_type) = v2_sign_type {
+                sim::v2_config_toml(mchid, appid, base, sign_type)
+            } else if platform_cert {
                 sim::platform_cert_config_toml(keys, mchid, appid, base)
             } else {
                 sim::client_config_toml(keys, mchid, appid, base)

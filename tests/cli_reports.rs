@@ -148,7 +148,7 @@ async fn partner_orders_export_and_x_name_the_sub_merchant() {
     common::config::insert(&mut t, "merchant.sub_merchant_name", "示例便利店南山店");
     let path = common::config::write(&t, &dir.path().join("partner.toml"));
     let cfg = common::config::load(&t, &path).unwrap();
-    let no = {
+    let (no, created_at) = {
         let clock: SharedClock = std::sync::Arc::new(TokioClock::new());
         let till = Till::open(cfg, clock, Printing::Wait).await.unwrap();
         let shift = till.open_shift("li").await.unwrap();
@@ -159,11 +159,8 @@ async fn partner_orders_export_and_x_name_the_sub_merchant() {
             shift_id: shift.id,
             cashier: shift.cashier,
         };
-        till.engine()
-            .create_order(&sale)
-            .await
-            .unwrap()
-            .out_trade_no
+        let o = till.engine().create_order(&sale).await.unwrap();
+        (o.out_trade_no, o.created_at)
     };
     let cfg_arg = path.to_str().unwrap();
     let orders = common::json(&run(
@@ -190,8 +187,7 @@ async fn partner_orders_export_and_x_name_the_sub_merchant() {
     assert_eq!(xj["sub_merchant"]["sub_mchid"], "1900000109", "{xj}");
     assert_eq!(xj["sub_merchant"]["name"], "示例便利店南山店", "{xj}");
 
-    let day = &no.split('-').nth(1).unwrap();
-    let day = format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..]);
+    let day = scanpay::clock::beijing::date(created_at);
     let csv = run(
         dir.path(),
         &["--config", cfg_arg, "export", "--from", &day, "--to", &day],
