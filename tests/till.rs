@@ -127,7 +127,8 @@ async fn a_close_is_refused_over_unsettled_orders_and_forced_with_approval() {
 /// simulator. Nothing here reaches the payment service: the order is written (not charged),
 /// and the shift that is closed has no order in flight.
 async fn partner_till(dir: &std::path::Path, lang: Language) -> Till {
-    let mut cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
+    let mut cfg =
+        scanpay::config::Config::load_from(scanpay::config::Source::EmbeddedDemo).unwrap();
     cfg.data_dir = dir.join("data");
     cfg.language = lang;
     cfg.merchant.sub_mchid = Some("1900000109".into());
@@ -225,7 +226,8 @@ async fn a_direct_till_records_direct_orders_and_shows_no_sub_merchant() {
 
 /// End to end in service-provider mode: a sale paid through the partner endpoints is recorded
 /// as the sub-merchant's, and its receipt and the X name the sub-merchant. The lead enables it
-/// once the simulator serves the partner endpoints (h14sim's branch).
+/// once the simulator serves the partner endpoints (h14sim's branch; it passed on a trial merge
+/// of the two branches).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the partner simulator (h14sim)"]
 async fn a_paid_partner_sale_is_the_sub_merchants_on_the_log_the_receipt_and_the_x() {
