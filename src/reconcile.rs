@@ -542,6 +542,8 @@ pub fn to_table(r: &Reconciliation, zh: bool) -> String {
         }
     }
     for (sub, o) in &r.other_sub_merchants {
+        // A number from the bill: one line, whatever it holds.
+        let sub = crate::sanitize::terminal_line(sub);
         if zh {
             s.push_str(&format!(
                 "· 其他特约商户 {sub}：收款 {} 笔 {}，退款 {} 笔 {}（不是本商户的，不对账）\n",
@@ -973,6 +975,25 @@ mod tests {
                 "no row of the other sub-merchant"
             );
         }
+    }
+
+    #[test]
+    fn another_sub_merchants_number_cannot_fake_a_line_of_the_table() {
+        let b = TradeBill {
+            bill_type: BillType::All,
+            rows: vec![row(
+                "19\n✘ there_missing_here \u{1b}[2J",
+                "X-1",
+                "SUCCESS",
+                100,
+            )],
+            summary: BillSummary::default(),
+        };
+        let r = reconcile_for("2025-11-25", SP, Some(OURS), "POS01", &b, &[], &[]);
+        assert!(r.is_clean());
+        let table = to_table(&r, false);
+        assert_eq!(table.lines().count(), 3, "{table}");
+        assert!(!table.contains('\u{1b}'), "{table}");
     }
 
     #[test]
