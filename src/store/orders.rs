@@ -282,6 +282,21 @@ pub fn create(
     snapshot: &str,
     now: i64,
 ) -> Result<OrderRecord, StoreError> {
+    create_with(conn, new, state, snapshot, None, now)
+}
+
+/// Writes a new order, its `created` event and, when given, the engine's first step (the pay
+/// request about to leave) in **one** transaction: a sale's first commit, so the order and its
+/// request are durable together before the request is sent (one fsync, not two). Returns the
+/// record as written, without reading it back.
+pub fn create_with(
+    conn: &mut Connection,
+    new: &NewOrder,
+    state: OrderState,
+    snapshot: &str,
+    first: Option<&Change<'_>>,
+    now: i64,
+) -> Result<OrderRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out_trade_no = format!("{}-{}", new.terminal_id, numbers::next(&tx, now)?);
     tx.execute(
@@ -309,19 +324,49 @@ pub fn create(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, now, EventKind::Created.as_str(), serde_json::json!({"amount_fen": new.amount.0}).to_string(), state.as_str()],
     )?;
+    let mut record = OrderRecord {
+        id,
+        out_trade_no,
+        shift_id: new.shift_id,
+        terminal_id: new.terminal_id.clone(),
+        cashier: new.cashier.clone(),
+        amount: new.amount,
+        description: new.description.clone(),
+        code_masked: new.code_masked.clone(),
+        party: new.party,
+        sub_mchid: new.sub_mchid.clone(),
+        state,
+        snapshot: snapshot.to_string(),
+        transaction_id: None,
+        reason_code: None,
+        reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    if let Some(change) = first {
+        apply(&tx, id, change, now)?;
+        record.apply(change, now);
+    }
     tx.commit()?;
-    by_id(conn, id)
+    Ok(record)
 }
 
-/// Appends an event and saves the state and snapshot the engine decided with it, in one
-/// transaction.
-pub fn record(
-    conn: &mut Connection,
-    order_id: i64,
-    change: &Change<'_>,
-    now: i64,
-) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+impl OrderRecord {
+    /// The record after `change` was recorded at `now` (what [`record`] writes).
+    pub fn apply(&mut self, change: &Change<'_>, now: i64) {
+        self.state = change.state;
+        change.snapshot.clone_into(&mut self.snapshot);
+        if let Some(t) = change.transaction_id {
+            self.transaction_id = Some(t.to_string());
+        }
+        self.reason_code = change.reason.map(Reason::code);
+        self.reason = change.reason.cloned();
+        self.updated_at = now;
+    }
+}
+
+/// Appends the event and updates the order row, inside the caller's transaction.
+fn apply(tx: &Connection, order_id: i64, change: &Change<'_>, now: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![order_id, now, change.kind.as_str(), change.detail, change.state.as_str()],
@@ -343,6 +388,19 @@ pub fn record(
     if changed != 1 {
         return Err(StoreError::NotFound(format!("order {order_id} not found")));
     }
+    Ok(())
+}
+
+/// Appends an event and saves the state and snapshot the engine decided with it, in one
+/// transaction.
+pub fn record(
+    conn: &mut Connection,
+    order_id: i64,
+    change: &Change<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    apply(&tx, order_id, change, now)?;
     tx.commit()?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Answered, Engine, EngineError, Flow, Limits, Next, answers, requests, run};
+use super::{Answered, Engine, EngineError, First, Flow, Limits, Next, answers, requests, run};
 use crate::engine::refund::{self, RefundCommand, RefundEvent, RefundMachine};
 use crate::failpoint;
 use crate::money::Fen;
@@ -97,7 +97,7 @@ impl Engine {
             cancel: None,
             max_wait,
         };
-        run(&mut flow, first, &self.clock, limits).await?;
+        run(&mut flow, First::Event(first), &self.clock, limits).await?;
         Ok(flow.current)
     }
 }
