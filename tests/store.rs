@@ -56,7 +56,7 @@ fn pragmas_and_schema() {
         )
         .unwrap();
     assert_eq!(strict, tables, "every table is STRICT");
-    assert_eq!(tables, 9);
+    assert_eq!(tables, 10, "9 + sync_outbox (migration 9)");
     let plan: String = conn.query_row("EXPLAIN QUERY PLAN SELECT id FROM orders WHERE shift_id = 1 AND code_fingerprint = 'x'", [], |r| r.get(3)).unwrap();
     assert!(plan.contains("orders_shift_fingerprint"), "{plan}");
     drop(conn);

@@ -1,0 +1,380 @@
+//! Many tills, one head office (issue 16): tills on a standalone simulator ship their logs to
+//! a real PostgreSQL (a throw-away cluster, `common::pg`), through kills mid-shipment and a
+//! database restart mid-shipping; the head office's report equals the sum of the tills' own
+//! X reports, its reconciliation is clean, and no row is duplicated or lost.
+//!
+//! Without PostgreSQL each test says "SKIPPED: PostgreSQL not found" on stderr and returns.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{config, json, pg, scanpay, start_sim, stderr, stdout};
+use scanpay::store::Store;
+
+fn today() -> String {
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8)))
+        .date()
+        .to_string()
+}
+
+/// The configuration at `path` with `[sync] postgres_url = url`.
+fn with_sync(path: &Path, url: &str) -> PathBuf {
+    let mut t = config::read(path);
+    config::insert(&mut t, "sync.postgres_url", url);
+    config::write(&t, path)
+}
+
+fn pay(till: &Path, amount: &str, suffix: &str) -> serde_json::Value {
+    let code = common::fixtures::code(suffix);
+    let out = scanpay(
+        till,
+        &["pay", "--amount", amount, "--code", &code, "--json"],
+        &[],
+    );
+    // A refused payment exits 1 and still prints its order.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn count(pg: &pg::Cluster, db: &str, sql: &str) -> i64 {
+    pg.psql(db, sql).parse().unwrap()
+}
+
+/// Local rows of a till's log per shipped table.
+fn local_counts(data: &Path) -> Vec<(String, i64)> {
+    let conn = rusqlite::Connection::open(data.join("scanpay.db")).unwrap();
+    [
+        "shifts",
+        "orders",
+        "order_events",
+        "refunds",
+        "z_reports",
+        "audit_log",
+    ]
+    .iter()
+    .map(|t| {
+        let n: i64 = conn
+            .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap();
+        (t.to_string(), n)
+    })
+    .collect()
+}
+
+fn till_id(data: &Path) -> String {
+    let conn = rusqlite::Connection::open(data.join("scanpay.db")).unwrap();
+    conn.query_row("SELECT value FROM meta WHERE key = 'till_id'", [], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+fn central_counts(pg: &pg::Cluster, db: &str, till: &str) -> Vec<(String, i64)> {
+    [
+        "shifts",
+        "orders",
+        "order_events",
+        "refunds",
+        "z_reports",
+        "audit_log",
+    ]
+    .iter()
+    .map(|t| {
+        (
+            t.to_string(),
+            count(
+                pg,
+                db,
+                &format!("SELECT COUNT(*) FROM hq_{t} WHERE till_id = '{till}'"),
+            ),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn hq_init_is_safe_twice_and_from_two_machines_at_once() {
+    let Some(pg) = pg::cluster() else {
+        return pg::skipped("hq_init_is_safe_twice_and_from_two_machines_at_once");
+    };
+    let (db, url) = pg.fresh_db();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = config::demo();
+    config::set(
+        &mut t,
+        "data_dir",
+        tmp.path().join("hq").display().to_string(),
+    );
+    config::insert(&mut t, "sync.postgres_url", url.as_str());
+    let cfg = config::write(&t, &tmp.path().join("hq.toml"));
+    // Two at once: each waits for the other's advisory lock; both succeed.
+    let a = std::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["hq", "init"])
+        .output();
+    let b = scanpay(&cfg, &["hq", "init"], &[]);
+    let a = a.unwrap();
+    assert!(a.status.success(), "{a:?}");
+    assert!(b.status.success(), "{b:?}");
+    let again = scanpay(&cfg, &["hq", "init"], &[]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(stdout(&again).contains("up to date"), "{again:?}");
+    assert_eq!(
+        count(pg, &db, "SELECT COUNT(*) FROM hq_schema"),
+        i64::from(scanpay::hq::schema::VERSION)
+    );
+}
+
+#[test]
+fn hq_init_concurrently_in_process() {
+    let Some(pg) = pg::cluster() else {
+        return pg::skipped("hq_init_concurrently_in_process");
+    };
+    let (db, url) = pg.fresh_db();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sync = scanpay::config::Sync {
+        postgres_url: scanpay::config::check_sync_url(&url).unwrap(),
+        interval_secs: 10,
+        ca_file: None,
+    };
+    let results = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let sync = sync.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = scanpay::hq::connect(&sync).await.unwrap();
+                scanpay::hq::schema::init(&mut c).await
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().unwrap());
+        }
+        out
+    });
+    // Exactly one of them migrated; the others found it done.
+    let migrated = results.iter().filter(|(a, b)| a != b).count();
+    assert_eq!(migrated, 1, "{results:?}");
+    assert_eq!(
+        count(pg, &db, "SELECT COUNT(*) FROM hq_schema"),
+        i64::from(scanpay::hq::schema::VERSION)
+    );
+}
+
+#[test]
+fn the_password_is_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut t = config::demo();
+    config::set(
+        &mut t,
+        "data_dir",
+        tmp.path().join("d").display().to_string(),
+    );
+    config::insert(
+        &mut t,
+        "sync.postgres_url",
+        "postgres://till:S3cretPw@127.0.0.1:1/hq?sslmode=disable",
+    );
+    let cfg = config::write(&t, &tmp.path().join("till.toml"));
+    let out = scanpay(&cfg, &["config"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("postgres://till:***@127.0.0.1:1/hq"),
+        "{out:?}"
+    );
+    let out = scanpay(&cfg, &["shift", "open", "--cashier", "c1"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    // Nothing listens on port 1: the shipment fails (exit 1), and says why without the password.
+    let out = scanpay(&cfg, &["sync"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr(&out).contains("cannot connect"), "{out:?}");
+    // The environment variable wins over the file, and is hidden just the same.
+    let out = scanpay(
+        &cfg,
+        &["config"],
+        &[(
+            "SCANPAY_SYNC_URL",
+            "postgresql://hq:0therPw@db.example:5432/hq",
+        )],
+    );
+    assert!(
+        stdout(&out).contains("postgresql://hq:***@db.example:5432/hq"),
+        "{out:?}"
+    );
+    let all = [
+        stdout(&out),
+        stderr(&out),
+        std::fs::read_to_string(tmp.path().join("d/logs/scanpay.log")).unwrap_or_default(),
+    ]
+    .concat();
+    assert!(
+        !all.contains("S3cretPw") && !all.contains("0therPw"),
+        "{all}"
+    );
+    // A malformed URL is refused without repeating it.
+    let mut t = config::demo();
+    config::insert(&mut t, "sync.postgres_url", "mysql://u:Xyz123@h/db");
+    let bad = config::write(&t, &tmp.path().join("bad.toml"));
+    let out = scanpay(&bad, &["config"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!stderr(&out).contains("Xyz123"), "{out:?}");
+}
+
+/// The done-when scenario of issue 16.
+#[test]
+fn two_tills_ship_exactly_once_through_kills_and_a_database_restart() {
+    let Some(pg) = pg::cluster() else {
+        return pg::skipped("two_tills_ship_exactly_once_through_kills_and_a_database_restart");
+    };
+    let (db, url) = pg.fresh_db();
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = start_sim(&tmp.path().join("keys"));
+    let hq = with_sync(&sim.till(&tmp.path().join("hq"), "HQ"), &url);
+    let out = scanpay(&hq, &["hq", "init"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let a = with_sync(&sim.till(&tmp.path().join("a"), "TA"), &url);
+    let b = with_sync(&sim.till(&tmp.path().join("b"), "TB"), &url);
+    let (a_data, b_data) = (tmp.path().join("a/data"), tmp.path().join("b/data"));
+
+    // Sales on both tills: paid ones and a refused one.
+    for (amount, who) in [("12.34", "11"), ("5.00", "12"), ("3.21", "04")] {
+        pay(&a, amount, who);
+    }
+    for (amount, who) in [("7.00", "13"), ("0.99", "14")] {
+        pay(&b, amount, who);
+    }
+
+    // Till A is killed (SIGKILL) after the head office committed its shipment, before it
+    // recorded the acknowledgement; then in the middle of the transaction.
+    let out = scanpay(&a, &["sync"], &[("SCANPAY_FAILPOINT", "sync.after_commit")]);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(9),
+        "{out:?}"
+    );
+    pay(&a, "8.88", "15");
+    let out = scanpay(
+        &a,
+        &["sync"],
+        &[("SCANPAY_FAILPOINT", "sync.before_commit")],
+    );
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(9),
+        "{out:?}"
+    );
+    // Restarted: it ships again; nothing doubles.
+    let out = scanpay(&a, &["sync", "--json"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["backlog"]["pending"], 0, "{v}");
+    assert!(v["shipped"]["rows"].as_u64().unwrap() > 0, "{v}");
+
+    // Till B ships in small batches; the database restarts between two of them (its
+    // connection dropped), and the shipper goes on with a new connection.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let cfg = config::load(&config::read(&b), &b).unwrap();
+        let books = scanpay::till::Books::new(
+            cfg.clone(),
+            std::sync::Arc::new(scanpay::clock::SystemClock),
+        );
+        let status = books.sync(false).await.unwrap();
+        let till = status.till;
+        let store = Store::open(&b_data).unwrap();
+        let sync = cfg.sync.clone().unwrap();
+        let mut client = scanpay::hq::connect(&sync).await.unwrap();
+        let (rows, entries) = scanpay::sync::ship_batch(&store, &mut client, &till, 5)
+            .await
+            .unwrap();
+        assert!(rows > 0 && entries == 5, "{rows} {entries}");
+        pg.restart();
+        let err = scanpay::sync::ship_batch(&store, &mut client, &till, 5)
+            .await
+            .unwrap_err();
+        assert!(err.is_transient(), "{err:?}");
+        // A second shipper on the same till at the same time, by mistake.
+        let (one, two) = tokio::join!(
+            scanpay::sync::sync_once(&sync, &store, &till),
+            scanpay::sync::sync_once(&sync, &store, &till)
+        );
+        let (one, two) = (one.unwrap(), two.unwrap());
+        assert_eq!(one.backlog.pending, 0);
+        assert_eq!(two.backlog.pending, 0);
+    });
+
+    // No row lost, none duplicated: the head office has each till's rows once.
+    for data in [&a_data, &b_data] {
+        let id = till_id(data);
+        assert_eq!(central_counts(pg, &db, &id), local_counts(data), "{id}");
+    }
+    assert_eq!(
+        count(pg, &db, "SELECT COUNT(*) FROM hq_tills"),
+        2,
+        "two tills"
+    );
+
+    // The head office's day equals the sum of the tills' own X reports.
+    let date = today();
+    let out = scanpay(&hq, &["hq", "report", "--date", &date, "--json"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let report = json(&out);
+    let mut paid = (0, 0, 0, 0, 0);
+    for till in [&a, &b] {
+        let x = json(&scanpay(till, &["report", "x", "--json"], &[]));
+        paid.0 += x["paid_count"].as_i64().unwrap();
+        paid.1 += x["paid_fen"].as_i64().unwrap();
+        paid.2 += x["refund_fen"].as_i64().unwrap();
+        paid.3 += x["net_fen"].as_i64().unwrap();
+        paid.4 += x["open_count"].as_i64().unwrap();
+    }
+    let t = &report["totals"];
+    assert_eq!(
+        (
+            t["paid_count"].as_i64().unwrap(),
+            t["paid_fen"].as_i64().unwrap(),
+            t["refund_fen"].as_i64().unwrap(),
+            t["net_fen"].as_i64().unwrap(),
+            t["unsettled_count"].as_i64().unwrap()
+        ),
+        paid,
+        "{report}"
+    );
+    assert_eq!(paid.0, 5, "five sales were paid: {report}");
+    let tills = report["stores"][0]["tills"].as_array().unwrap();
+    assert_eq!(tills.len(), 2, "{report}");
+    assert!(
+        tills.iter().all(|t| t["last_sync_ms"].as_i64().is_some()),
+        "{report}"
+    );
+
+    // The merchant's bill against all tills: clean.
+    let out = scanpay(&hq, &["hq", "reconcile", "--date", &date, "--json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r = json(&out);
+    assert_eq!(r["reconciliation"]["matched_payments"], 5, "{r}");
+    assert_eq!(r["tills"], 2, "{r}");
+
+    // A sale not shipped yet: the head office names it as not shipped (exit 1) …
+    let sale = pay(&b, "2.50", "16");
+    let no = sale["out_trade_no"].as_str().unwrap().to_string();
+    let out = scanpay(&hq, &["hq", "reconcile", "--date", &date, "--json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["clean"], false, "{r}");
+    assert_eq!(r["not_shipped"][0]["out_trade_no"], no.as_str(), "{r}");
+    assert_eq!(
+        r["reconciliation"]["mismatches"].as_array().map(Vec::len),
+        Some(0),
+        "{r}"
+    );
+    // … until the till ships it.
+    let out = scanpay(&b, &["sync"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let out = scanpay(&hq, &["hq", "reconcile", "--date", &date, "--csv"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(!stdout(&out).contains("not_shipped"), "{out:?}");
+}
