@@ -378,3 +378,49 @@ fn two_tills_ship_exactly_once_through_kills_and_a_database_restart() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(!stdout(&out).contains("not_shipped"), "{out:?}");
 }
+
+/// The cashier screen's status line shows the head office's lag past a minute, and only then;
+/// the lag grows with the clock while the backlog stays.
+#[test]
+fn the_status_line_shows_the_lag_past_a_minute() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use scanpay::config::Language;
+    use scanpay::tui::app::{App, AppConfig, Msg, Theme};
+    use scanpay::tui::update::update;
+    const T0: i64 = 1_763_999_200_000;
+    let top_line = |a: &App| {
+        let mut term = Terminal::new(TestBackend::new(140, 24)).unwrap();
+        term.draw(|f| f.render_widget(a, f.area())).unwrap();
+        let buf = term.backend().buffer().clone();
+        (0..140)
+            .map(|x| buf[(x, 0)].symbol().to_string())
+            .collect::<String>()
+    };
+    for (lang, word) in [
+        (Language::En, "HQ 5 min behind"),
+        (Language::Zh, "总部同步滞后"),
+    ] {
+        let mut a = App::new(
+            AppConfig {
+                lang,
+                theme: Theme::NoColor,
+                terminal_id: "POS01".into(),
+                simulator: false,
+                max_amount: scanpay::money::Fen(500_000),
+                wedge: Default::default(),
+                serial_scanner: false,
+            },
+            T0,
+        );
+        update(&mut a, Msg::SyncBacklog(Some(T0 - 30_000)));
+        let line = top_line(&a);
+        assert!(!line.contains("HQ") && !line.contains("总部"), "{line}");
+        update(&mut a, Msg::Tick { at: T0 + 270_000 });
+        let line = top_line(&a).replace(' ', "");
+        assert!(line.contains(&word.replace(' ', "")), "{line}");
+        update(&mut a, Msg::SyncBacklog(None));
+        let line = top_line(&a);
+        assert!(!line.contains("HQ") && !line.contains("总部"), "{line}");
+    }
+}

@@ -92,6 +92,11 @@ impl Till {
         ship(&self.cfg, &self.clock, &self.store, true).await
     }
 
+    /// The backlog, without shipping.
+    pub async fn sync_backlog(&self) -> Result<Backlog, TillError> {
+        Ok(self.store.call(|c| outbox::backlog(c)).await?)
+    }
+
     /// The seconds between two background shipments, when `[sync]` is configured.
     pub fn sync_interval(&self) -> Option<Duration> {
         self.cfg

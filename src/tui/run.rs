@@ -134,6 +134,30 @@ async fn run_async(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
     for cmd in update(&mut app, Msg::ShiftLoaded(shift)) {
         execute_cmd(&ctx, cmd, &mut cancel);
     }
+    // Shipping to the head office, in the background and off the payment path; the status
+    // line shows how far behind it is.
+    if let Some(every) = till.sync_interval() {
+        let till = till.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                let since = match till.sync().await {
+                    Ok(s) => s.backlog.oldest_pending_at,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "head-office shipment failed; retrying later");
+                        till.sync_backlog()
+                            .await
+                            .ok()
+                            .and_then(|b| b.oldest_pending_at)
+                    }
+                };
+                if tx.send(Msg::SyncBacklog(since)).is_err() {
+                    break;
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
     // The configuration check, in the background; its result goes to the status line.
     app.config_check = ConfigCheck::Running;
     execute_cmd(&ctx, Cmd::RunCheck, &mut cancel);
