@@ -1302,3 +1302,30 @@ pub fn check_private_key_file(path: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod sync_url_tests {
+    use super::{check_sync_url, redact_passwords};
+
+    #[test]
+    fn passwords_are_masked_wherever_they_stand() {
+        assert_eq!(
+            redact_passwords("postgres://u:pw@h:5432/db?sslmode=require"),
+            "postgres://u:***@h:5432/db?sslmode=require"
+        );
+        assert_eq!(redact_passwords("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact_passwords("url postgresql://a:b@c/d and host=x password=secret user=y"),
+            "url postgresql://a:***@c/d and host=x password=*** user=y"
+        );
+        assert_eq!(
+            redact_passwords("postgres://u@h/db?password=p1&sslmode=disable"),
+            "postgres://u@h/db?password=***&sslmode=disable"
+        );
+        let url = check_sync_url("postgres://u:topsecret@h/db").unwrap();
+        assert!(!format!("{url} {url:?}").contains("topsecret"));
+        assert_eq!(url.secret(), "postgres://u:topsecret@h/db");
+        let err = check_sync_url("http://u:topsecret@h/db").unwrap_err();
+        assert!(!err.contains("topsecret"), "{err}");
+    }
+}
