@@ -1,8 +1,8 @@
 //! The till's shipper: it sends what the till's log recorded to the head office's PostgreSQL,
 //! off the payment path and in bounded batches.
 //!
-//! One shipment: read a batch of the outbox after the acknowledged `seq` (on the store's
-//! thread, `store::outbox`), write it to PostgreSQL in ONE transaction keyed by
+//! One shipment: read a batch of the outbox after the acknowledged `seq` (`store::outbox`, on
+//! a read-only connection: the writer thread stays the payments'), write it to PostgreSQL in ONE transaction keyed by
 //! `(till_id, row id)` with `seq` deciding between versions of a changing row
 //! (`hq::schema::Table::upsert_sql`), commit, then record the acknowledgement locally. A kill
 //! or a dropped connection before the commit loses nothing (the batch is sent again); after the
@@ -74,12 +74,17 @@ pub async fn ship_batch(
     till: &TillName,
     limit: usize,
 ) -> Result<(usize, usize), SyncError> {
-    let batch = store
-        .call(move |c| {
-            let after = outbox::acked(c)?;
-            outbox::read_batch(c, after, limit)
-        })
-        .await?;
+    // Read on a read-only connection of its own (a WAL reader blocks no writer), so the
+    // store's writer thread stays free for the payments; only the acknowledgement below goes
+    // through it.
+    let path = store.path().to_path_buf();
+    let batch = tokio::task::spawn_blocking(move || {
+        let c = crate::store::open_reader(&path)?;
+        let after = outbox::acked(&c)?;
+        outbox::read_batch(&c, after, limit)
+    })
+    .await
+    .map_err(|e| StoreError::Sql(format!("the shipper's reader stopped: {e}")))??;
     if batch.entries == 0 {
         return Ok((0, 0));
     }
