@@ -638,3 +638,150 @@ fn an_older_log_queues_what_it_already_has() {
     let (again, id_again) = backlog(&rt);
     assert_eq!((again.pending, id_again), (rows, id));
 }
+
+/// TLS to the head office: the server's certificate is verified — against `ca_file` it
+/// connects (and the session is encrypted), against the system's trust store (which does not
+/// know this test CA) it is refused. Needs the `openssl` command to make the test CA.
+#[test]
+fn tls_to_the_head_office_is_verified() {
+    let Some(pg) = pg::cluster() else {
+        return pg::skipped("tls_to_the_head_office_is_verified");
+    };
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: openssl not found (tls_to_the_head_office_is_verified)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ossl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(t)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    ossl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=scanpay test CA",
+    ]);
+    ossl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        t.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    // The server's files, owned by the cluster's user, the key private.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let owner = std::fs::metadata(&pg.dir).unwrap();
+    for f in ["server.crt", "server.key"] {
+        let to = pg.dir.join(f);
+        std::fs::copy(t.join(f), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&to, Some(owner.uid()), Some(owner.gid())).unwrap();
+    }
+    pg.psql(
+        "postgres",
+        &format!(
+            "ALTER SYSTEM SET ssl_cert_file = '{}'",
+            pg.dir.join("server.crt").display()
+        ),
+    );
+    pg.psql(
+        "postgres",
+        &format!(
+            "ALTER SYSTEM SET ssl_key_file = '{}'",
+            pg.dir.join("server.key").display()
+        ),
+    );
+    pg.psql("postgres", "ALTER SYSTEM SET ssl = on");
+    pg.psql("postgres", "SELECT pg_reload_conf()");
+    let (_, plain) = pg.fresh_db();
+    let url = plain
+        .replace("127.0.0.1", "localhost")
+        .replace("sslmode=disable", "sslmode=require");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let with_ca = scanpay::config::Sync {
+        postgres_url: scanpay::config::check_sync_url(&url).unwrap(),
+        interval_secs: 10,
+        ca_file: Some(t.join("ca.crt")),
+    };
+    rt.block_on(async {
+        // The reload takes a moment to reach new connections: a few tries, then it must work.
+        let mut client = None;
+        for _ in 0..50 {
+            match scanpay::hq::connect(&with_ca).await {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let mut client = client.expect("TLS with the test CA connects");
+        let ssl: bool = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(ssl, "the session is encrypted");
+        scanpay::hq::schema::init(&mut client).await.unwrap();
+        // The system's trust store does not know the test CA: refused, and said so.
+        let system = scanpay::config::Sync {
+            ca_file: None,
+            ..with_ca.clone()
+        };
+        let err = scanpay::hq::connect(&system).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("cannot connect") && text.contains("certificate"),
+            "{text}"
+        );
+    });
+}
