@@ -785,3 +785,80 @@ fn tls_to_the_head_office_is_verified() {
         );
     });
 }
+
+/// A till that was offline for long catches up in bounded batches (each its own transaction),
+/// and a database without the central schema is refused with the fix (`scanpay hq init`).
+#[test]
+fn a_long_backlog_ships_in_bounded_batches_and_needs_the_schema() {
+    let Some(pg) = pg::cluster() else {
+        return pg::skipped("a_long_backlog_ships_in_bounded_batches_and_needs_the_schema");
+    };
+    let (db, url) = pg.fresh_db();
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sync = scanpay::config::Sync {
+        postgres_url: scanpay::config::check_sync_url(&url).unwrap(),
+        interval_secs: 10,
+        ca_file: None,
+    };
+    let store = Store::open(tmp.path()).unwrap();
+    // 1 shift + 2 500 orders + 7 500 events: 10 001 changes waiting.
+    rt.block_on(store.call(|c| {
+        c.execute_batch(
+            "BEGIN;
+             INSERT INTO shifts(id, terminal_id, cashier, opened_at) VALUES (1, 'POS01', 'li', 1);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+             INSERT INTO orders(id, out_trade_no, shift_id, terminal_id, cashier, amount_fen,
+                 description, code_masked, code_fingerprint, state, machine, created_at, updated_at)
+             SELECT i, printf('POS01-20251125-AB-%06d', i), 1, 'POS01', 'li', 100, 'd', 'm',
+                 printf('%064d', i), 'PAID', '{}', i, i FROM n;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 7500)
+             INSERT INTO order_events(order_id, at, kind, detail, state_after)
+             SELECT (i + 2) / 3, i, 'pay_answer', 'SUCCESS', 'PAID' FROM n;
+             COMMIT;",
+        )?;
+        Ok(())
+    }))
+    .unwrap();
+    let till = scanpay::sync::TillName {
+        till_id: "offline-week".into(),
+        mode: "live".into(),
+        mchid: "1900000001".into(),
+        sub_mchid: None,
+        store_id: "S1".into(),
+        terminal_id: "POS01".into(),
+    };
+    rt.block_on(async {
+        // No schema yet: refused, with the fix; nothing acknowledged.
+        let err = scanpay::sync::sync_once(&sync, &store, &till)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("scanpay hq init"), "{err}");
+        assert!(!err.is_transient());
+        let mut c = scanpay::hq::connect(&sync).await.unwrap();
+        scanpay::hq::schema::init(&mut c).await.unwrap();
+        let s = scanpay::sync::sync_once(&sync, &store, &till)
+            .await
+            .unwrap();
+        assert_eq!(s.entries, 10_001);
+        assert_eq!(s.batches, 10_001_usize.div_ceil(scanpay::sync::BATCH));
+        assert_eq!((s.backlog.pending, s.backlog.acked_seq), (0, 10_001));
+        // Nothing left: a second run ships nothing.
+        let again = scanpay::sync::sync_once(&sync, &store, &till)
+            .await
+            .unwrap();
+        assert_eq!((again.rows, again.batches), (0, 0));
+    });
+    assert_eq!(
+        count(pg, &db, "SELECT COUNT(*) FROM hq_order_events"),
+        7_500
+    );
+    assert_eq!(
+        count(
+            pg,
+            &db,
+            "SELECT shipped_seq FROM hq_tills WHERE till_id = 'offline-week'"
+        ),
+        10_001
+    );
+}
