@@ -43,11 +43,13 @@ impl HqReconciliation {
     }
 }
 
-/// The day's orders and refunds of every till of `mchid`, as shipped; and how many tills.
+/// The day's orders and refunds of every till of `mchid` (and of `sub_mchid`, for a service
+/// provider's sub-merchant: the bill is the sub-merchant's), as shipped; and how many tills.
 pub async fn load_day(
     client: &Client,
     date: &str,
     mchid: &str,
+    sub_mchid: Option<&str>,
 ) -> Result<(Vec<LocalOrder>, Vec<LocalRefund>, i64), HqError> {
     schema::check(client).await?;
     let (start, end) = beijing_day(date)?;
@@ -55,9 +57,10 @@ pub async fn load_day(
         .query(
             "SELECT o.out_trade_no, o.transaction_id, o.amount_fen, o.state, o.row->>'machine'
              FROM hq_orders o JOIN hq_tills t USING (till_id)
-             WHERE t.mchid = $3 AND o.created_at >= $1 AND o.created_at < $2
+             WHERE t.mchid = $3 AND t.sub_mchid IS NOT DISTINCT FROM $4
+               AND o.created_at >= $1 AND o.created_at < $2
              ORDER BY o.till_id, o.id",
-            &[&start, &end, &mchid],
+            &[&start, &end, &mchid, &sub_mchid],
         )
         .await?;
     let orders = rows
@@ -80,9 +83,10 @@ pub async fn load_day(
             "SELECT r.out_refund_no, o.out_trade_no, r.amount_fen, r.status
              FROM hq_refunds r JOIN hq_tills t USING (till_id)
              JOIN hq_orders o ON o.till_id = r.till_id AND o.id = r.order_id
-             WHERE t.mchid = $3 AND r.created_at >= $1 AND r.created_at < $2
+             WHERE t.mchid = $3 AND t.sub_mchid IS NOT DISTINCT FROM $4
+               AND r.created_at >= $1 AND r.created_at < $2
              ORDER BY r.till_id, r.id",
-            &[&start, &end, &mchid],
+            &[&start, &end, &mchid, &sub_mchid],
         )
         .await?;
     let refunds = rows
@@ -95,7 +99,10 @@ pub async fn load_day(
         })
         .collect();
     let tills: i64 = client
-        .query_one("SELECT COUNT(*) FROM hq_tills WHERE mchid = $1", &[&mchid])
+        .query_one(
+            "SELECT COUNT(*) FROM hq_tills WHERE mchid = $1 AND sub_mchid IS NOT DISTINCT FROM $2",
+            &[&mchid, &sub_mchid],
+        )
         .await?
         .get(0);
     Ok((orders, refunds, tills))

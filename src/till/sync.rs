@@ -142,7 +142,8 @@ impl HeadOffice {
     pub async fn reconcile(&self, date: &str) -> Result<HqReconciliation, TillError> {
         let client = self.client().await?;
         let mchid = self.cfg.merchant.mchid.clone();
-        let (orders, refunds, tills) = hq::reconcile::load_day(&client, date, &mchid).await?;
+        let sub = self.cfg.merchant.sub_mchid.as_deref();
+        let (orders, refunds, tills) = hq::reconcile::load_day(&client, date, &mchid, sub).await?;
         let conn = crate::connect::connect(&self.cfg, self.clock.clone()).await?;
         let bill = crate::reconcile::fetch_bill(&conn.client, date).await?;
         Ok(hq::reconcile::compare(
