@@ -862,3 +862,46 @@ fn a_long_backlog_ships_in_bounded_batches_and_needs_the_schema() {
         10_001
     );
 }
+
+/// The cashier screen ships by itself, in the background, every `interval_secs`: a sale made
+/// on the screen reaches the head office, PAID, without any command.
+#[test]
+fn the_cashier_screen_ships_in_the_background() {
+    let Some(pg) = pg::cluster() else {
+        return pg::skipped("the_cashier_screen_ships_in_the_background");
+    };
+    let (db, url) = pg.fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = config::demo();
+    config::set(&mut t, "language", "en");
+    config::insert(&mut t, "sync.postgres_url", url.as_str());
+    config::insert(&mut t, "sync.interval_secs", 1);
+    let cfg = config::write(&t, &dir.path().join("scanpay.toml"));
+    let out = scanpay(&cfg, &["hq", "init"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let mut tty = common::pty::spawn_cmd(std::process::Command::new(common::BIN), dir.path());
+    tty.wait_for("Amount to charge", 20);
+    tty.type_like_a_person("12.34");
+    tty.send(b"\r");
+    tty.wait_for("Scan the customer's payment code", 5);
+    tty.send(b"134567890123456711\r");
+    tty.wait_for("PAID", 10);
+    // Bounded wait for the shipper (every second): the sale arrives PAID.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let got = pg.psql(
+            &db,
+            "SELECT COUNT(*) FROM hq_orders WHERE state = 'PAID' AND amount_fen = 1234",
+        );
+        if got == "1" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the screen never shipped the sale: {}",
+            tty.text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(count(pg, &db, "SELECT COUNT(*) FROM hq_tills"), 1);
+}
