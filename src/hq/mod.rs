@@ -61,9 +61,17 @@ pub enum HqError {
 impl From<tokio_postgres::Error> for HqError {
     fn from(e: tokio_postgres::Error) -> Self {
         // The server's own message (code and text) when there is one; never the URL.
+        // A server going away (shut down, restarted) or a network dropping mid-statement is a
+        // connection problem: the next attempt may succeed.
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         match e.as_db_error() {
+            Some(db)
+                if db.code().code().starts_with("57P") || db.code().code().starts_with("08") =>
+            {
+                HqError::Connect(format!("{} ({})", db.message(), db.code().code()))
+            }
             Some(db) => HqError::Db(format!("{} ({})", db.message(), db.code().code())),
-            None if e.is_closed() => HqError::Connect("the connection was closed".into()),
+            None if e.is_closed() || io => HqError::Connect(connect_error(&e)),
             None => HqError::Db(crate::config::redact_passwords(&e.to_string())),
         }
     }

@@ -140,11 +140,22 @@ async fn run_async(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
         let till = till.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
+            // Each new failure is logged once, and the recovery after it (not every retry).
+            let mut failing: Option<String> = None;
             loop {
                 let since = match till.sync().await {
-                    Ok(s) => s.backlog.oldest_pending_at,
+                    Ok(s) => {
+                        if failing.take().is_some() {
+                            tracing::info!("head-office shipping works again");
+                        }
+                        s.backlog.oldest_pending_at
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "head-office shipment failed; retrying later");
+                        let text = e.to_string();
+                        if failing.as_deref() != Some(text.as_str()) {
+                            tracing::warn!(error = %text, "head-office shipment failed; retrying every interval");
+                            failing = Some(text);
+                        }
                         till.sync_backlog()
                             .await
                             .ok()
