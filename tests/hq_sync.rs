@@ -905,3 +905,96 @@ fn the_cashier_screen_ships_in_the_background() {
     }
     assert_eq!(count(pg, &db, "SELECT COUNT(*) FROM hq_tills"), 1);
 }
+
+/// A data folder restored from a backup older than what the head office has for it is
+/// refused (its next rows would reuse ids the head office holds with other contents), and
+/// nothing is shipped from it.
+#[test]
+fn a_log_restored_from_an_older_backup_is_refused() {
+    let Some(pg) = pg::cluster() else {
+        return pg::skipped("a_log_restored_from_an_older_backup_is_refused");
+    };
+    let (db, url) = pg.fresh_db();
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, restored) = (tmp.path().join("live"), tmp.path().join("restored"));
+    std::fs::create_dir_all(&restored).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sync = scanpay::config::Sync {
+        postgres_url: scanpay::config::check_sync_url(&url).unwrap(),
+        interval_secs: 10,
+        ca_file: None,
+    };
+    let store = Store::open(&live).unwrap();
+    let backup = restored.join("scanpay.db");
+    rt.block_on(store.call(move |c| {
+        c.execute(
+            "INSERT INTO audit_log(at, actor, action, detail) VALUES (1, 'a', 'x', 'before')",
+            [],
+        )?;
+        c.execute("VACUUM INTO ?1", [backup.display().to_string()])?;
+        c.execute(
+            "INSERT INTO audit_log(at, actor, action, detail) VALUES (2, 'a', 'x', 'after')",
+            [],
+        )?;
+        Ok(())
+    }))
+    .unwrap();
+    let till_id = rt
+        .block_on(store.call(|c| scanpay::store::outbox::till_id(c)))
+        .unwrap();
+    let till = scanpay::sync::TillName {
+        till_id,
+        mode: "live".into(),
+        mchid: "1900000001".into(),
+        sub_mchid: None,
+        store_id: "S1".into(),
+        terminal_id: "POS01".into(),
+    };
+    rt.block_on(async {
+        let mut c = scanpay::hq::connect(&sync).await.unwrap();
+        scanpay::hq::schema::init(&mut c).await.unwrap();
+        let s = scanpay::sync::sync_once(&sync, &store, &till)
+            .await
+            .unwrap();
+        assert_eq!(s.backlog.acked_seq, 2);
+        // The restored copy (one change) writes something else as its second change.
+        let old = Store::open(&restored).unwrap();
+        old.call(|c| {
+            c.execute(
+                "INSERT INTO audit_log(at, actor, action, detail) VALUES (3, 'b', 'y', 'other')",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // Its log ends at #2 like the head office's, but its #2 is another row: refused.
+        let err = scanpay::sync::sync_once(&sync, &old, &till)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("older backup"), "{err}");
+        assert!(!err.is_transient());
+        let acked = old
+            .call(|c| scanpay::store::outbox::acked(c))
+            .await
+            .unwrap();
+        assert_eq!(acked, 0, "nothing acknowledged");
+        // The live log, shipping again from the start (as after a kill), is not refused.
+        store
+            .call(|c| {
+                c.execute("UPDATE meta SET value = '0' WHERE key = 'sync_acked'", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let again = scanpay::sync::sync_once(&sync, &store, &till)
+            .await
+            .unwrap();
+        assert_eq!(again.backlog.acked_seq, 2);
+    });
+    // What the head office holds for the till is unchanged: the 'after' row, not 'other'.
+    assert_eq!(
+        pg.psql(&db, "SELECT row->>'detail' FROM hq_audit_log ORDER BY id"),
+        "before\nafter"
+    );
+}

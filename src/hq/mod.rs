@@ -50,6 +50,18 @@ pub enum HqError {
         /// Newest this build knows.
         supported: i32,
     },
+    /// The till's log is behind what the head office already acknowledged for it (a data
+    /// folder restored from an older backup): its new rows would reuse row ids the head office
+    /// holds with other contents, so nothing is shipped.
+    #[error(
+        "the head office already has this till's log up to change #{central}, but the log here ends at #{local} (restored from an older backup?): nothing was shipped; see docs/multi-till.md, \"A restored backup\""
+    )]
+    Diverged {
+        /// The head office's acknowledged seq for this till.
+        central: i64,
+        /// The last seq in the till's log.
+        local: i64,
+    },
     /// A date that is not `YYYY-MM-DD`.
     #[error("{0:?} is not a date (YYYY-MM-DD)")]
     BadDate(String),

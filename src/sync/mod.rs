@@ -78,15 +78,63 @@ pub async fn ship_batch(
     // store's writer thread stays free for the payments; only the acknowledgement below goes
     // through it.
     let path = store.path().to_path_buf();
-    let batch = tokio::task::spawn_blocking(move || {
+    let (batch, local_acked, local_last) = tokio::task::spawn_blocking(move || {
         let c = crate::store::open_reader(&path)?;
         let after = outbox::acked(&c)?;
-        outbox::read_batch(&c, after, limit)
+        let last = outbox::backlog(&c)?.last_seq;
+        Ok::<_, StoreError>((outbox::read_batch(&c, after, limit)?, after, last))
     })
     .await
     .map_err(|e| StoreError::Sql(format!("the shipper's reader stopped: {e}")))??;
+    // A log behind what the head office has for this till was restored from an older copy:
+    // its next rows would reuse ids the head office holds with other contents.
+    let central: Option<i64> = client
+        .query_opt(
+            "SELECT shipped_seq FROM hq_tills WHERE till_id = $1",
+            &[&till.till_id],
+        )
+        .await
+        .map_err(HqError::from)?
+        .map(|r| r.get(0));
+    if let Some(central) = central.filter(|c| *c > local_last) {
+        return Err(HqError::Diverged {
+            central,
+            local: local_last,
+        }
+        .into());
+    }
     if batch.entries == 0 {
         return Ok((0, 0));
+    }
+    // Sending again what the head office may have (after a kill between commit and
+    // acknowledgement, or from a restored copy): the rows that never change must be the same
+    // rows. A restored copy that went on writing reuses their ids with other contents.
+    if let Some(central) = central.filter(|c| *c > local_acked) {
+        for table in schema::TABLES.iter().filter(|t| !t.changes) {
+            let Some(list) = batch.rows.get(table.local) else {
+                continue;
+            };
+            let json = serde_json::to_string(list)
+                .map_err(|e| SyncError::Store(StoreError::Sql(e.to_string())))?;
+            let sql = format!(
+                "SELECT COUNT(*) FROM {} t JOIN jsonb_array_elements($2::text::jsonb) AS r
+                   ON t.till_id = $1 AND t.{} = (r->>'{}')::bigint
+                 WHERE t.row <> r - '_seq'",
+                table.central, table.key, table.key
+            );
+            let differ: i64 = client
+                .query_one(&sql, &[&till.till_id, &json])
+                .await
+                .map_err(HqError::from)?
+                .get(0);
+            if differ > 0 {
+                return Err(HqError::Diverged {
+                    central,
+                    local: local_last,
+                }
+                .into());
+            }
+        }
     }
     let tx = client.transaction().await.map_err(HqError::from)?;
     tx.execute(
