@@ -255,6 +255,23 @@ struct RawConfig {
     scanner: RawScanner,
     #[serde(default)]
     printer: RawPrinter,
+    #[serde(default)]
+    sync: Option<RawSync>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    #[serde(default)]
+    postgres_url: Option<String>,
+    #[serde(default = "default_sync_interval")]
+    interval_secs: u64,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+}
+
+fn default_sync_interval() -> u64 {
+    10
 }
 
 fn default_data_dir() -> PathBuf {
@@ -447,6 +464,103 @@ pub struct Config {
     pub scanner: Scanner,
     /// The receipt printer.
     pub printer: Printer,
+    /// `[sync]`: the head office's PostgreSQL (`None`: the till ships nothing).
+    pub sync: Option<Sync>,
+}
+
+/// The environment variable that gives (or overrides) `sync.postgres_url`.
+pub const SYNC_URL_ENV: &str = "SCANPAY_SYNC_URL";
+
+/// `[sync]`: where the till ships its log, and how often.
+#[derive(Clone, Debug)]
+pub struct Sync {
+    /// The PostgreSQL connection URL (its password never printed: see [`SyncUrl`]).
+    pub postgres_url: SyncUrl,
+    /// Seconds between two shipments of the cashier screen (default 10).
+    pub interval_secs: u64,
+    /// A PEM file of the certificate authorities trusted for the server's TLS certificate
+    /// (default: the system's).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A PostgreSQL URL whose password never leaves the process: `Debug` and `Display` show it
+/// as `***`; only [`SyncUrl::secret`] gives the whole text, to the database client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SyncUrl(String);
+
+impl SyncUrl {
+    /// Wraps a URL.
+    pub fn new(url: String) -> SyncUrl {
+        SyncUrl(url)
+    }
+
+    /// The whole URL, password included: for the database client only.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SyncUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_passwords(&self.0))
+    }
+}
+
+impl fmt::Debug for SyncUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SyncUrl({self})")
+    }
+}
+
+/// Checks a PostgreSQL URL (`postgres://` or `postgresql://`, parsed as the client will);
+/// the problem never repeats the URL (it may hold a password).
+pub fn check_sync_url(url: &str) -> Result<SyncUrl, String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("not a PostgreSQL URL: use postgres://user@host:5432/database".into());
+    }
+    url.parse::<tokio_postgres::Config>()
+        .map_err(|_| "not a valid PostgreSQL URL (check the host, port and options)".to_string())?;
+    Ok(SyncUrl(url.to_string()))
+}
+
+/// Masks the password of every `scheme://user:password@` in `text`, and any
+/// `password=…` key of a connection string, with `***`.
+pub fn redact_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?', '#' or whitespace.
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    // key=value forms (`password=…` in a query string or a connection string).
+    let mut masked = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.to_ascii_lowercase().find("password=") {
+        let (head, tail) = rest.split_at(i + "password=".len());
+        masked.push_str(head);
+        masked.push_str("***");
+        let end = tail
+            .find(|c: char| c == '&' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    masked.push_str(rest);
+    masked
 }
 
 /// `[printer]`.
@@ -598,6 +712,35 @@ impl Config {
 
     /// Loads the configuration from a known source.
     pub fn load_from(source: Source) -> Result<Config, ConfigError> {
+        let env_url = std::env::var(SYNC_URL_ENV).ok().filter(|v| !v.is_empty());
+        Self::load_from_file(source)?.with_sync_url(env_url)
+    }
+
+    /// `SCANPAY_SYNC_URL` (when set) gives `sync.postgres_url`, over the file's; a
+    /// configuration without `[sync]` gets one with its defaults.
+    pub fn with_sync_url(mut self, url: Option<String>) -> Result<Config, ConfigError> {
+        let Some(url) = url else {
+            return Ok(self);
+        };
+        let url = check_sync_url(&url).map_err(|problem| ConfigError::Invalid {
+            file: SYNC_URL_ENV.into(),
+            field: "sync.postgres_url".into(),
+            problem,
+        })?;
+        match &mut self.sync {
+            Some(s) => s.postgres_url = url,
+            None => {
+                self.sync = Some(Sync {
+                    postgres_url: url,
+                    interval_secs: default_sync_interval(),
+                    ca_file: None,
+                })
+            }
+        }
+        Ok(self)
+    }
+
+    fn load_from_file(source: Source) -> Result<Config, ConfigError> {
         match &source {
             Source::EmbeddedDemo => Self::from_toml(DEMO_TOML, source.clone(), Path::new("")),
             Source::File { path, .. } => {
@@ -619,7 +762,7 @@ impl Config {
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file.clone(),
-            message: e.to_string().trim_end().replace('\n', "\n  "),
+            message: redact_passwords(e.to_string().trim_end()).replace('\n', "\n  "),
         })?;
         let invalid = |field: &str, problem: String| ConfigError::Invalid {
             file: file.clone(),
@@ -1005,7 +1148,36 @@ impl Config {
                 format!("{} is not a standard rate ({BAUD_RATES:?})", pr.baud),
             ));
         }
+        // [sync]
+        let sync = match raw.sync {
+            None => None,
+            Some(rs) => {
+                if !(1..=3600).contains(&rs.interval_secs) {
+                    return Err(invalid(
+                        "sync.interval_secs",
+                        format!("{} is out of range (1–3600)", rs.interval_secs),
+                    ));
+                }
+                let url = rs
+                    .postgres_url
+                    .filter(|u| !u.is_empty())
+                    .or_else(|| std::env::var(SYNC_URL_ENV).ok().filter(|v| !v.is_empty()))
+                    .ok_or_else(|| {
+                        invalid(
+                            "sync.postgres_url",
+                            format!("missing: give it here or in {SYNC_URL_ENV}"),
+                        )
+                    })?;
+                Some(Sync {
+                    postgres_url: check_sync_url(&url)
+                        .map_err(|p| invalid("sync.postgres_url", p))?,
+                    interval_secs: rs.interval_secs,
+                    ca_file: rs.ca_file.as_deref().map(resolve),
+                })
+            }
+        };
         Ok(Config {
+            sync,
             data_dir: resolve(&raw.data_dir),
             source,
             language: raw.language,
@@ -1190,6 +1362,11 @@ impl Config {
         );
         line("printer.width", self.printer.width.to_string());
         line("printer.timezone", self.printer.timezone_name.clone());
+        if let Some(sync) = &self.sync {
+            line("sync.postgres_url", sync.postgres_url.to_string());
+            line("sync.interval_secs", sync.interval_secs.to_string());
+            line("sync.ca_file", opt(&sync.ca_file));
+        }
         line("scanner.silence_ms", self.scanner.silence_ms.to_string());
         line(
             "scanner.wedge_min_chars",
@@ -1364,4 +1541,31 @@ pub fn check_private_key_file(path: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod sync_url_tests {
+    use super::{check_sync_url, redact_passwords};
+
+    #[test]
+    fn passwords_are_masked_wherever_they_stand() {
+        assert_eq!(
+            redact_passwords("postgres://u:pw@h:5432/db?sslmode=require"),
+            "postgres://u:***@h:5432/db?sslmode=require"
+        );
+        assert_eq!(redact_passwords("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact_passwords("url postgresql://a:b@c/d and host=x password=secret user=y"),
+            "url postgresql://a:***@c/d and host=x password=*** user=y"
+        );
+        assert_eq!(
+            redact_passwords("postgres://u@h/db?password=p1&sslmode=disable"),
+            "postgres://u@h/db?password=***&sslmode=disable"
+        );
+        let url = check_sync_url("postgres://u:topsecret@h/db").unwrap();
+        assert!(!format!("{url} {url:?}").contains("topsecret"));
+        assert_eq!(url.secret(), "postgres://u:topsecret@h/db");
+        let err = check_sync_url("http://u:topsecret@h/db").unwrap_err();
+        assert!(!err.contains("topsecret"), "{err}");
+    }
 }

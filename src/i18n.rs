@@ -575,6 +575,19 @@ pub fn config_alert(lang: Language) -> &'static str {
     }
 }
 
+/// The status line's word when the head office is more than a minute behind this till
+/// (`None` at a minute or less).
+pub fn sync_lag(lang: Language, secs: i64) -> Option<String> {
+    if secs <= 60 {
+        return None;
+    }
+    let minutes = secs / 60;
+    Some(match lang {
+        Language::Zh => format!("⇅ 总部同步滞后 {minutes} 分钟"),
+        Language::En => format!("⇅ HQ {minutes} min behind"),
+    })
+}
+
 /// The configuration check's badge in the status line (`None`: not run yet, nothing shown).
 pub fn check_badge(lang: Language, check: &crate::tui::app::ConfigCheck) -> Option<&'static str> {
     use crate::tui::app::ConfigCheck as C;

@@ -180,6 +180,19 @@ enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Ship what this till recorded to the head office's PostgreSQL (`[sync]`): prints how
+    /// many rows went and how far behind the till is. Exit 1 when the database cannot be reached.
+    Sync {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The head office: central schema, the day's report over all tills, reconciliation of
+    /// the merchant's bill against all tills (its own configuration: keys and `[sync]`).
+    Hq {
+        #[command(subcommand)]
+        action: HqAction,
+    },
     /// Run the WeChat Pay simulator as a standalone server.
     Sim {
         /// Address to listen on (port 0 picks a free port); loopback unless --public.
@@ -265,6 +278,36 @@ enum SupervisorAction {
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HqAction {
+    /// Create or migrate the central schema (safe twice, and from two machines at once).
+    Init,
+    /// Per store and till: orders by state, charged, refunds, net, unsettled, last sync.
+    Report {
+        /// The Beijing day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Only this store.
+        #[arg(long)]
+        store: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The merchant's trade bill against all tills' shipped orders; exit 0 only when clean.
+    Reconcile {
+        /// The Beijing day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print CSV.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -465,6 +508,20 @@ fn main() -> ExitCode {
             json,
             print,
         }) => cmd::finish(cmd::orders::report(&config, &kind, number, json, print)),
+        Some(Command::Sync { json }) => {
+            run_async(async move { cmd::finish(cmd::sync::sync(config, json).await) })
+        }
+        Some(Command::Hq { action }) => run_async(async move {
+            cmd::finish(match action {
+                HqAction::Init => cmd::sync::hq_init(config).await,
+                HqAction::Report { date, store, json } => {
+                    cmd::sync::hq_report(config, &date, store.as_deref(), json).await
+                }
+                HqAction::Reconcile { date, json, csv } => {
+                    cmd::sync::hq_reconcile(config, &date, json, csv).await
+                }
+            })
+        }),
         Some(Command::Sim { .. }) => ExitCode::SUCCESS,
     }
 }
@@ -518,6 +575,8 @@ impl Command {
             Command::Export { .. } => "export",
             Command::Backup { .. } => "backup",
             Command::Report { .. } => "report",
+            Command::Sync { .. } => "sync",
+            Command::Hq { .. } => "hq",
             Command::Sim { .. } => "sim",
         }
     }

@@ -710,7 +710,6 @@ pub async fn fetch_and_compare(
     terminal_id: &str,
     date: &str,
 ) -> Result<Reconciliation, ReconcileError> {
-    use crate::wechat::bill::{self, BillType};
     let day: jiff::civil::Date = date
         .parse()
         .map_err(|_| ReconcileError::BadDate(date.into()))?;
@@ -720,21 +719,7 @@ pub async fn fetch_and_compare(
         .timestamp()
         .as_millisecond();
     let end = start + 24 * 3600 * 1000;
-    let bill = match client.bill(date, BillType::All).await {
-        Ok(bytes) => {
-            let parsed = bill::parse(&bytes)?;
-            bill::check_summary(&parsed)?;
-            parsed
-        }
-        Err(e) if e.code() == Some(&crate::wechat::model::ErrorCode::NoStatementExist) => {
-            TradeBill {
-                bill_type: BillType::All,
-                rows: Vec::new(),
-                summary: Default::default(),
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let bill = fetch_bill(client, date).await?;
     let (orders, refunds) = store
         .call(move |c| {
             let mut stmt = c.prepare(
@@ -780,6 +765,32 @@ pub async fn fetch_and_compare(
         &orders,
         &refunds,
     ))
+}
+
+/// Downloads a day's trade bill (hash and summary checked); a day without a bill
+/// (NO_STATEMENT_EXIST) is an empty bill. Shared by the till's and the head office's
+/// reconciliation.
+pub async fn fetch_bill(
+    client: &crate::wechat::Client,
+    date: &str,
+) -> Result<TradeBill, ReconcileError> {
+    use crate::wechat::bill::{self, BillType};
+    let bill = match client.bill(date, BillType::All).await {
+        Ok(bytes) => {
+            let parsed = bill::parse(&bytes)?;
+            bill::check_summary(&parsed)?;
+            parsed
+        }
+        Err(e) if e.code() == Some(&crate::wechat::model::ErrorCode::NoStatementExist) => {
+            TradeBill {
+                bill_type: BillType::All,
+                rows: Vec::new(),
+                summary: Default::default(),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(bill)
 }
 
 #[cfg(test)]

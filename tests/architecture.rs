@@ -102,3 +102,11 @@ fn the_protocol_layer_knows_no_application_config() {
 fn the_engine_knows_neither_face() {
     assert_no_use("engine", &["crate::tui", "crate::till"]);
 }
+
+#[test]
+fn the_head_office_and_the_shipper_know_neither_face_nor_till() {
+    assert_no_use("hq", &["crate::tui", "crate::till", "crate::sync"]);
+    assert_no_use("sync", &["crate::tui", "crate::till"]);
+    // The log knows nothing of PostgreSQL: the outbox is read and acknowledged, no more.
+    assert_no_use("store", &["crate::hq", "crate::sync", "tokio_postgres"]);
+}

@@ -59,7 +59,10 @@ fn pragmas_and_schema() {
         )
         .unwrap();
     assert_eq!(strict, tables, "every table is STRICT");
-    assert_eq!(tables, 11);
+    assert_eq!(
+        tables, 12,
+        "9 + the running totals (migration 7) + sync_outbox (migration 10)"
+    );
     let plan: String = conn.query_row("EXPLAIN QUERY PLAN SELECT id FROM orders WHERE shift_id = 1 AND code_fingerprint = 'x'", [], |r| r.get(3)).unwrap();
     assert!(plan.contains("orders_shift_fingerprint"), "{plan}");
     drop(conn);

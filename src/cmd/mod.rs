@@ -8,6 +8,7 @@ pub mod orders;
 pub mod pay;
 pub mod receipt;
 pub mod shift;
+pub mod sync;
 
 use std::process::ExitCode;
 use std::sync::Arc;

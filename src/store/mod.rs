@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod orders;
+pub mod outbox;
 pub mod refunds;
 pub mod schema;
 pub mod shifts;

@@ -220,6 +220,39 @@ const MIGRATIONS: &[&str] = &[
         CHECK ((party = 'direct' AND sub_mchid IS NULL)
             OR (party = 'service_provider' AND sub_mchid IS NOT NULL AND sub_mchid <> ''));
     "#,
+    // 10: the head-office outbox. Every insert or change of a row the head office
+    // receives (shifts, orders, order_events, refunds, z_reports, audit_log — never
+    // supervisors or PIN attempts) appends (table, row id) here, in the same transaction;
+    // `seq` is the till's local sequence that the shipper sends and the head office keys on.
+    // `meta.sync_acked` is the highest seq the head office acknowledged; `meta.till_id` names
+    // this data folder for life (two tills named alike never merge). Rows written before this
+    // migration are queued here once, in id order.
+    r#"
+    CREATE TABLE sync_outbox (
+        seq    INTEGER PRIMARY KEY,
+        tbl    TEXT NOT NULL,
+        row_id INTEGER NOT NULL,
+        at     INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+    ) STRICT;
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('till_id', lower(hex(randomblob(16))));
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('sync_acked', '0');
+    INSERT INTO sync_outbox(tbl, row_id) SELECT 'shifts', id FROM shifts ORDER BY id;
+    INSERT INTO sync_outbox(tbl, row_id) SELECT 'orders', id FROM orders ORDER BY id;
+    INSERT INTO sync_outbox(tbl, row_id) SELECT 'order_events', id FROM order_events ORDER BY id;
+    INSERT INTO sync_outbox(tbl, row_id) SELECT 'refunds', id FROM refunds ORDER BY id;
+    INSERT INTO sync_outbox(tbl, row_id) SELECT 'z_reports', z_number FROM z_reports ORDER BY z_number;
+    INSERT INTO sync_outbox(tbl, row_id) SELECT 'audit_log', id FROM audit_log ORDER BY id;
+    CREATE TRIGGER sync_shifts_i AFTER INSERT ON shifts BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('shifts', NEW.id); END;
+    CREATE TRIGGER sync_shifts_u AFTER UPDATE ON shifts BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('shifts', NEW.id); END;
+    CREATE TRIGGER sync_orders_i AFTER INSERT ON orders BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('orders', NEW.id); END;
+    CREATE TRIGGER sync_orders_u AFTER UPDATE ON orders BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('orders', NEW.id); END;
+    CREATE TRIGGER sync_order_events_i AFTER INSERT ON order_events BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('order_events', NEW.id); END;
+    CREATE TRIGGER sync_refunds_i AFTER INSERT ON refunds BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('refunds', NEW.id); END;
+    CREATE TRIGGER sync_refunds_u AFTER UPDATE ON refunds BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('refunds', NEW.id); END;
+    CREATE TRIGGER sync_z_reports_i AFTER INSERT ON z_reports BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('z_reports', NEW.z_number); END;
+    CREATE TRIGGER sync_audit_log_i AFTER INSERT ON audit_log BEGIN INSERT INTO sync_outbox(tbl, row_id) VALUES ('audit_log', NEW.id); END;
+    CREATE TRIGGER sync_outbox_keep BEFORE DELETE ON sync_outbox BEGIN SELECT RAISE(ABORT, 'sync_outbox is append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes.

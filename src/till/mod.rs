@@ -19,6 +19,7 @@ pub mod refund;
 pub mod reports;
 pub mod sale;
 pub mod shift;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -146,6 +147,12 @@ pub enum TillError {
     /// The reconciliation could not be made.
     #[error(transparent)]
     Reconcile(#[from] ReconcileError),
+    /// Shipping to the head office failed.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+    /// The head office's database.
+    #[error(transparent)]
+    Hq(#[from] crate::hq::HqError),
 }
 
 impl From<ident::IdentityError> for TillError {

@@ -135,6 +135,9 @@ pub struct App {
     pub config_alert: Option<ConfigAlert>,
     /// The receipt printer.
     pub printer: PrinterStatus,
+    /// Since when (Unix ms) the oldest change not yet shipped to the head office waits
+    /// (`None`: nothing waits, or no `[sync]`); the status line shows the lag past a minute.
+    pub sync_pending_since: Option<i64>,
     /// A passing message and when it goes (Unix ms).
     pub hint: Option<(Hint, i64)>,
     /// The time of the last message (Unix ms).
@@ -187,6 +190,7 @@ impl App {
             config_check: ConfigCheck::NotRun,
             config_alert: None,
             printer: PrinterStatus::Disabled,
+            sync_pending_since: None,
             hint: None,
             now,
             last_scan: None,
@@ -346,6 +350,8 @@ pub enum Msg {
     Recovered(Vec<OrderRecord>),
     /// The printer's state changed.
     Printer(PrinterStatus),
+    /// The background shipper's latest word: since when the oldest unshipped change waits.
+    SyncBacklog(Option<i64>),
     /// A refund ended (or was refused): what to tell the cashier.
     RefundFinished(Result<String, String>),
     /// A background action finished: what to tell the cashier (and reload what is shown).

@@ -134,6 +134,41 @@ async fn run_async(cfg: Config, clock: SharedClock) -> Result<(), RunError> {
     for cmd in update(&mut app, Msg::ShiftLoaded(shift)) {
         execute_cmd(&ctx, cmd, &mut cancel);
     }
+    // Shipping to the head office, in the background and off the payment path; the status
+    // line shows how far behind it is.
+    if let Some(every) = till.sync_interval() {
+        let till = till.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            // Each new failure is logged once, and the recovery after it (not every retry).
+            let mut failing: Option<String> = None;
+            loop {
+                let since = match till.sync().await {
+                    Ok(s) => {
+                        if failing.take().is_some() {
+                            tracing::info!("head-office shipping works again");
+                        }
+                        s.backlog.oldest_pending_at
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        if failing.as_deref() != Some(text.as_str()) {
+                            tracing::warn!(error = %text, "head-office shipment failed; retrying every interval");
+                            failing = Some(text);
+                        }
+                        till.sync_backlog()
+                            .await
+                            .ok()
+                            .and_then(|b| b.oldest_pending_at)
+                    }
+                };
+                if tx.send(Msg::SyncBacklog(since)).is_err() {
+                    break;
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
     // The configuration check, in the background; its result goes to the status line.
     app.config_check = ConfigCheck::Running;
     execute_cmd(&ctx, Cmd::RunCheck, &mut cancel);

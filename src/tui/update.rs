@@ -187,6 +187,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
         }
         Msg::Printer(status) => app.printer = status,
+        Msg::SyncBacklog(since) => app.sync_pending_since = since,
         Msg::Reconciled(text) => set_shift_note(app, ShiftNote::Reconciled(text)),
         Msg::RefundFinished(Ok(text) | Err(text)) | Msg::Notice(text) => {
             set_hint(app, Hint::Text(text));

@@ -148,6 +148,14 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         Span::styled(s.live, style(app, Tone::Accent))
     });
+    // The head office behind by more than a minute (the till sells on regardless).
+    if let Some(text) = app
+        .sync_pending_since
+        .and_then(|since| i18n::sync_lag(app.lang, (app.now - since) / 1000))
+    {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(text, style(app, Tone::Warn)));
+    }
     // The configuration check goes last: on a narrow terminal it is cut before the training
     // badge is.
     if app.config_alert.is_some() {

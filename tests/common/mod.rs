@@ -6,12 +6,14 @@
 //! - `config`: configurations from a template through the TOML parser (never by text edits);
 //! - `pty`: the real binary in a pseudo-terminal, its screen parsed as a VT100 shows it;
 //! - `binary`: the real `scanpay` binary and a standalone `scanpay sim` as child processes
-//!   (its items are re-exported here).
+//!   (its items are re-exported here);
+//! - `pg`: a throw-away PostgreSQL cluster per test binary, a fresh database per test.
 #![allow(dead_code)]
 
 pub mod binary;
 pub mod config;
 pub mod fixtures;
+pub mod pg;
 pub mod pty;
 pub mod rig;
 
