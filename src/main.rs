@@ -207,6 +207,15 @@ enum Command {
         /// `POST /certificates/rotate`.
         #[arg(long)]
         platform_cert: bool,
+        /// Service-provider mode (服务商): --mchid/--appid are the service provider's, bound to
+        /// the sub-merchants 1900000109 and 1900000110 (and --sub-mchid); the configuration it
+        /// writes charges for one of them (`merchant.sub_mchid`).
+        #[arg(long)]
+        partner: bool,
+        /// With --partner: the sub-merchant the written configuration charges for (default
+        /// 1900000109); the simulator knows it besides the demo ones.
+        #[arg(long, requires = "partner")]
+        sub_mchid: Option<String>,
     },
 }
 
@@ -295,6 +304,8 @@ fn main() -> ExitCode {
         mchid,
         appid,
         platform_cert,
+        partner,
+        sub_mchid,
     }) = &cli.command
     {
         tracing_subscriber::fmt()
@@ -311,6 +322,11 @@ fn main() -> ExitCode {
             *admin,
             (mchid, appid),
             *platform_cert,
+            partner.then(|| {
+                sub_mchid
+                    .clone()
+                    .unwrap_or_else(|| sim::DEMO_SUB_MCHIDS[0].to_string())
+            }),
         ));
     }
     // The check reports a configuration that does not load as one of its problems.
@@ -533,7 +549,19 @@ async fn run_sim(
     admin: SocketAddr,
     (mchid, appid): (&str, &str),
     platform_cert: bool,
+    sub_mchid: Option<String>,
 ) -> ExitCode {
+    if let Some(sub) = &sub_mchid
+        && (sub.is_empty()
+            || sub.len() > 32
+            || !sub.bytes().all(|b| b.is_ascii_digit())
+            || sub == mchid)
+    {
+        eprintln!(
+            "scanpay sim: --sub-mchid {sub:?}: a sub-merchant's id is 1 to 32 digits, other than the service provider's --mchid"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     // Checked before anything is written: loopback unless --public; a folder of its own.
     let at = match sim::standalone::check_listen(listen, public).await {
         Ok(a) => a,
@@ -554,7 +582,13 @@ async fn run_sim(
         }
     };
     let clock: SharedClock = Arc::new(SystemClock);
-    let handle = match Simulator::new(&keys, mchid, appid, clock) {
+    let subs = sub_mchid
+        .as_deref()
+        .map(|sub| sim::sub_merchants_for(sub, None))
+        .unwrap_or_default();
+    let handle = match Simulator::new(&keys, mchid, appid, clock)
+        .and_then(|s| s.with_sub_merchants(subs.clone()))
+    {
         Ok(s) => match s.start_at(&at.addrs).await {
             Ok(h) => h,
             Err(e) => {
@@ -584,8 +618,14 @@ async fn run_sim(
     };
     let base = handle.base_url.as_str().trim_end_matches('/').to_string();
     let config_path = keys_dir.join("scanpay.toml");
-    let note = match write_client_config(&config_path, &keys, (mchid, appid), &base, platform_cert)
-    {
+    let note = match write_client_config(
+        &config_path,
+        &keys,
+        (mchid, appid),
+        &base,
+        platform_cert,
+        sub_mchid.as_deref(),
+    ) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("scanpay sim: {}: {e}", config_path.display());
@@ -600,10 +640,23 @@ async fn run_sim(
         );
     }
     println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
-    println!(
-        "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
-        keys.merchant_serial_no
-    );
+    if subs.is_empty() {
+        println!(
+            "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
+            keys.merchant_serial_no
+        );
+    } else {
+        println!(
+            "  provider    service provider sp_mchid {mchid}, sp_appid {appid}, certificate serial {}",
+            keys.merchant_serial_no
+        );
+        let names: Vec<&str> = subs.iter().map(|m| m.sub_mchid.as_str()).collect();
+        println!(
+            "              sub-merchants {} (the configuration charges for {})",
+            names.join(", "),
+            names[0]
+        );
+    }
     println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
     if platform_cert {
         println!(
@@ -638,15 +691,40 @@ async fn run_sim(
 
 /// Writes the client configuration, or updates the `base_url` line of an existing one (its
 /// own: `sim::standalone::claim_keys_folder` has refused a folder with a file it did not write).
+/// An existing one for the other mode (direct, or another sub-merchant) is written anew: a
+/// till following it would only be refused.
 fn write_client_config(
     path: &std::path::Path,
     keys: &SimKeys,
     (mchid, appid): (&str, &str),
     base: &str,
     platform_cert: bool,
+    sub_mchid: Option<&str>,
 ) -> std::io::Result<&'static str> {
     let wanted = format!("base_url = \"{base}\"");
+    let fresh = || {
+        let text = if platform_cert {
+            sim::platform_cert_config_toml(keys, mchid, appid, base)
+        } else {
+            sim::client_config_toml(keys, mchid, appid, base)
+        };
+        match sub_mchid {
+            Some(sub) => sim::partner_config_toml(&text, sub),
+            None => text,
+        }
+    };
+    let same_party = |text: &str| {
+        let sub = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("sub_mchid = "))
+            .map(|v| v.trim_matches('"'));
+        sub == sub_mchid
+    };
     match std::fs::read_to_string(path) {
+        Ok(text) if !same_party(&text) => {
+            std::fs::write(path, fresh())?;
+            Ok("written anew: its merchant mode or sub-merchant differed")
+        }
         Ok(text) if text.lines().any(|l| l.trim() == wanted) => Ok("reused"),
         Ok(text) => {
             let updated: Vec<String> = text
@@ -663,12 +741,7 @@ fn write_client_config(
             Ok("reused, base_url updated")
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = if platform_cert {
-                sim::platform_cert_config_toml(keys, mchid, appid, base)
-            } else {
-                sim::client_config_toml(keys, mchid, appid, base)
-            };
-            std::fs::write(path, text)?;
+            std::fs::write(path, fresh())?;
             Ok("written")
         }
         Err(e) => Err(e),

@@ -510,6 +510,26 @@ pub fn platform_cert_config_toml(
         + "\n"
 }
 
+/// A configuration of [`client_config_toml`] (or [`platform_cert_config_toml`]) made a
+/// service provider's sub-merchant's: `merchant.sub_mchid` added after `appid`, so that
+/// `mchid`/`appid` are the service provider's (`scanpay sim --partner`).
+pub fn partner_config_toml(text: &str, sub_mchid: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("appid = ") {
+                format!(
+                    "{l}\n# Service-provider mode: mchid/appid above are the service provider's, the till\n\
+                     # charges for this sub-merchant (特约商户).\nsub_mchid = \"{sub_mchid}\""
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 /// The live-mode configuration that points scanpay at a standalone simulator.
 pub fn client_config_toml(keys: &SimKeys, mchid: &str, appid: &str, base_url: &str) -> String {
     format!(
