@@ -40,25 +40,20 @@ pub const SUB_MCHID: &str = "1900000109";
 pub const OTHER_SUB_MCHID: &str = "1900000110";
 
 /// Runs test functions taking a [`Mode`] once per mode, as `direct::NAME` and
-/// `partner::NAME`, without copying them:
-/// `both_modes!(async #[tokio::test(start_paused = true)] name_a, name_b);` for async
-/// functions, `both_modes!(sync name_a);` for plain ones.
+/// `partner::NAME`, without copying them (one invocation per test file):
+/// `both_modes!(async #[tokio::test(start_paused = true)] name_a, name_b; sync name_c);`
+/// (`async` functions under the given test attribute, `sync` ones under `#[test]`; either
+/// part may be left out).
 #[allow(unused_macros)]
 macro_rules! both_modes {
-    (async #[$attr:meta] $($name:ident),+ $(,)?) => {
+    ($(async #[$attr:meta] $($a:ident),+ $(,)?)? $(;)? $(sync $($s:ident),+ $(,)?)?) => {
         mod direct {
-            $( #[$attr] async fn $name() { super::$name(crate::common::rig::Mode::Direct).await } )+
+            $( $( #[$attr] async fn $a() { super::$a(crate::common::rig::Mode::Direct).await } )+ )?
+            $( $( #[test] fn $s() { super::$s(crate::common::rig::Mode::Direct) } )+ )?
         }
         mod partner {
-            $( #[$attr] async fn $name() { super::$name(crate::common::rig::Mode::Partner).await } )+
-        }
-    };
-    (sync $($name:ident),+ $(,)?) => {
-        mod direct {
-            $( #[test] fn $name() { super::$name(crate::common::rig::Mode::Direct) } )+
-        }
-        mod partner {
-            $( #[test] fn $name() { super::$name(crate::common::rig::Mode::Partner) } )+
+            $( $( #[$attr] async fn $a() { super::$a(crate::common::rig::Mode::Partner).await } )+ )?
+            $( $( #[test] fn $s() { super::$s(crate::common::rig::Mode::Partner) } )+ )?
         }
     };
 }
