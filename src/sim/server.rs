@@ -768,11 +768,24 @@ fn query_owner(
         field: Some(field.into()),
     };
     if !partner {
-        let owner = id.owner(false, param("sub_mchid"), None)?;
+        // The direct query defines no sub-merchant parameter (wechatpay-php#64: the service's
+        // answer to `sub_mch_id` on it); a service provider must use the partner path.
+        if let Some(name) = ["sub_mchid", "sub_mch_id"]
+            .into_iter()
+            .find(|n| params.contains_key(*n))
+        {
+            return Err(Refusal {
+                status: 400,
+                code: "PARAM_ERROR",
+                message: "请求中含有未在API文档中定义的参数".into(),
+                field: Some(format!("/query/{name}")),
+            });
+        }
+        id.owner(false, None, None)?;
         if param("mchid") != Some(id.mchid.as_str()) {
             return Err(wrong("mchid"));
         }
-        return Ok(owner);
+        return Ok(None);
     }
     if !id.is_service_provider() {
         return id.owner(true, param("sub_mchid"), None);
@@ -787,7 +800,8 @@ fn query_owner(
 /// sub_appid?, sub_mchid}` (partner path); the owner of the order it names.
 fn reverse_owner(id: &Identity, partner: bool, v: &Value) -> Result<Option<String>, Refusal> {
     if !partner {
-        let owner = id.owner(false, v["sub_mchid"].as_str(), None)?;
+        // A service provider must use the partner path.
+        id.owner(false, None, None)?;
         if v["mchid"].as_str() != Some(&id.mchid) {
             return Err(Refusal::param("/mchid", "mchid与商户号不符"));
         }
@@ -798,7 +812,7 @@ fn reverse_owner(id: &Identity, partner: bool, v: &Value) -> Result<Option<Strin
                 "appid和mch_id不匹配",
             ));
         }
-        return Ok(owner);
+        return Ok(None);
     }
     if !id.is_service_provider() {
         return id.owner(true, v["sub_mchid"].as_str(), None);
@@ -990,7 +1004,7 @@ fn transaction_json(o: &Order) -> Value {
             });
             if let Some(a) = &o.sub_appid {
                 v["sub_appid"] = json!(a);
-                v["payer"]["sub_openid"] = json!(format!("{}{sub}", o.openid));
+                v["payer"]["sub_openid"] = json!(sub_openid(&o.openid, a));
             }
             v
         }
@@ -1010,6 +1024,15 @@ fn transaction_json(o: &Order) -> Value {
         v["amount"]["payer_currency"] = json!("CNY");
     }
     v
+}
+
+/// The payer's openid under a sub-merchant's AppID: stable per payer and AppID, unlike the
+/// service provider's (an openid is per AppID).
+fn sub_openid(sp_openid: &str, sub_appid: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("{sp_openid}/{sub_appid}").as_bytes());
+    let s: String = h.iter().take(13).map(|b| format!("{b:02x}")).collect();
+    format!("oSub{s}")
 }
 
 fn refund_json(r: &RefundRecord, total: i64) -> Value {
