@@ -16,6 +16,7 @@ use scanpay::config::{Config, Source};
 use scanpay::engine::{Engine, OrderState, Progress, Sale};
 use scanpay::money::Fen;
 use scanpay::order::RefundStatus as LocalRefundStatus;
+use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
 use scanpay::sim::{SimHandle, SimKeys, Simulator, SubMerchant};
 use scanpay::store::orders;
 use scanpay::store::{Store, shifts};
@@ -214,6 +215,16 @@ async fn every_call_of_a_till_works_on_the_partner_paths() {
     let date = scanpay::clock::beijing::date(sp.clock.now_ms());
     let bill = c.trade_bill(&date, BillType::All).await.unwrap();
     assert!(bill.hash_value.len() == 40);
+    // Faults apply to the partner paths like to the direct ones.
+    for (endpoint, call) in [(Endpoint::Pay, "pay"), (Endpoint::Query, "query")] {
+        sp.sim.inject(FaultRule::once(endpoint, Fault::ServerError));
+        let e = match call {
+            "pay" => pay(&c, "POS01P0009", "11").await.unwrap_err(),
+            _ => c.query_by_out_trade_no("POS01P0001").await.unwrap_err(),
+        };
+        assert_eq!(refused(&e), (500, "SYSTEM_ERROR".into()), "{call}");
+    }
+    assert!(sp.sim.ledger(|l| l.order("POS01P0009").is_none()));
     let stats = sp.sim.stats();
     for e in ["pay", "query", "reverse", "refund", "refund_query", "bill"] {
         assert!(
