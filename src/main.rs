@@ -216,6 +216,14 @@ enum Command {
         /// 1900000109); the simulator knows it besides the demo ones.
         #[arg(long, requires = "partner")]
         sub_mchid: Option<String>,
+        /// Which API the simulator is set up for: `v3` (plain HTTP) or `v2` (HTTPS with the
+        /// simulator's own CA; writes `apiv2_key.txt`, `sim_ca.pem`, `apiclient_cert.pem` and an
+        /// APIv2 `scanpay.toml`; `/secapi/*` needs the client certificate).
+        #[arg(long, default_value = "v3", value_parser = ["v3", "v2"])]
+        api: String,
+        /// With `--api v2`: the sign type the written configuration uses.
+        #[arg(long, default_value = "HMAC-SHA256", value_parser = ["HMAC-SHA256", "MD5"])]
+        sign_type: String,
     },
 }
 
@@ -306,6 +314,8 @@ fn main() -> ExitCode {
         platform_cert,
         partner,
         sub_mchid,
+        api,
+        sign_type,
     }) = &cli.command
     {
         tracing_subscriber::fmt()
@@ -321,7 +331,7 @@ fn main() -> ExitCode {
             keys,
             *admin,
             (mchid, appid),
-            *platform_cert,
+            (*platform_cert, (api == "v2").then_some(sign_type.as_str())),
             partner.then(|| {
                 sub_mchid
                     .clone()
@@ -548,9 +558,15 @@ async fn run_sim(
     keys_dir: &std::path::Path,
     admin: SocketAddr,
     (mchid, appid): (&str, &str),
-    platform_cert: bool,
+    (platform_cert, v2_sign_type): (bool, Option<&str>),
     sub_mchid: Option<String>,
 ) -> ExitCode {
+    if sub_mchid.is_some() && v2_sign_type.is_some() {
+        eprintln!(
+            "scanpay sim: --partner is for the APIv3 simulator (the APIv2 face serves a direct merchant only)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     if let Some(sub) = &sub_mchid
         && (sub.is_empty()
             || sub.len() > 32
@@ -581,14 +597,28 @@ async fn run_sim(
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let v2_keys = match v2_sign_type {
+        None => None,
+        Some(_) => match sim::V2Keys::load_or_create(keys_dir, &keys, mchid) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("scanpay sim: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
     let clock: SharedClock = Arc::new(SystemClock);
     let subs = sub_mchid
         .as_deref()
         .map(|sub| sim::sub_merchants_for(sub, None))
         .unwrap_or_default();
-    let handle = match Simulator::new(&keys, mchid, appid, clock)
+    let built = Simulator::new(&keys, mchid, appid, clock)
         .and_then(|s| s.with_sub_merchants(subs.clone()))
-    {
+        .and_then(|s| match &v2_keys {
+            Some(v2) => s.with_v2(v2),
+            None => Ok(s),
+        });
+    let handle = match built {
         Ok(s) => match s.start_at(&at.addrs).await {
             Ok(h) => h,
             Err(e) => {
@@ -623,7 +653,7 @@ async fn run_sim(
         &keys,
         (mchid, appid),
         &base,
-        platform_cert,
+        (platform_cert, v2_sign_type),
         sub_mchid.as_deref(),
     ) {
         Ok(n) => n,
@@ -635,39 +665,65 @@ async fn run_sim(
     let dir = keys_dir.display();
     if !at.public.is_empty() {
         eprintln!(
-            "scanpay sim: warning: listening on {} beyond loopback (--public): anyone who can reach this machine can use the simulator and its test keys; it speaks plain http",
-            handle.addr
+            "scanpay sim: warning: listening on {} beyond loopback (--public): anyone who can reach this machine can use the simulator and its test keys{}",
+            handle.addr,
+            if v2_keys.is_some() {
+                ""
+            } else {
+                "; it speaks plain http"
+            }
         );
     }
-    println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
-    if subs.is_empty() {
+    if let Some(sign_type) = v2_sign_type {
+        println!("scanpay sim: WeChat Pay APIv2 simulator listening on {base}");
         println!(
-            "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
-            keys.merchant_serial_no
+            "  merchant    mchid {mchid}, appid {appid}, sign type {sign_type} (MD5 requests are answered in MD5)"
+        );
+        println!(
+            "  keys        {dir}/{} (APIv2 key, 0600)",
+            sim::APIV2_KEY_FILE
+        );
+        println!(
+            "              {dir}/apiclient_key.pem (merchant private key, 0600) + {dir}/{} (its client certificate, for /secapi/*)",
+            sim::CLIENT_CERT_FILE
+        );
+        println!(
+            "              {dir}/{} (the simulator's CA: trust it as the TLS root)",
+            sim::CA_CERT_FILE
         );
     } else {
-        println!(
-            "  provider    service provider sp_mchid {mchid}, sp_appid {appid}, certificate serial {}",
-            keys.merchant_serial_no
-        );
-        let names: Vec<&str> = subs.iter().map(|m| m.sub_mchid.as_str()).collect();
-        println!(
-            "              sub-merchants {} (the configuration charges for {})",
-            names.join(", "),
-            names[0]
-        );
+        println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
     }
-    println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
-    if platform_cert {
-        println!(
-            "              {dir}/{} (APIv3 key, 0600; answers signed with platform certificates)",
-            sim::APIV3_KEY_FILE
-        );
-    } else {
-        println!(
-            "              {dir}/pub_key.pem (simulator's WeChat Pay public key {})",
-            keys.public_key_id
-        );
+    if v2_sign_type.is_none() {
+        if subs.is_empty() {
+            println!(
+                "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
+                keys.merchant_serial_no
+            );
+        } else {
+            println!(
+                "  provider    service provider sp_mchid {mchid}, sp_appid {appid}, certificate serial {}",
+                keys.merchant_serial_no
+            );
+            let names: Vec<&str> = subs.iter().map(|m| m.sub_mchid.as_str()).collect();
+            println!(
+                "              sub-merchants {} (the configuration charges for {})",
+                names.join(", "),
+                names[0]
+            );
+        }
+        println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
+        if platform_cert {
+            println!(
+                "              {dir}/{} (APIv3 key, 0600; answers signed with platform certificates)",
+                sim::APIV3_KEY_FILE
+            );
+        } else {
+            println!(
+                "              {dir}/pub_key.pem (simulator's WeChat Pay public key {})",
+                keys.public_key_id
+            );
+        }
     }
     println!("  config      {} ({note})", config_path.display());
     println!("              scanpay --config {} …", config_path.display());
@@ -698,12 +754,14 @@ fn write_client_config(
     keys: &SimKeys,
     (mchid, appid): (&str, &str),
     base: &str,
-    platform_cert: bool,
+    (platform_cert, v2_sign_type): (bool, Option<&str>),
     sub_mchid: Option<&str>,
 ) -> std::io::Result<&'static str> {
     let wanted = format!("base_url = \"{base}\"");
     let fresh = || {
-        let text = if platform_cert {
+        let text = if let Some(sign_type) = v2_sign_type {
+            sim::v2_config_toml(mchid, appid, base, sign_type)
+        } else if platform_cert {
             sim::platform_cert_config_toml(keys, mchid, appid, base)
         } else {
             sim::client_config_toml(keys, mchid, appid, base)

@@ -218,20 +218,23 @@ impl Reconciliation {
 
 const CHARGED: [&str; 3] = ["PAID", "PARTIALLY_REFUNDED", "REFUNDED"];
 
-/// The terminal id of an out_trade_no a scanpay till made (`{terminal}-{yyyymmdd}-{epoch}-
-/// {seq}`, `store::orders::create`), or `None` for any other number.
+/// The terminal id of an out_trade_no a scanpay till made, or `None` for any other number:
+/// `{terminal}-{yymmdd}-{epoch: 6 base-36}-{seq: 5 digits}` (`store::orders`), or the earlier
+/// builds' `{terminal}-{yyyymmdd}-{2 letters}-{6+ digits}`.
 pub fn scanpay_terminal(out_trade_no: &str) -> Option<&str> {
     let mut parts = out_trade_no.split('-');
     let (terminal, date, epoch, seq) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let alnum = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let current = date.len() == 6 && epoch.len() == 6 && seq.len() == 5;
+    let earlier = date.len() == 8 && epoch.len() == 2 && seq.len() >= 6;
     let ok = parts.next().is_none()
         && (1..=12).contains(&terminal.len())
-        && terminal.bytes().all(|b| b.is_ascii_alphanumeric())
-        && date.len() == 8
-        && date.bytes().all(|b| b.is_ascii_digit())
-        && epoch.len() == 2
-        && epoch.bytes().all(|b| b.is_ascii_alphanumeric())
-        && seq.len() >= 6
-        && seq.bytes().all(|b| b.is_ascii_digit());
+        && alnum(terminal)
+        && (current || earlier)
+        && digits(date)
+        && alnum(epoch)
+        && digits(seq);
     ok.then_some(terminal)
 }
 

@@ -43,7 +43,7 @@ fn pragmas_and_schema() {
     );
     let strict: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT'",
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%STRICT%'",
             [],
             |r| r.get(0),
         )
@@ -56,7 +56,7 @@ fn pragmas_and_schema() {
         )
         .unwrap();
     assert_eq!(strict, tables, "every table is STRICT");
-    assert_eq!(tables, 9);
+    assert_eq!(tables, 11);
     let plan: String = conn.query_row("EXPLAIN QUERY PLAN SELECT id FROM orders WHERE shift_id = 1 AND code_fingerprint = 'x'", [], |r| r.get(3)).unwrap();
     assert!(plan.contains("orders_shift_fingerprint"), "{plan}");
     drop(conn);
@@ -87,13 +87,13 @@ fn orders_get_unique_numbers_and_events_are_append_only() {
     )
     .unwrap();
     assert!(
-        a.out_trade_no.ends_with("-000001") && b.out_trade_no.ends_with("-000002"),
+        a.out_trade_no.ends_with("-00001") && b.out_trade_no.ends_with("-00002"),
         "{} {}",
         a.out_trade_no,
         b.out_trade_no
     );
     assert!(
-        a.out_trade_no.starts_with("POS01-20251125-") && a.out_trade_no.len() <= 32,
+        a.out_trade_no.starts_with("POS01-251125-") && a.out_trade_no.len() <= 32,
         "{}",
         a.out_trade_no
     );
@@ -223,49 +223,80 @@ fn shift_close_is_refused_while_orders_are_open() {
     assert!(shifts::current(&conn, "POS01").unwrap().is_some());
 }
 
-#[test]
-fn order_numbers_rise_with_the_clock_so_a_restored_log_never_reuses_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
-    let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
+/// One order on `conn` at `at`; its number.
+fn number(conn: &mut Connection, shift: i64, at: i64) -> String {
     let m = Machine::new(1234, Timing::from_secs(5, 45));
-    // 10:00:00 Beijing, then a copy of the log taken at that moment…
-    let ten = NOW + 10 * 3_600_000;
-    let a = orders::create(
-        &mut conn,
-        &new_order(shift.id),
-        m.state(),
-        &m.to_snapshot(),
-        ten,
-    )
-    .unwrap();
+    orders::create(conn, &new_order(shift), m.state(), &m.to_snapshot(), at)
+        .unwrap()
+        .out_trade_no
+}
+
+/// Order numbers are never reused — by construction, not by timing (`store::orders` numbers):
+/// not at any sale rate, not by two runs at the same instant, not after restoring an old copy
+/// of the log, not even after restoring the whole data folder (then the clock decides), and
+/// not with the clock set back (the epochs file decides).
+#[test]
+fn order_numbers_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("scanpay.db");
+    let mut seen = std::collections::HashSet::new();
+    let mut fresh = |n: String| {
+        assert!(n.len() <= 32, "{n}");
+        assert!(
+            scanpay::reconcile::scanpay_terminal(&n) == Some("POS01"),
+            "{n}"
+        );
+        assert!(seen.insert(n.clone()), "{n} used twice");
+    };
+    let t = 1_790_000_000_000; // 2026-09-22
+    let mut conn = open_connection(&log).unwrap();
+    let shift = shifts::open(&mut conn, "POS01", "li", t).unwrap().id;
+    // Any rate: 300 orders in the same millisecond.
+    for _ in 0..300 {
+        fresh(number(&mut conn, shift, t));
+    }
+    // A copy of the log now (a backup), a whole-folder copy too, then more sales.
     let backup = dir.path().join("backup.db");
-    scanpay::store::backup::to_file(&dir.path().join("scanpay.db"), &backup).unwrap();
-    // …more sales at 10:00:05, then the log is lost and the backup restored.
-    let b = orders::create(
-        &mut conn,
-        &new_order(shift.id),
-        m.state(),
-        &m.to_snapshot(),
-        ten + 5_000,
+    scanpay::store::backup::to_file(&log, &backup).unwrap();
+    let folder_copy = tempfile::tempdir().unwrap();
+    scanpay::store::backup::to_file(&log, &folder_copy.path().join("scanpay.db")).unwrap();
+    std::fs::copy(
+        dir.path().join("scanpay.db.epochs"),
+        folder_copy.path().join("scanpay.db.epochs"),
     )
     .unwrap();
-    drop(conn);
-    let mut restored = open_connection(&backup).unwrap();
-    let c = orders::create(
-        &mut restored,
-        &new_order(shift.id),
-        m.state(),
-        &m.to_snapshot(),
-        ten + 60_000,
+    fresh(number(&mut conn, shift, t + 1));
+    // A second run (another process) at the very same instant: its own epoch.
+    let mut second = open_connection(&log).unwrap();
+    fresh(number(&mut second, shift, t + 1));
+    fresh(number(&mut conn, shift, t + 1));
+    drop((conn, second));
+
+    // The log is lost; the backup is put in its place, and the clock has been set back an hour:
+    // the epochs file beside the log still makes every new number new.
+    std::fs::remove_file(&log).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("scanpay.db-wal"));
+    let _ = std::fs::remove_file(dir.path().join("scanpay.db-shm"));
+    std::fs::copy(&backup, &log).unwrap();
+    let mut restored = open_connection(&log).unwrap();
+    for _ in 0..50 {
+        fresh(number(&mut restored, shift, t - 3_600_000));
+    }
+    drop(restored);
+
+    // The whole folder (log and epochs file) restored from the copy: the clock, later than
+    // every earlier run's start, gives the next epoch.
+    std::fs::remove_file(&log).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("scanpay.db-wal"));
+    let _ = std::fs::remove_file(dir.path().join("scanpay.db-shm"));
+    std::fs::copy(folder_copy.path().join("scanpay.db"), &log).unwrap();
+    std::fs::copy(
+        folder_copy.path().join("scanpay.db.epochs"),
+        dir.path().join("scanpay.db.epochs"),
     )
     .unwrap();
-    assert!(
-        a.out_trade_no < b.out_trade_no && b.out_trade_no < c.out_trade_no,
-        "{} {} {}",
-        a.out_trade_no,
-        b.out_trade_no,
-        c.out_trade_no
-    );
-    assert!(c.out_trade_no.len() <= 32);
+    let mut whole = open_connection(&log).unwrap();
+    for _ in 0..50 {
+        fresh(number(&mut whole, shift, t + 60_000));
+    }
 }

@@ -193,7 +193,7 @@ pub fn issue(
 }
 
 /// UTCTime up to 2049, GeneralizedTime after (RFC 5280 §4.1.2.5).
-fn time(unix: i64) -> Vec<u8> {
+pub(crate) fn time(unix: i64) -> Vec<u8> {
     let t = jiff::Timestamp::from_second(unix).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let z = t.to_zoned(jiff::tz::TimeZone::UTC);
     if z.year() < 2050 {
@@ -204,7 +204,7 @@ fn time(unix: i64) -> Vec<u8> {
 }
 
 /// One DER element.
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let n = content.len();
     if n < 0x80 {

@@ -7,12 +7,17 @@
 //! - Standalone: `scanpay sim --listen ADDR --keys DIR` ([`SimKeys::load_or_create`] writes the
 //!   key files and a live-mode `scanpay.toml` pointing at it).
 //! - Faults: [`SimHandle::inject`], or the admin endpoint ([`serve_admin`], loopback only).
+//! - APIv2 face (XML, `/pay/*` and `/secapi/*`, see [`v2`]): [`start_v2_in_process`] on
+//!   loopback, or `scanpay sim --api v2` ([`V2Keys::load_or_create`] writes the APIv2 key, the
+//!   simulator's CA and the merchant's client certificate); served over HTTPS ([`tls`]).
 
 pub mod cert;
 pub mod fault;
 pub mod ledger;
 pub mod server;
 pub mod standalone;
+pub mod tls;
+pub mod v2;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -110,6 +115,17 @@ pub enum SimError {
     /// The client for the in-process simulator.
     #[error("client: {0}")]
     Client(String),
+    /// TLS set-up of the APIv2 face.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The APIv2 key file.
+    #[error("{path}: {source}")]
+    V2Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: crate::wechat::v2::sign::KeyError,
+    },
 }
 
 /// The key material of a simulator and of the merchant it serves.
@@ -214,7 +230,7 @@ pub struct Simulator {
 
 /// A running simulator.
 pub struct SimHandle {
-    /// Where it listens, as `http://127.0.0.1:PORT`.
+    /// Where it listens, as `http://127.0.0.1:PORT` (`https://` with the APIv2 face).
     pub base_url: reqwest::Url,
     /// The bound address.
     pub addr: SocketAddr,
@@ -279,6 +295,24 @@ impl Simulator {
         })
     }
 
+    /// Adds the APIv2 face (`/pay/*`, `/secapi/*`) with the merchant's APIv2 key and the
+    /// authority of `v2`: the simulator then serves HTTPS (with a server certificate from that
+    /// authority) for both faces.
+    pub fn with_v2(self, v2: &V2Keys) -> Result<Simulator, SimError> {
+        let mut shared = Arc::try_unwrap(self.shared)
+            .map_err(|_| SimError::Client("simulator already started".into()))?;
+        shared.v2 = Some(v2::V2Face {
+            key: v2.api_key.clone(),
+            ca: tls::SimCa::from_pem(
+                PrivateKey::from_pem(v2.ca_key_pem.as_bytes(), Path::new("<sim ca>"))?,
+                v2.ca_pem.as_bytes(),
+            )?,
+        });
+        Ok(Simulator {
+            shared: Arc::new(shared),
+        })
+    }
+
     /// Starts serving on `addr` (port 0 picks a free port).
     pub async fn start(self, addr: &str) -> Result<SimHandle, SimError> {
         self.start_with(addr, addr.to_string()).await
@@ -310,16 +344,37 @@ impl Simulator {
             addr: label,
             source,
         })?;
-        let base = format!("http://{bound}");
-        *lock(&self.shared.base_url) = base.clone();
         let app = Router::new()
             .fallback(server::handle)
             .with_state(self.shared.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "simulator stopped");
+        // With an APIv2 face the simulator speaks HTTPS (client certificates for /secapi/*);
+        // otherwise plain HTTP, as the APIv3 face always has.
+        let (base, task) = match &self.shared.v2 {
+            Some(face) => {
+                let config = face.ca.server_config()?;
+                let listener =
+                    tls::TlsListener::new(listener, config).map_err(|source| SimError::Listen {
+                        addr: bound.to_string(),
+                        source,
+                    })?;
+                let task = tokio::spawn(async move {
+                    let app = app.into_make_service_with_connect_info::<tls::TlsPeer>();
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "simulator stopped");
+                    }
+                });
+                (format!("https://{bound}"), task)
             }
-        });
+            None => {
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "simulator stopped");
+                    }
+                });
+                (format!("http://{bound}"), task)
+            }
+        };
+        *lock(&self.shared.base_url) = base.clone();
         let base_url = reqwest::Url::parse(&base).map_err(|e| SimError::Client(e.to_string()))?;
         Ok(SimHandle {
             base_url,
@@ -652,4 +707,221 @@ pub async fn serve_admin(
         }
     });
     Ok((bound, task))
+}
+
+/// The APIv2 key file `scanpay sim --api v2` writes in its keys folder (mode 0600).
+pub const APIV2_KEY_FILE: &str = "apiv2_key.txt";
+/// The merchant's client certificate (for `apiclient_key.pem`), issued by the simulator's CA.
+pub const CLIENT_CERT_FILE: &str = "apiclient_cert.pem";
+/// The simulator's CA certificate: the till's `tls_root_certificate`.
+pub const CA_CERT_FILE: &str = "sim_ca.pem";
+/// The simulator's CA private key (mode 0600).
+pub const CA_KEY_FILE: &str = "sim_ca_key.pem";
+
+/// What a client of the APIv2 face needs, and what the simulator serves it with: the
+/// merchant's APIv2 key, the simulator's CA (certificate and key) and the merchant's client
+/// certificate. The merchant's private key is [`SimKeys::merchant_key`].
+#[derive(Clone)]
+pub struct V2Keys {
+    /// The merchant's APIv2 key (32 letters and digits).
+    pub api_key: crate::wechat::v2::sign::ApiKey,
+    /// The same key as text (what `apiv2_key.txt` holds), for a client built from a file.
+    pub api_key_text: String,
+    /// The simulator's CA certificate, PEM: trust it as the TLS root.
+    pub ca_pem: String,
+    /// The CA's private key, PKCS#8 PEM (the simulator's secret).
+    pub ca_key_pem: String,
+    /// The merchant's client certificate, PEM, for the merchant key of [`SimKeys`].
+    pub client_cert_pem: String,
+}
+
+impl std::fmt::Debug for V2Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("V2Keys(…)")
+    }
+}
+
+fn new_api_key() -> Result<String, SimError> {
+    crate::wechat::v2::request::nonce().map_err(|e| SimError::Client(format!("APIv2 key: {e}")))
+}
+
+fn api_key(text: &str, path: &Path) -> Result<crate::wechat::v2::sign::ApiKey, SimError> {
+    crate::wechat::v2::sign::ApiKey::new(text).map_err(|source| SimError::V2Key {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl V2Keys {
+    /// Fresh APIv2 material in memory, the client certificate issued for `keys`' merchant key
+    /// and `mchid`.
+    pub fn generate(keys: &SimKeys, mchid: &str) -> Result<V2Keys, SimError> {
+        let ca = tls::SimCa::generate()?;
+        let text = new_api_key()?;
+        Ok(V2Keys {
+            api_key: api_key(&text, Path::new("<new>"))?,
+            api_key_text: text,
+            ca_pem: ca.cert_pem(),
+            ca_key_pem: ca.key_pem()?,
+            client_cert_pem: ca.issue_client(&keys.merchant_key, mchid)?,
+        })
+    }
+
+    /// Reads the APIv2 material from `dir`, or creates what is missing there:
+    /// [`APIV2_KEY_FILE`] (0600), [`CA_KEY_FILE`] (0600), [`CA_CERT_FILE`] and
+    /// [`CLIENT_CERT_FILE`] (issued for `keys`' merchant key and `mchid`; reissued when the
+    /// CA is new).
+    pub fn load_or_create(dir: &Path, keys: &SimKeys, mchid: &str) -> Result<V2Keys, SimError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| SimError::Io { path, source }
+        };
+        let key_path = dir.join(APIV2_KEY_FILE);
+        let api_key_text = if key_path.exists() {
+            let text = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
+            text.trim().to_string()
+        } else {
+            let text = new_api_key()?;
+            write_secret(&key_path, &format!("{text}\n")).map_err(io(&key_path))?;
+            text
+        };
+        let api_key = api_key(&api_key_text, &key_path)?;
+        let ca_key_path = dir.join(CA_KEY_FILE);
+        let ca_cert_path = dir.join(CA_CERT_FILE);
+        let client_path = dir.join(CLIENT_CERT_FILE);
+        let (ca, fresh) = if ca_key_path.exists() && ca_cert_path.exists() {
+            let key = PrivateKey::load(&ca_key_path)?;
+            let pem = std::fs::read(&ca_cert_path).map_err(io(&ca_cert_path))?;
+            (tls::SimCa::from_pem(key, &pem)?, false)
+        } else {
+            let ca = tls::SimCa::generate()?;
+            for p in [&ca_key_path, &ca_cert_path, &client_path] {
+                if p.exists() {
+                    std::fs::remove_file(p).map_err(io(p))?;
+                }
+            }
+            write_secret(&ca_key_path, &ca.key_pem()?).map_err(io(&ca_key_path))?;
+            std::fs::write(&ca_cert_path, ca.cert_pem()).map_err(io(&ca_cert_path))?;
+            (ca, true)
+        };
+        let client_cert_pem = if client_path.exists() && !fresh {
+            std::fs::read_to_string(&client_path).map_err(io(&client_path))?
+        } else {
+            let pem = ca.issue_client(&keys.merchant_key, mchid)?;
+            std::fs::write(&client_path, &pem).map_err(io(&client_path))?;
+            pem
+        };
+        Ok(V2Keys {
+            api_key,
+            api_key_text,
+            ca_pem: ca.cert_pem(),
+            ca_key_pem: ca.key_pem()?,
+            client_cert_pem,
+        })
+    }
+}
+
+/// A running simulator with its APIv2 face, and what a v2 client needs to talk to it (see
+/// [`start_v2_in_process`]).
+pub struct V2InProcess {
+    /// The simulator (its `base_url` is `https://127.0.0.1:PORT`).
+    pub handle: SimHandle,
+    /// The APIv2 key, CA certificate and client certificate.
+    pub keys: V2Keys,
+    /// The merchant's private key, PKCS#8 PEM (with `keys.client_cert_pem`: the client
+    /// identity for `/secapi/*`).
+    pub merchant_key_pem: String,
+}
+
+impl std::fmt::Debug for V2InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "V2InProcess({})", self.handle.base_url)
+    }
+}
+
+impl V2InProcess {
+    /// The client identity for `/secapi/*` as one PEM (certificate, then private key): what
+    /// `reqwest::Identity::from_pem` takes.
+    pub fn identity_pem(&self) -> String {
+        format!("{}{}", self.keys.client_cert_pem, self.merchant_key_pem)
+    }
+}
+
+/// Starts an in-process simulator with its APIv2 face for `mchid`/`appid` over HTTPS on a free
+/// loopback port, with fresh keys (APIv2 key, CA, merchant key and client certificate) and empty
+/// books in memory: what `connect_in_process` needs for a v2 configuration. A client trusts
+/// `keys.ca_pem` as its only root, signs with `keys.api_key`, and presents
+/// [`V2InProcess::identity_pem`] on `/secapi/*`. The APIv3 face stays served too (over HTTPS).
+pub async fn start_v2_in_process(
+    mchid: &str,
+    appid: &str,
+    clock: SharedClock,
+) -> Result<V2InProcess, SimError> {
+    let keys = SimKeys::generate()?;
+    let v2 = V2Keys::generate(&keys, mchid)?;
+    let sim = Simulator::new(&keys, mchid, appid, clock)?;
+    start_v2(sim, &keys, v2).await
+}
+
+/// Like [`start_v2_in_process`], but with its keys (`apiclient_key.pem`, `apiv2_key.txt`, the
+/// CA and the client certificate, as [`V2Keys::load_or_create`] writes them) and its books
+/// (`ledger.json`) in `dir`, reused at the next start: what a demo on APIv2 needs so that orders
+/// survive a restart, as [`connect_in_process_persistent`] does for APIv3.
+pub async fn start_v2_in_process_persistent(
+    dir: &Path,
+    mchid: &str,
+    appid: &str,
+    clock: SharedClock,
+) -> Result<V2InProcess, SimError> {
+    let keys = SimKeys::load_or_create(dir)?;
+    let v2 = V2Keys::load_or_create(dir, &keys, mchid)?;
+    let sim = Simulator::new(&keys, mchid, appid, clock)?.persist_to(&dir.join("ledger.json"))?;
+    start_v2(sim, &keys, v2).await
+}
+
+async fn start_v2(sim: Simulator, keys: &SimKeys, v2: V2Keys) -> Result<V2InProcess, SimError> {
+    let handle = sim.with_v2(&v2)?.start("127.0.0.1:0").await?;
+    Ok(V2InProcess {
+        handle,
+        merchant_key_pem: keys.merchant_key.to_pkcs8_pem()?,
+        keys: v2,
+    })
+}
+
+/// The live-mode configuration of a merchant on APIv2 pointing at a standalone simulator
+/// (`scanpay sim --api v2`): the APIv2 key, sign type, client certificate and the simulator's
+/// CA as the TLS root. The `[wechatpay]` keys are those of issue 15's configuration.
+pub fn v2_config_toml(mchid: &str, appid: &str, base_url: &str, sign_type: &str) -> String {
+    format!(
+        r#"# Written by `scanpay sim --api v2`: a live-mode APIv2 configuration pointing at the simulator at {base_url}.
+# Use it with: scanpay --config {{this file}} …
+language = "zh"
+data_dir = "scanpay-data"
+
+[merchant]
+mchid = "{mchid}"
+appid = "{appid}"
+store_id = "SZ-001"
+store_name = "示例便利店"
+terminal_id = "POS01"
+device_ip = "127.0.0.1"
+
+[wechatpay]
+mode = "live"
+api = "v2"
+base_url = "{base_url}"
+v2_key = "{APIV2_KEY_FILE}"
+v2_sign_type = "{sign_type}"
+client_certificate = "{CLIENT_CERT_FILE}"
+merchant_private_key = "apiclient_key.pem"
+tls_root_certificate = "{CA_CERT_FILE}"
+connect_timeout_ms = 3000
+request_timeout_ms = 10000
+
+[payment]
+query_interval_secs = 5
+user_paying_timeout_secs = 45
+max_amount = "5000.00"
+"#
+    )
 }

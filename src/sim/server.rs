@@ -141,6 +141,8 @@ pub struct Shared {
     /// Platform-certificate mode: answers are signed with the newest certificate (and
     /// `GET /v3/certificates` serves them) instead of the public key.
     pub certificates: Mutex<Option<super::cert::PlatformCertificates>>,
+    /// The APIv2 face (`/pay/*`, `/secapi/*`), when started with one (`scanpay sim --api v2`).
+    pub v2: Option<super::v2::V2Face>,
 }
 
 impl Shared {
@@ -156,11 +158,12 @@ impl Shared {
             stats: Mutex::new(Stats::default()),
             persist: None,
             certificates: Mutex::new(None),
+            v2: None,
         }
     }
 
     /// Saves the books if this simulator persists them.
-    fn save(&self) {
+    pub(super) fn save(&self) {
         if let Some(path) = &self.persist
             && let Err(e) = lock(&self.ledger).save(path)
         {
@@ -208,9 +211,13 @@ impl Answer {
     }
 }
 
-/// The single entry point: every request of the APIv3 surface.
+/// The single entry point: every request of the APIv3 surface (and of the APIv2 face,
+/// handed to [`super::v2::handle`]).
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    if super::v2::is_v2(parts.uri.path()) {
+        return super::v2::handle(shared, parts, body).await;
+    }
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
@@ -723,7 +730,7 @@ fn dropped(body: Vec<u8>) -> Response {
     dropped_with(Response::builder().status(StatusCode::OK), body)
 }
 
-fn dropped_with(builder: axum::http::response::Builder, body: Vec<u8>) -> Response {
+pub(super) fn dropped_with(builder: axum::http::response::Builder, body: Vec<u8>) -> Response {
     let full = body.len().max(2);
     let half = body[..body.len() / 2].to_vec();
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![

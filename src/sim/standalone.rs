@@ -20,6 +20,12 @@ pub const OWN_FILES: &[&str] = &[
     "pub_key.pem",
     "scanpay.toml",
     "scanpay-data",
+    // `--api v2`: the APIv2 key, the simulator's CA (certificate and key) and the merchant's
+    // client certificate.
+    "apiv2_key.txt",
+    "sim_ca.pem",
+    "sim_ca_key.pem",
+    "apiclient_cert.pem",
 ];
 
 /// How a keys folder was found.

@@ -4,7 +4,6 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{StoreError, meta_get_or_init};
-use crate::clock::beijing;
 use crate::money::Fen;
 use crate::order::{EventKind, OrderState, Reason};
 
@@ -124,22 +123,143 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
     })
 }
 
-/// A per-database tag in every order number, so a till whose log was lost and recreated never
-/// reuses an out_trade_no it used before.
-fn epoch(conn: &Connection) -> Result<String, StoreError> {
-    meta_get_or_init(conn, "order_epoch", || {
-        let mut b = [0u8; 2];
-        let _ = aws_lc_rs::rand::fill(&mut b);
-        const A: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-        b.iter()
-            .map(|x| char::from(A[usize::from(*x) % A.len()]))
-            .collect()
-    })
+/// Order numbers: `{terminal}-{yymmdd}-{epoch}-{seq}`, at most 32 characters (terminal ≤ 12,
+/// the Beijing date for people, the epoch in 6 base-36 digits, `seq` in 5 digits). Unique by
+/// construction, not by timing:
+///
+/// - an **epoch** belongs to one run of one writer (one process's connection): the first order
+///   of a run mints it as `max(last epoch in this log + 1, last epoch in the sidecar file + 1,
+///   seconds since 2026-01-01 Beijing)`, records it in the log (in the order's own transaction)
+///   and durably in `scanpay.db.epochs` beside the log (before the number is used), and keeps it
+///   for the run in a per-connection temporary table;
+/// - `seq` counts the run's orders (any rate: nothing depends on the clock), and a run that
+///   reaches 99 999 orders mints the next epoch;
+/// - a log restored from an older copy has an older last epoch, but the sidecar file in the data
+///   folder (which a restore of the log does not touch) makes the next one larger than any used
+///   since; a whole folder restored from an old snapshot still gets an epoch from the clock,
+///   later than every earlier run's start (the one assumption: the clock does not go back
+///   across a restore — docs/robustness.md "Order numbers");
+/// - across tills of one merchant, the terminal id (unique per merchant: docs/configuration.md).
+///
+/// Numbers made by earlier builds (`{terminal}-{yyyymmdd}-{2 letters}-{6+ digits}`) cannot meet
+/// these: their date and epoch fields have other lengths.
+mod numbers {
+    use std::io::Write;
+
+    use rusqlite::{Connection, OptionalExtension};
+
+    use crate::clock::beijing;
+    use crate::store::StoreError;
+
+    /// 2026-01-01T00:00:00+08:00, the epochs' zero.
+    const EPOCH_ZERO_UNIX: i64 = 1_767_196_800;
+    /// Orders per epoch (5 digits).
+    const PER_EPOCH: i64 = 99_999;
+    const META_KEY: &str = "order_epoch_secs";
+
+    fn base36(mut n: i64) -> String {
+        const A: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let mut out = [b'0'; 6];
+        for slot in out.iter_mut().rev() {
+            *slot = A[usize::try_from(n.rem_euclid(36)).unwrap_or(0)];
+            n /= 36;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn sidecar(conn: &Connection) -> Option<std::path::PathBuf> {
+        conn.path()
+            .filter(|p| !p.is_empty())
+            .map(|p| std::path::PathBuf::from(format!("{p}.epochs")))
+    }
+
+    fn io(e: std::io::Error) -> StoreError {
+        if e.raw_os_error() == Some(libc::ENOSPC) {
+            StoreError::Full
+        } else {
+            StoreError::Sql(format!("order-number epochs file: {e}"))
+        }
+    }
+
+    /// Writes the sidecar durably: temporary file, fsync, rename, fsync of the folder.
+    fn write_sidecar(path: &std::path::Path, epoch: i64) -> Result<(), StoreError> {
+        let tmp = path.with_extension("epochs.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        writeln!(f, "{epoch}").map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// The next order number's `{epoch}-{seq}` for this connection's run, minting an epoch when
+    /// the run has none yet or has used its last `seq`. Call inside the order's transaction.
+    pub(super) fn next(conn: &Connection, now: i64) -> Result<String, StoreError> {
+        conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS order_run(epoch INTEGER NOT NULL, seq INTEGER NOT NULL)",
+        )?;
+        let run: Option<(i64, i64)> = conn
+            .query_row("SELECT epoch, seq FROM temp.order_run", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (epoch, seq) = match run {
+            Some((epoch, seq)) if seq < PER_EPOCH => (epoch, seq + 1),
+            _ => {
+                let in_log: i64 = super::super::meta_get(conn, META_KEY)?
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let path = sidecar(conn);
+                let in_file: i64 = path
+                    .as_ref()
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let by_clock = now.div_euclid(1000) - EPOCH_ZERO_UNIX;
+                let epoch = (in_log + 1).max(in_file + 1).max(by_clock);
+                if let Some(p) = &path {
+                    write_sidecar(p, epoch)?;
+                }
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    rusqlite::params![META_KEY, epoch.to_string()],
+                )?;
+                conn.execute("DELETE FROM temp.order_run", [])?;
+                conn.execute(
+                    "INSERT INTO temp.order_run(epoch, seq) VALUES (?1, 0)",
+                    [epoch],
+                )?;
+                (epoch, 1)
+            }
+        };
+        conn.execute("UPDATE temp.order_run SET seq = ?1", [seq])?;
+        Ok(format!(
+            "{}-{}-{seq:05}",
+            &beijing::compact_date(now)[2..],
+            base36(epoch)
+        ))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn base36_is_six_digits() {
+            assert_eq!(super::base36(0), "000000");
+            assert_eq!(super::base36(35), "00000Z");
+            assert_eq!(super::base36(36), "000010");
+            // 69 years of seconds fit.
+            assert_eq!(super::base36(69 * 365 * 86_400).len(), 6);
+        }
+    }
 }
 
 /// Writes a new order and its `created` event in one transaction, allocating its
-/// out_trade_no `{terminal}-{yyyymmdd}-{epoch}-{seq:06}` (≤ 32 characters; `seq` rises with the
-/// time of day as well as with each order).
+/// out_trade_no (see [`numbers`]).
 pub fn create(
     conn: &mut Connection,
     new: &NewOrder,
@@ -148,30 +268,7 @@ pub fn create(
     now: i64,
 ) -> Result<OrderRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let epoch = epoch(&tx)?;
-    let prefix = format!(
-        "{}-{}-{}-",
-        new.terminal_id,
-        beijing::compact_date(now),
-        epoch
-    );
-    let last: Option<String> = tx
-        .query_row(
-            "SELECT out_trade_no FROM orders WHERE out_trade_no >= ?1 AND out_trade_no < ?1 || '~' ORDER BY out_trade_no DESC LIMIT 1",
-            [&prefix],
-            |r| r.get(0),
-        )
-        .optional()?;
-    // Never below ten per second of the (Beijing) day: numbers keep rising with the clock, so a
-    // till restored from an older backup cannot hand out a number it already used that day
-    // (unless it had sold more than ten a second).
-    let floor = u64::try_from((now / 1000 + 8 * 3600).rem_euclid(86_400) * 10).unwrap_or(0);
-    let seq = (last
-        .and_then(|l| l[prefix.len()..].parse::<u64>().ok())
-        .unwrap_or(0)
-        + 1)
-    .max(floor);
-    let out_trade_no = format!("{prefix}{seq:06}");
+    let out_trade_no = format!("{}-{}", new.terminal_id, numbers::next(&tx, now)?);
     tx.execute(
         "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
                             code_fingerprint, state, machine, created_at, updated_at)

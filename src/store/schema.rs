@@ -139,6 +139,71 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE supervisors ADD COLUMN demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1));
     UPDATE supervisors SET demo = 1 WHERE id = 'demo';
     "#,
+    // 7: running totals for X/Z, kept by triggers in the same transaction as every change of an
+    // order or a refund, so a shift's summary reads a few rows whatever the shift's or the log's
+    // size (`shifts::summary`; checked against `shifts::recount` by a property test). The hour
+    // is the Beijing hour of the order's creation, as the summary reports it.
+    r#"
+    CREATE TABLE shift_totals (
+        shift_id INTEGER NOT NULL,
+        state    TEXT NOT NULL,
+        cashier  TEXT NOT NULL,
+        hour     INTEGER NOT NULL,
+        count    INTEGER NOT NULL,
+        fen      INTEGER NOT NULL,
+        PRIMARY KEY (shift_id, state, cashier, hour)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO shift_totals
+        SELECT shift_id, state, cashier, ((created_at / 1000 + 28800) / 3600) % 24, COUNT(*), SUM(amount_fen)
+          FROM orders GROUP BY 1, 2, 3, 4;
+    CREATE TRIGGER shift_totals_order_insert AFTER INSERT ON orders BEGIN
+        INSERT INTO shift_totals VALUES (NEW.shift_id, NEW.state, NEW.cashier,
+            ((NEW.created_at / 1000 + 28800) / 3600) % 24, 1, NEW.amount_fen)
+        ON CONFLICT DO UPDATE SET count = count + 1, fen = fen + excluded.fen;
+    END;
+    CREATE TRIGGER shift_totals_order_update AFTER UPDATE OF shift_id, state, cashier, created_at, amount_fen ON orders
+    WHEN OLD.shift_id IS NOT NEW.shift_id OR OLD.state IS NOT NEW.state OR OLD.cashier IS NOT NEW.cashier
+      OR OLD.created_at IS NOT NEW.created_at OR OLD.amount_fen IS NOT NEW.amount_fen
+    BEGIN
+        UPDATE shift_totals SET count = count - 1, fen = fen - OLD.amount_fen
+         WHERE shift_id = OLD.shift_id AND state = OLD.state AND cashier = OLD.cashier
+           AND hour = ((OLD.created_at / 1000 + 28800) / 3600) % 24;
+        INSERT INTO shift_totals VALUES (NEW.shift_id, NEW.state, NEW.cashier,
+            ((NEW.created_at / 1000 + 28800) / 3600) % 24, 1, NEW.amount_fen)
+        ON CONFLICT DO UPDATE SET count = count + 1, fen = fen + excluded.fen;
+    END;
+    CREATE TRIGGER shift_totals_order_delete AFTER DELETE ON orders BEGIN
+        UPDATE shift_totals SET count = count - 1, fen = fen - OLD.amount_fen
+         WHERE shift_id = OLD.shift_id AND state = OLD.state AND cashier = OLD.cashier
+           AND hour = ((OLD.created_at / 1000 + 28800) / 3600) % 24;
+    END;
+
+    CREATE TABLE shift_refund_totals (
+        shift_id INTEGER NOT NULL,
+        status   TEXT NOT NULL,
+        count    INTEGER NOT NULL,
+        fen      INTEGER NOT NULL,
+        PRIMARY KEY (shift_id, status)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO shift_refund_totals
+        SELECT shift_id, status, COUNT(*), SUM(amount_fen) FROM refunds GROUP BY 1, 2;
+    CREATE TRIGGER shift_refund_totals_insert AFTER INSERT ON refunds BEGIN
+        INSERT INTO shift_refund_totals VALUES (NEW.shift_id, NEW.status, 1, NEW.amount_fen)
+        ON CONFLICT DO UPDATE SET count = count + 1, fen = fen + excluded.fen;
+    END;
+    CREATE TRIGGER shift_refund_totals_update AFTER UPDATE OF shift_id, status, amount_fen ON refunds
+    WHEN OLD.shift_id IS NOT NEW.shift_id OR OLD.status IS NOT NEW.status OR OLD.amount_fen IS NOT NEW.amount_fen
+    BEGIN
+        UPDATE shift_refund_totals SET count = count - 1, fen = fen - OLD.amount_fen
+         WHERE shift_id = OLD.shift_id AND status = OLD.status;
+        INSERT INTO shift_refund_totals VALUES (NEW.shift_id, NEW.status, 1, NEW.amount_fen)
+        ON CONFLICT DO UPDATE SET count = count + 1, fen = fen + excluded.fen;
+    END;
+    CREATE TRIGGER shift_refund_totals_delete AFTER DELETE ON refunds BEGIN
+        UPDATE shift_refund_totals SET count = count - 1, fen = fen - OLD.amount_fen
+         WHERE shift_id = OLD.shift_id AND status = OLD.status;
+    END;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -146,6 +211,11 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database to [`VERSION`]. Refuses a database from a newer scanpay.
 pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
+    migrate_to(conn, VERSION)
+}
+
+/// Brings the database to `version` (tests build logs of an earlier version with it).
+pub(crate) fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), super::StoreError> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > VERSION {
         return Err(super::StoreError::TooNew {
@@ -157,6 +227,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
         .iter()
         .enumerate()
         .skip(usize::try_from(current).unwrap_or(0))
+        .take(usize::try_from(version - current).unwrap_or(0))
     {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

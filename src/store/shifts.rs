@@ -132,29 +132,66 @@ pub struct Summary {
     pub forced_by: Option<String>,
 }
 
-/// The summary of a shift: one pass over the shift's orders through a covering index. Each
-/// order's `state` column is the state its last event left it in (the event and the column are
-/// written in one transaction), so the figures are derived from the log, not running totals.
+/// The summary of a shift, from the running totals (`shift_totals`, `shift_refund_totals`)
+/// that triggers keep in the same transaction as every change of an order or a refund: a few
+/// rows per shift, whatever the shift's or the log's size. [`recount`] computes the same from
+/// the orders themselves; a property test keeps the two equal.
 pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> {
-    let mut s = Summary {
-        shift_id,
-        ..Summary::default()
-    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, cashier, hour, count, fen FROM shift_totals
+          WHERE shift_id = ?1 AND count > 0",
+    )?;
+    let groups = stmt
+        .query_map([shift_id], group_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, count, fen FROM shift_refund_totals WHERE shift_id = ?1 AND count > 0",
+    )?;
+    let refunds = stmt
+        .query_map([shift_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    assemble(conn, shift_id, groups, refunds)
+}
+
+/// The summary of a shift counted from its orders and refunds (one pass over the shift's
+/// orders through a covering index): what [`summary`]'s running totals must always equal.
+/// Each order's `state` column is the state its last event left it in (the event and the
+/// column are written in one transaction).
+pub fn recount(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT state, cashier, ((created_at / 1000 + 28800) / 3600) % 24, COUNT(*), SUM(amount_fen)
          FROM orders WHERE shift_id = ?1 GROUP BY 1, 2, 3",
     )?;
     let groups = stmt
-        .query_map([shift_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?
+        .query_map([shift_id], group_row)?
         .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, COUNT(*), SUM(amount_fen) FROM refunds WHERE shift_id = ?1 GROUP BY 1",
+    )?;
+    let refunds = stmt
+        .query_map([shift_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    assemble(conn, shift_id, groups, refunds)
+}
+
+/// `(state, cashier, hour, count, sum_fen)`.
+type Group = (String, String, i64, i64, i64);
+
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// The summary from the orders' groups and the refunds' `(status, count, sum_fen)`.
+fn assemble(
+    conn: &Connection,
+    shift_id: i64,
+    groups: Vec<Group>,
+    refunds: Vec<(String, i64, i64)>,
+) -> Result<Summary, StoreError> {
+    let mut s = Summary {
+        shift_id,
+        ..Summary::default()
+    };
     let mut by_state = std::collections::BTreeMap::<String, (i64, i64)>::new();
     let mut by_cashier = std::collections::BTreeMap::<String, (i64, i64)>::new();
     let mut by_hour = std::collections::BTreeMap::<i64, (i64, i64)>::new();
@@ -186,18 +223,16 @@ pub fn summary(conn: &Connection, shift_id: i64) -> Result<Summary, StoreError> 
         .map(|(k, (n, f))| (k, n, f))
         .collect();
     s.by_hour = by_hour.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
-    let (rc, rf): (i64, i64) = conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM refunds WHERE shift_id = ?1 AND status = 'SUCCESS'",
-        [shift_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    s.refund_count = rc;
-    s.refund_fen = rf;
-    s.refund_open_count = conn.query_row(
-        "SELECT COUNT(*) FROM refunds WHERE shift_id = ?1 AND status IN ('CREATED','PROCESSING','ABNORMAL')",
-        [shift_id],
-        |r| r.get(0),
-    )?;
+    for (status, n, fen) in refunds {
+        match status.as_str() {
+            "SUCCESS" => {
+                s.refund_count += n;
+                s.refund_fen += fen;
+            }
+            "CREATED" | "PROCESSING" | "ABNORMAL" => s.refund_open_count += n,
+            _ => {}
+        }
+    }
     s.net_fen = s.paid_fen - s.refund_fen;
     s.first_out_trade_no = conn
         .query_row(
@@ -282,4 +317,223 @@ pub fn close(
     let closed =
         by_id(conn, shift.id)?.ok_or_else(|| StoreError::NotFound("shift vanished".into()))?;
     Ok((closed, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use rusqlite::{Connection, params};
+
+    use super::{recount, summary};
+
+    const STATES: [&str; 8] = [
+        "PENDING",
+        "USERPAYING",
+        "PAID",
+        "FAILED",
+        "REVERSED",
+        "UNRESOLVED",
+        "PARTIALLY_REFUNDED",
+        "REFUNDED",
+    ];
+    const REFUND_STATUSES: [&str; 6] = [
+        "CREATED",
+        "PROCESSING",
+        "SUCCESS",
+        "CLOSED",
+        "ABNORMAL",
+        "FAILED",
+    ];
+
+    /// One write to the log, at the SQL level: the running totals are kept by triggers, so
+    /// whatever statement changes an order or a refund must keep them right.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Order {
+            shift: i64,
+            state: usize,
+            cashier: u8,
+            at: i64,
+            fen: i64,
+        },
+        OrderState {
+            pick: usize,
+            state: usize,
+        },
+        /// An update that touches `state` without changing it (what every event does).
+        OrderTouch {
+            pick: usize,
+        },
+        Refund {
+            pick: usize,
+            status: usize,
+            fen: i64,
+        },
+        RefundStatus {
+            pick: usize,
+            status: usize,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (
+                1..4i64,
+                0..8usize,
+                0..3u8,
+                0..(2 * 86_400_000i64),
+                1..100_000i64
+            )
+                .prop_map(|(shift, state, cashier, at, fen)| Op::Order {
+                    shift,
+                    state,
+                    cashier,
+                    at: 1_780_000_000_000 + at,
+                    fen
+                }),
+            (any::<usize>(), 0..8usize).prop_map(|(pick, state)| Op::OrderState { pick, state }),
+            any::<usize>().prop_map(|pick| Op::OrderTouch { pick }),
+            (any::<usize>(), 0..6usize, 1..5_000i64).prop_map(|(pick, status, fen)| Op::Refund {
+                pick,
+                status,
+                fen
+            }),
+            (any::<usize>(), 0..6usize)
+                .prop_map(|(pick, status)| Op::RefundStatus { pick, status }),
+        ]
+    }
+
+    fn log() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut c).unwrap();
+        for id in 1..4 {
+            c.execute(
+                "INSERT INTO shifts(id, terminal_id, cashier, opened_at) VALUES (?1, ?2, 'c', 0)",
+                params![id, format!("T{id}")],
+            )
+            .unwrap();
+        }
+        c
+    }
+
+    fn apply(c: &Connection, op: &Op, orders: &mut Vec<(i64, i64)>, refunds: &mut Vec<i64>) {
+        match *op {
+            Op::Order {
+                shift,
+                state,
+                cashier,
+                at,
+                fen,
+            } => {
+                let n = orders.len();
+                c.execute(
+                    "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description,
+                       code_masked, code_fingerprint, state, machine, created_at, updated_at)
+                     VALUES (?1, ?2, 'T', ?3, ?4, 'd', 'm', 'f', ?5, '{}', ?6, ?6)",
+                    params![format!("NO{n}"), shift, format!("cashier{cashier}"), fen, STATES[state], at],
+                )
+                .unwrap();
+                orders.push((c.last_insert_rowid(), shift));
+            }
+            Op::OrderState { pick, state } if !orders.is_empty() => {
+                let id = orders[pick % orders.len()].0;
+                c.execute(
+                    "UPDATE orders SET state = ?1, updated_at = updated_at + 1 WHERE id = ?2",
+                    params![STATES[state], id],
+                )
+                .unwrap();
+            }
+            Op::OrderTouch { pick } if !orders.is_empty() => {
+                let id = orders[pick % orders.len()].0;
+                c.execute(
+                    "UPDATE orders SET state = state, machine = '{}' WHERE id = ?1",
+                    [id],
+                )
+                .unwrap();
+            }
+            Op::Refund { pick, status, fen } if !orders.is_empty() => {
+                let (id, shift) = orders[pick % orders.len()];
+                let n = refunds.len();
+                c.execute(
+                    "INSERT INTO refunds(out_refund_no, order_id, shift_id, amount_fen, reason, status,
+                       created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'r', ?5, 0, 0)",
+                    params![format!("R{n}"), id, shift, fen, REFUND_STATUSES[status]],
+                )
+                .unwrap();
+                refunds.push(c.last_insert_rowid());
+            }
+            Op::RefundStatus { pick, status } if !refunds.is_empty() => {
+                let id = refunds[pick % refunds.len()];
+                c.execute(
+                    "UPDATE refunds SET status = ?1 WHERE id = ?2",
+                    params![REFUND_STATUSES[status], id],
+                )
+                .unwrap();
+            }
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The running totals equal a full recount after any sequence of writes, for every
+        /// shift.
+        #[test]
+        fn running_totals_equal_a_full_recount(ops in prop::collection::vec(op(), 0..120)) {
+            let c = log();
+            let (mut orders, mut refunds) = (Vec::new(), Vec::new());
+            for op in &ops {
+                apply(&c, op, &mut orders, &mut refunds);
+            }
+            for shift in 1..4 {
+                let fast = serde_json::to_value(summary(&c, shift).unwrap()).unwrap();
+                let slow = serde_json::to_value(recount(&c, shift).unwrap()).unwrap();
+                prop_assert_eq!(fast, slow, "shift {}", shift);
+            }
+        }
+    }
+
+    /// A log written before the totals existed gets them from its orders at the migration.
+    #[test]
+    fn the_migration_fills_the_totals_from_the_orders() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate_to(&mut c, 6).unwrap();
+        c.execute(
+            "INSERT INTO shifts(id, terminal_id, cashier, opened_at) VALUES (1, 'T', 'c', 0)",
+            [],
+        )
+        .unwrap();
+        for (i, (state, fen)) in [
+            ("PAID", 500),
+            ("PAID", 700),
+            ("FAILED", 100),
+            ("REFUNDED", 900),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.execute(
+                "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description,
+                   code_masked, code_fingerprint, state, machine, created_at, updated_at)
+                 VALUES (?1, 1, 'T', 'c', ?2, 'd', 'm', 'f', ?3, '{}', 1780000000000, 0)",
+                params![format!("NO{i}"), fen, state],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO refunds(out_refund_no, order_id, shift_id, amount_fen, reason, status, created_at, updated_at)
+             VALUES ('R1', 4, 1, 900, 'r', 'SUCCESS', 0, 0)",
+            [],
+        )
+        .unwrap();
+        crate::store::schema::migrate(&mut c).unwrap();
+        let s = summary(&c, 1).unwrap();
+        assert_eq!((s.paid_count, s.paid_fen), (3, 2100));
+        assert_eq!((s.refund_count, s.refund_fen, s.net_fen), (1, 900, 1200));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::to_value(recount(&c, 1).unwrap()).unwrap()
+        );
+    }
 }

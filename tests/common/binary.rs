@@ -73,7 +73,12 @@ pub fn start_sim_with(keys: &Path, extra: &[&str]) -> Sim {
             })
             .unwrap()
     };
-    let base = find("scanpay sim: WeChat Pay APIv3 simulator listening on");
+    // `--api v2` prints "APIv2 simulator" (and an https:// address).
+    let base = if lines.iter().any(|l| l.contains("APIv2 simulator")) {
+        find("scanpay sim: WeChat Pay APIv2 simulator listening on")
+    } else {
+        find("scanpay sim: WeChat Pay APIv3 simulator listening on")
+    };
     let admin = find("admin").split_whitespace().next().unwrap().to_string();
     Sim {
         child,
@@ -97,8 +102,13 @@ impl Sim {
             ("wechatpay.merchant_private_key", "apiclient_key.pem"),
             ("wechatpay.wechatpay_public_key", "pub_key.pem"),
             ("wechatpay.apiv3_key", "apiv3_key.txt"),
+            // An `--api v2` configuration: the APIv2 key, client certificate and the CA.
+            ("wechatpay.v2_key", "apiv2_key.txt"),
+            ("wechatpay.client_certificate", "apiclient_cert.pem"),
+            ("wechatpay.tls_root_certificate", "sim_ca.pem"),
         ] {
-            // A --platform-cert configuration has the APIv3 key instead of the public key.
+            // A --platform-cert configuration has the APIv3 key instead of the public key; an
+            // --api v2 one has neither, and its own files.
             let name = key.trim_start_matches("wechatpay.");
             if t["wechatpay"].get(name).is_some() {
                 config::set(&mut t, key, self.keys.join(file).display().to_string());
