@@ -238,11 +238,12 @@ fn partner_sim_writes_a_service_provider_configuration() {
     .unwrap();
     assert_eq!(cfg.merchant.sub_mchid, None);
 
-    // --sub-mchid needs --partner, and is a sub-merchant's id.
+    // --sub-mchid needs --partner, and is a sub-merchant's id; --partner is APIv3 only.
     for args in [
         &["--sub-mchid", "1900000222"][..],
         &["--partner", "--sub-mchid", "19x"],
         &["--partner", "--sub-mchid", scanpay::sim::DEMO_MCHID],
+        &["--partner", "--api", "v2"],
     ] {
         let out = Command::new(BIN)
             .args(["sim", "--listen", "127.0.0.1:0", "--keys"])
