@@ -6,9 +6,9 @@
 //! code (and checked at set-up below):
 //! - RSA: the client signs the pay request, the simulator verifies it and signs its answer, the
 //!   client verifies the answer: 2 signatures + 2 verifications;
-//! - fsync: three commits (`orders::create` writes the order and its `created` event, then
-//!   `pay_request` before the call leaves, then `pay_answer`), each one WAL sync with
-//!   `synchronous=FULL`, none with `NORMAL`;
+//! - fsync: two commits (`orders::create_with` writes the order, its `created` event and its
+//!   `pay_request` before the call leaves; then `pay_answer` before the screen is told), each
+//!   one WAL sync with `synchronous=FULL`, none with `NORMAL`;
 //! - one loopback HTTP round trip (one `POST /v3/pay/transactions/codepay`).
 //!
 //! `floor_payment_full` / `floor_payment_normal` do exactly that work back to back with the bare
@@ -32,7 +32,7 @@ use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use scanpay::auth_code::AuthCode;
 use scanpay::clock::{SharedClock, SystemClock};
 use scanpay::config::{Config, Source};
-use scanpay::engine::micropay::{Event, Machine, PayResult, Remote};
+use scanpay::engine::micropay::{Event, Machine, PayResult, Remote, Timing};
 use scanpay::engine::{Engine, OrderState, Progress, Sale};
 use scanpay::money::Fen;
 use scanpay::order::EventKind;
@@ -283,18 +283,30 @@ impl Rig {
     }
 
     /// The payment's shift-log part alone, as `Engine::pay` does it through the writer thread:
-    /// the order and its `created` event (with the duplicate-code check), `pay_request`,
-    /// `pay_answer`, the final record read back. No network, no RSA.
+    /// the duplicate-code check, the order with its `created` and `pay_request` events (one
+    /// commit), then `pay_answer` (the second). No network, no RSA, nothing read back.
     async fn store_part(&self) {
         let sale = self.sale().await;
-        let order = self.engine.create_order(&sale).await.expect("order");
         let store = self.engine.store();
-        let (id, now) = (order.id, order.created_at);
-        let machine = Machine::from_snapshot(&order.snapshot).expect("snapshot");
-        let (m, _) = machine.step(Event::Start, now);
-        let sent = m.to_snapshot();
-        store
+        let now = self.engine.clock().now_ms();
+        let fresh = Machine::new(sale.amount.0, Timing::from_secs(5, 45));
+        let (m, _) = fresh.clone().step(Event::Start, now);
+        let (created, sent) = (fresh.to_snapshot(), m.to_snapshot());
+        let code = sale.code.expose().to_string();
+        let new = orders::NewOrder {
+            shift_id: sale.shift_id,
+            terminal_id: "POS01".into(),
+            cashier: sale.cashier.clone(),
+            amount: sale.amount,
+            description: sale.description.clone(),
+            code_masked: sale.code.masked().to_string(),
+            code_fingerprint: String::new(),
+            protocol: scanpay::config::Api::V3,
+        };
+        let order = store
             .call(move |c| {
+                let fp = orders::fingerprint(c, &code)?;
+                assert!(orders::code_used_in_shift(c, new.shift_id, &fp)?.is_none());
                 let change = Change {
                     kind: EventKind::PayRequest,
                     detail: "{}",
@@ -303,10 +315,15 @@ impl Rig {
                     transaction_id: None,
                     reason: None,
                 };
-                orders::record(c, id, &change, now)
+                let new = orders::NewOrder {
+                    code_fingerprint: fp,
+                    ..new
+                };
+                orders::create_with(c, &new, OrderState::Pending, &created, Some(&change), now)
             })
             .await
-            .expect("pay_request");
+            .expect("order and pay_request");
+        let id = order.id;
         let tid = "4200002562202611270000000001";
         let (m, _) = m.step(
             Event::Pay(PayResult::Answer(Remote::Paid {
@@ -333,11 +350,6 @@ impl Rig {
             })
             .await
             .expect("pay_answer");
-        let o = store
-            .call(move |c| orders::by_id(c, id))
-            .await
-            .expect("read back");
-        assert_eq!(o.state, OrderState::Paid);
     }
 
     /// The payment's pay call alone: `Client::codepay` against the simulator (sign, HTTP,
@@ -370,12 +382,32 @@ impl Rig {
         assert!(matches!(answer, PayAnswer::Paid(_)));
     }
 
-    /// Checks the counts the floor is built on: three events, one request.
+    /// Checks the counts the floor is built on: two commits, three events, one request.
     fn check_floor_counts(&self, rt: &tokio::runtime::Runtime) {
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
+        rt.block_on(self.engine.store().call(move |c| {
+            c.commit_hook(Some(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                false
+            }));
+            Ok(())
+        }))
+        .expect("commit hook");
         let before: u64 = self.sim.stats().requests.values().sum();
         let o = rt.block_on(self.pay());
         let after: u64 = self.sim.stats().requests.values().sum();
         assert_eq!(after - before, 1, "one HTTP request per happy-path payment");
+        assert_eq!(
+            commits.load(Ordering::Relaxed),
+            2,
+            "two commits per payment"
+        );
+        rt.block_on(self.engine.store().call(|c| {
+            c.commit_hook(None::<fn() -> bool>);
+            Ok(())
+        }))
+        .expect("commit hook");
         let id = o.id;
         let kinds: Vec<String> = rt
             .block_on(self.engine.store().call(move |c| orders::events(c, id)))
@@ -412,7 +444,7 @@ fn payment(c: &mut Criterion) {
         b.iter(|| rt.block_on(net.round_trip()))
     });
     // The whole floor of one happy-path payment, done back to back.
-    for (name, fsyncs) in [("floor_payment_full", 3), ("floor_payment_normal", 0)] {
+    for (name, fsyncs) in [("floor_payment_full", 2), ("floor_payment_normal", 0)] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 rsa.sign(); // client signs the request
@@ -420,7 +452,7 @@ fn payment(c: &mut Criterion) {
                 rsa.sign(); // simulator signs the answer
                 rsa.verify(); // client verifies the answer
                 for _ in 0..fsyncs {
-                    fsync.once(); // created, pay_request, pay_answer
+                    fsync.once(); // order + pay_request, then pay_answer
                 }
                 rt.block_on(net.round_trip());
             })

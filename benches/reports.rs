@@ -1,28 +1,25 @@
-//! The shift log at scale: the X/Z summary (`shifts::summary`) over a shift of 1 000 000
-//! orders, and start-up to the first frame with that database, each beside a floor measured in
-//! the same run.
+//! The shift log at scale, each figure beside a floor measured in the same run:
 //!
-//! The database is built once per bench process, in a temporary folder (TMPDIR), with the real
-//! schema (`scanpay::store::open_connection`) and rows shaped as the engine writes them: each
-//! order with its machine snapshot and its events (`created`, `pay_request`, `pay_answer`, and
-//! more for reversed and refunded orders), refunds for the refunded ones. It is about 1 GB and
-//! takes a minute or two to build.
+//! - the X/Z summary (`shifts::summary`, read from the running totals) of a shift of
+//!   1 000 000 orders, and of a 2 000-order shift inside a log of 5 000 000 orders;
+//! - start-up to the first frame with the 5 000 000-order log, summary included;
+//! - the shift-log part of one sale (`orders::create_with` with the pay request, then the
+//!   answer: two commits, `synchronous=FULL`) on logs of 10 000, 1 000 000 and 5 000 000 orders.
 //!
-//! Start-up (`startup_first_frame_1m_orders`) measures, per iteration, what the cashier screen
+//! The databases are built once per bench process, in a temporary folder (TMPDIR), with the real
+//! schema (`scanpay::store::open_connection`, triggers included) and rows shaped as the engine
+//! writes them: each order with its machine snapshot and its events (`created`, `pay_request`,
+//! `pay_answer`, and more for reversed and refunded orders), refunds for the refunded ones. The
+//! 5 000 000-order log is about 5 GB and takes several minutes to build; `SCANPAY_BENCH_BIG`
+//! sets another size (docs/performance.md says which was measured).
+//!
+//! Start-up (`startup_first_frame_5m_orders`) measures, per iteration, what the cashier screen
 //! (`tui::run`) does before its first draw, in its order, minus the terminal, the log file and
-//! the payment service (simulator key generation/loading and its HTTP server, or the live
-//! client's key loading):
-//! `DataDirLock::acquire`, `Store::open` (writer thread, connection, pragmas, migration check),
-//! the in-flight scan (`orders::in_flight`), the print queue, `App::new`, the demo supervisor
-//! check, `shifts::current`, `update(ShiftLoaded)`, `shifts::summary` + `update(Summary)`, and
-//! one draw of the whole screen on a TestBackend 80×24. (The real screen loads the summary in
-//! the background and may draw before it arrives; it is counted here all the same.) The page
-//! cache is warm: the database was just built or read by the previous iteration.
-//!
-//! After the measured benchmarks, `whatif_*` measure the summary's aggregates computed other
-//! ways on the same data (among them exactly as `shifts::summary` did at commit e48cf40), to
-//! show where its time goes and what brings it under its target (see docs/performance.md);
-//! they change nothing in `src/`.
+//! the payment service: `DataDirLock::acquire`, `Store::open` (writer thread, connection,
+//! pragmas, migration check), the in-flight scan (`orders::in_flight`), the print queue,
+//! `App::new`, the demo supervisor check, `shifts::current`, `update(ShiftLoaded)`,
+//! `shifts::summary` + `update(Summary)`, and one draw of the whole screen on a TestBackend
+//! 80×24. The page cache is warm.
 //!
 //! Run: `cargo bench --bench reports` (results: docs/performance.md).
 
@@ -32,23 +29,24 @@ use std::time::Instant;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use scanpay::clock::beijing;
 use scanpay::config::{Config, Source};
 use scanpay::engine::OrderState;
 use scanpay::engine::micropay::{Event, Machine, PayResult, Reason, Remote, Timing};
 use scanpay::lock::DataDirLock;
-use scanpay::store::shifts::{self, Summary};
+use scanpay::store::shifts;
 use scanpay::store::{DB_FILE, Store, StoreError, open_connection, orders};
 use scanpay::tui::app::{App, Msg};
 use scanpay::tui::run::{DEMO_CASHIER, app_config};
 use scanpay::tui::update::update;
 
-const ORDERS: i64 = 1_000_000;
-/// 2026-08-19 00:00 Beijing: the shift starts 100 days before 2026-11-27.
+/// 2025-08-19 00:00 Beijing: the logs start here.
 const T0: i64 = 1_755_532_800_000;
-/// One order every 8.64 s: 10 000 a day for 100 days, every hour of the day.
+/// One order every 8.64 s: 10 000 a day, every hour of the day.
 const STEP_MS: i64 = 8_640;
+/// The big log's size, unless `SCANPAY_BENCH_BIG` says otherwise.
+const BIG: i64 = 5_000_000;
 
 fn mix(mut x: u64) -> u64 {
     // splitmix64: distinct, well spread fingerprints without a dependency.
@@ -59,7 +57,9 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// Builds the database in `data_dir` and returns the shift's id.
-fn build(data_dir: &Path) -> i64 {
+/// Builds a log of `total` orders in shifts of `per_shift` (all closed but the last, which is
+/// open); returns the open shift's id.
+fn build(data_dir: &Path, total: i64, per_shift: i64) -> i64 {
     let started = Instant::now();
     let mut conn = open_connection(&data_dir.join(DB_FILE)).expect("open");
     // Build-time only: a big page cache for the index inserts.
@@ -67,11 +67,15 @@ fn build(data_dir: &Path) -> i64 {
         .expect("cache");
     // A till that has run before: the demo supervisor exists (its argon2 hash is made once).
     scanpay::supervisor::ensure_demo(&conn, T0).expect("supervisor");
-    let shift = shifts::open(&mut conn, "POS01", DEMO_CASHIER, T0)
-        .expect("shift")
-        .id;
     let tx = conn.transaction().expect("tx");
+    let mut shift = 0;
     {
+        let mut open_shift = tx
+            .prepare(
+                "INSERT INTO shifts(terminal_id, cashier, opened_at, closed_at, closed_by)
+                 VALUES ('POS01', ?1, ?2, ?3, ?4)",
+            )
+            .expect("prepare");
         let mut order = tx
             .prepare(
                 "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description,
@@ -95,7 +99,21 @@ fn build(data_dir: &Path) -> i64 {
             .expect("prepare");
         let cashiers = [DEMO_CASHIER, "li", "wang"];
         let timing = Timing::from_secs(5, 45);
-        for i in 0..ORDERS {
+        for i in 0..total {
+            if i % per_shift == 0 {
+                let last = i + per_shift >= total;
+                let opened = T0 + i * STEP_MS;
+                let closed = (!last).then(|| T0 + (i + per_shift) * STEP_MS);
+                open_shift
+                    .execute(params![
+                        DEMO_CASHIER,
+                        opened,
+                        closed,
+                        closed.map(|_| DEMO_CASHIER)
+                    ])
+                    .expect("shift");
+                shift = tx.last_insert_rowid();
+            }
             let state = match i % 100 {
                 0..=3 => OrderState::Failed,
                 4..=6 => OrderState::Reversed,
@@ -263,7 +281,7 @@ fn start_to_first_frame(cfg: &Config, wait_for_summary: bool) -> Terminal<TestBa
         .expect("in flight");
     assert!(earlier.is_empty());
     let printer = scanpay::receipt::queue(cfg);
-    let now = T0 + ORDERS * STEP_MS;
+    let now = T0 + 1_000 * 86_400_000;
     let mut app = App::new(app_config(cfg), now);
     store
         .call_blocking(move |c| {
@@ -289,193 +307,154 @@ fn start_to_first_frame(cfg: &Config, wait_for_summary: bool) -> Terminal<TestBa
     t
 }
 
-/// The summary's three aggregates from one pass over the shift, each order's state taken from
-/// `state_expr` (its last event, or the `orders.state` column).
-fn whatif_one_pass(conn: &Connection, shift_id: i64, state_expr: &str) -> Summary {
-    whatif_grouped(
-        conn,
-        shift_id,
-        &format!(
-            "SELECT {state_expr} AS state, o.cashier,
-                    CAST(strftime('%H', o.created_at / 1000 + 28800, 'unixepoch') AS INTEGER),
-                    COUNT(*), SUM(o.amount_fen)
-             FROM orders o WHERE o.shift_id = ?1 GROUP BY 1, 2, 3"
-        ),
-    )
-}
-
-/// Folds `(state, cashier, hour, count, fen)` groups into the summary's three aggregates.
-fn whatif_grouped(conn: &Connection, shift_id: i64, sql: &str) -> Summary {
-    let mut stmt = conn.prepare_cached(sql).expect("prepare");
-    let mut s = Summary {
-        shift_id,
-        ..Summary::default()
-    };
-    let mut by_state = std::collections::BTreeMap::<String, (i64, i64)>::new();
-    let mut by_cashier = std::collections::BTreeMap::<String, (i64, i64)>::new();
-    let mut by_hour = std::collections::BTreeMap::<i64, (i64, i64)>::new();
-    let rows = stmt
-        .query_map([shift_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
+/// The shift-log part of one sale on `store`, as `Engine::pay` does it through the writer
+/// thread: the duplicate-code check, the order with its `created` and `pay_request` events (one
+/// commit), then `pay_answer` (the second).
+fn store_part(store: &Store, shift_id: i64, n: u64) {
+    let now = T0 + 1_000 * 86_400_000 + n as i64;
+    let fresh = Machine::new(1234, Timing::from_secs(5, 45));
+    let (m, _) = fresh.clone().step(Event::Start, now);
+    let (created, sent) = (fresh.to_snapshot(), m.to_snapshot());
+    let tid = format!("4200002562{:018}", mix(n) % 10u64.pow(18));
+    let (paid, _) = m.step(
+        Event::Pay(PayResult::Answer(Remote::Paid {
+            transaction_id: Some(tid.clone()),
+            total: Some(1234),
+        })),
+        now,
+    );
+    let paid = paid.to_snapshot();
+    let code = format!("13{n:014}11");
+    let id = store
+        .call_blocking(move |c| {
+            let fp = orders::fingerprint(c, &code)?;
+            assert!(orders::code_used_in_shift(c, shift_id, &fp)?.is_none());
+            let new = orders::NewOrder {
+                shift_id,
+                terminal_id: "POS01".into(),
+                cashier: DEMO_CASHIER.into(),
+                amount: scanpay::money::Fen(1234),
+                description: "bench".into(),
+                code_masked: "1345 **** **** 6711".into(),
+                code_fingerprint: fp,
+                protocol: scanpay::config::Api::V3,
+            };
+            let change = orders::Change {
+                kind: scanpay::order::EventKind::PayRequest,
+                detail: "{}",
+                state: OrderState::Pending,
+                snapshot: &sent,
+                transaction_id: None,
+                reason: None,
+            };
+            orders::create_with(c, &new, OrderState::Pending, &created, Some(&change), now)
         })
-        .expect("query");
-    for row in rows {
-        let (state, cashier, hour, n, fen) = row.expect("row");
-        let e = by_state.entry(state.clone()).or_default();
-        e.0 += n;
-        e.1 += fen;
-        if OrderState::parse(&state).is_some_and(OrderState::is_charged) {
-            let e = by_cashier.entry(cashier).or_default();
-            e.0 += n;
-            e.1 += fen;
-            let e = by_hour.entry(hour).or_default();
-            e.0 += n;
-            e.1 += fen;
-        }
-    }
-    s.by_state = by_state.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
-    s.by_cashier = by_cashier
-        .into_iter()
-        .map(|(k, (n, f))| (k, n, f))
-        .collect();
-    s.by_hour = by_hour.into_iter().map(|(k, (n, f))| (k, n, f)).collect();
-    s
+        .expect("order")
+        .id;
+    store
+        .call_blocking(move |c| {
+            let detail = format!(
+                r#"{{"result":"answer","trade_state":"SUCCESS","transaction_id":"{tid}"}}"#
+            );
+            let change = orders::Change {
+                kind: scanpay::order::EventKind::PayAnswer,
+                detail: &detail,
+                state: OrderState::Paid,
+                snapshot: &paid,
+                transaction_id: Some(&tid),
+                reason: None,
+            };
+            orders::record(c, id, &change, now)
+        })
+        .expect("answer");
 }
 
-/// The summary's aggregates read from maintained per-shift totals (see `whatif_maintained_totals`
-/// in the benchmark), folded exactly as the one-pass summary folds its groups.
-fn whatif_maintained_totals(conn: &Connection, shift_id: i64) -> Summary {
-    whatif_grouped(
-        conn,
-        shift_id,
-        "SELECT state, cashier, hour, n, fen FROM bench_shift_totals WHERE shift_id = ?1",
-    )
+/// A data folder with a log of `total` orders in shifts of `per_shift`.
+fn folder(root: &Path, name: &str, total: i64, per_shift: i64) -> (PathBuf, i64) {
+    let data_dir = root.join(name);
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let shift = build(&data_dir, total, per_shift);
+    (data_dir, shift)
 }
-
-/// SQLite's plan for a query, one line per step.
-fn plan(conn: &Connection, sql: &str) -> String {
-    let mut stmt = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-        .expect("plan");
-    let n = stmt.parameter_count();
-    stmt.query_map(rusqlite::params_from_iter(vec![1; n]), |r| {
-        r.get::<_, String>(3)
-    })
-    .expect("plan")
-    .map(|r| r.expect("plan row"))
-    .collect::<Vec<_>>()
-    .join("; ")
-}
-
-/// The three aggregates exactly as `shifts::summary` computed them at commit e48cf40: three
-/// queries over a CTE whose every row looks up its order's last event (a correlated subquery).
-fn head_summary_aggregates(conn: &Connection, shift_id: i64) -> Summary {
-    const CHARGED: &str = "('PAID','PARTIALLY_REFUNDED','REFUNDED')";
-    let last = "WITH last AS (
-        SELECT o.id, o.amount_fen, o.cashier, o.created_at, o.out_trade_no,
-               (SELECT e.state_after FROM order_events e WHERE e.order_id = o.id ORDER BY e.id DESC LIMIT 1) AS state
-        FROM orders o WHERE o.shift_id = ?1)";
-    let triples = |sql: &str| -> Vec<(String, i64, i64)> {
-        let mut stmt = conn.prepare_cached(sql).expect("prepare");
-        stmt.query_map([shift_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .expect("query")
-            .collect::<Result<Vec<_>, _>>()
-            .expect("rows")
-    };
-    Summary {
-        shift_id,
-        by_state: triples(&format!(
-            "{last} SELECT state, COUNT(*), SUM(amount_fen) FROM last GROUP BY state ORDER BY state"
-        )),
-        by_cashier: triples(&format!(
-            "{last} SELECT cashier, COUNT(*), SUM(amount_fen) FROM last WHERE state IN {CHARGED} GROUP BY cashier ORDER BY cashier"
-        )),
-        by_hour: triples(&format!(
-            "{last} SELECT strftime('%H', created_at / 1000 + 28800, 'unixepoch'), COUNT(*), SUM(amount_fen)
-             FROM last WHERE state IN {CHARGED} GROUP BY 1 ORDER BY 1"
-        ))
-        .into_iter()
-        .map(|(h, n, f)| (h.parse().unwrap_or(0), n, f))
-        .collect(),
-        ..Summary::default()
-    }
-}
-
-const LAST_EVENT: &str =
-    "(SELECT e.state_after FROM order_events e WHERE e.order_id = o.id ORDER BY e.id DESC LIMIT 1)";
 
 fn reports(c: &mut Criterion) {
+    let big: i64 = std::env::var("SCANPAY_BENCH_BIG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BIG);
     let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir: PathBuf = dir.path().join("scanpay-data");
-    std::fs::create_dir_all(&data_dir).expect("data dir");
-    let shift = build(&data_dir);
-    let mut cfg = Config::load_from(Source::EmbeddedDemo).expect("demo config");
-    cfg.data_dir = data_dir.clone();
-    let conn = open_connection(&data_dir.join(DB_FILE)).expect("open");
-    let reference = shifts::summary(&conn, shift).expect("summary");
-    assert_eq!(
-        reference.by_state.iter().map(|(_, n, _)| n).sum::<i64>(),
-        ORDERS
-    );
-
-    // The plans, for docs/performance.md (the summary's query as src/store/shifts.rs has it
-    // since 56a1800).
-    for (what, sql) in [
-        (
-            "floor",
-            "SELECT COUNT(*), SUM(amount_fen) FROM orders WHERE shift_id = ?1",
-        ),
-        (
-            "duplicate-code check",
-            "SELECT id FROM orders WHERE shift_id = ?1 AND code_fingerprint = ?2 ORDER BY id",
-        ),
-        (
-            "summary",
-            "SELECT state, cashier, ((created_at / 1000 + 28800) / 3600) % 24, COUNT(*), SUM(amount_fen)
-             FROM orders WHERE shift_id = ?1 GROUP BY 1, 2, 3",
-        ),
-    ] {
-        eprintln!("reports: plan of the {what} query: {}", plan(&conn, sql));
-    }
-
     let mut g = c.benchmark_group("reports");
     g.sampling_mode(SamplingMode::Flat);
     g.sample_size(10);
 
-    // Floor: read every order of the shift once (count and sum), nothing else.
-    g.bench_function("floor_scan_orders_1m", |b| {
+    // 1. One shift of 1 000 000 orders.
+    let (one_m, shift) = folder(dir.path(), "one-m", 1_000_000, 1_000_000);
+    let conn = open_connection(&one_m.join(DB_FILE)).expect("open");
+    let fast = shifts::summary(&conn, shift).expect("summary");
+    let slow = shifts::recount(&conn, shift).expect("recount");
+    assert_eq!(
+        serde_json::to_value(&fast).expect("json"),
+        serde_json::to_value(&slow).expect("json"),
+        "the running totals equal the recount"
+    );
+    assert_eq!(
+        fast.by_state.iter().map(|(_, n, _)| n).sum::<i64>(),
+        1_000_000
+    );
+    // Floor: the summary's answer is a few dozen rows; reading one row by key is the least any
+    // summary can do.
+    g.bench_function("floor_read_one_row", |b| {
         b.iter(|| {
-            conn.query_row(
-                "SELECT COUNT(*), SUM(amount_fen) FROM orders WHERE shift_id = ?1",
-                [shift],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .expect("scan")
+            conn.query_row("SELECT value FROM meta LIMIT 1", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
         })
     });
-    // The duplicate-code check every new sale makes (`orders::code_used_in_shift`), for a code
-    // not used yet, in this shift of 1 000 000 orders.
-    g.bench_function("duplicate_code_check_1m_orders", |b| {
-        b.iter(|| {
-            let used = orders::code_used_in_shift(&conn, shift, "00000000000000000000000000000000")
-                .expect("check");
-            assert!(used.is_none());
-        })
-    });
-    g.bench_function("summary_1m_orders", |b| {
+    g.bench_function("summary_1m_orders_in_shift", |b| {
         b.iter(|| shifts::summary(&conn, shift).expect("summary"))
     });
+    g.bench_function("recount_1m_orders_in_shift", |b| {
+        b.iter(|| shifts::recount(&conn, shift).expect("recount"))
+    });
+    drop(conn);
+    let store = Store::open(&one_m).expect("store");
+    let mut n = 0u64;
+    g.bench_function("store_part_sale_1m_log", |b| {
+        b.iter(|| {
+            n += 1;
+            store_part(&store, shift, n)
+        })
+    });
+    drop(store);
 
+    // 2. A log of 10 000 orders (five shifts of 2 000).
+    let (small, small_shift) = folder(dir.path(), "ten-k", 10_000, 2_000);
+    let store = Store::open(&small).expect("store");
+    g.bench_function("store_part_sale_10k_log", |b| {
+        b.iter(|| {
+            n += 1;
+            store_part(&store, small_shift, n)
+        })
+    });
+    drop(store);
+    std::fs::remove_dir_all(&small).ok();
+
+    // 3. The big log: shifts of 2 000 orders.
+    let (big_dir, big_shift) = folder(dir.path(), "big", big, 2_000);
+    let conn = open_connection(&big_dir.join(DB_FILE)).expect("open");
+    let fast = shifts::summary(&conn, big_shift).expect("summary");
+    assert_eq!(
+        serde_json::to_value(&fast).expect("json"),
+        serde_json::to_value(shifts::recount(&conn, big_shift).expect("recount")).expect("json")
+    );
+    g.bench_function("summary_2k_shift_in_big_log", |b| {
+        b.iter(|| shifts::summary(&conn, big_shift).expect("summary"))
+    });
     // Floor of start-up: open the log with scanpay's pragmas, find the shift, draw one empty
     // frame.
-    let path = data_dir.join(DB_FILE);
-    g.bench_function("floor_open_and_blank_frame", |b| {
+    let path = big_dir.join(DB_FILE);
+    g.bench_function("floor_open_and_blank_frame_big_log", |b| {
         b.iter(|| {
             let conn = open_connection(&path).expect("open");
             let s = shifts::current(&conn, "POS01").expect("shift");
@@ -484,54 +463,26 @@ fn reports(c: &mut Criterion) {
             (s, t)
         })
     });
+    drop(conn);
+    let mut cfg = Config::load_from(Source::EmbeddedDemo).expect("demo config");
+    cfg.data_dir = big_dir.clone();
     let first = start_to_first_frame(&cfg, true);
     assert!(
         format!("{:?}", first.backend()).contains("POS01"),
         "the first frame shows the till"
     );
-    g.bench_function("startup_first_frame_1m_orders", |b| {
+    g.bench_function("startup_first_frame_big_log", |b| {
         b.iter(|| start_to_first_frame(&cfg, true))
     });
-    g.bench_function("startup_first_frame_summary_in_background_1m_orders", |b| {
-        b.iter(|| start_to_first_frame(&cfg, false))
+    let store = Store::open(&big_dir).expect("store");
+    g.bench_function("store_part_sale_big_log", |b| {
+        b.iter(|| {
+            n += 1;
+            store_part(&store, big_shift, n)
+        })
     });
-
-    // What the summary costs other ways, on the same data (see docs/performance.md).
-    let head = head_summary_aggregates(&conn, shift);
-    assert_eq!(head.by_state, reference.by_state);
-    assert_eq!(head.by_cashier, reference.by_cashier);
-    assert_eq!(head.by_hour, reference.by_hour);
-    g.bench_function("whatif_head_e48cf40_three_correlated_passes", |b| {
-        b.iter(|| head_summary_aggregates(&conn, shift))
-    });
-    let one_pass = whatif_one_pass(&conn, shift, LAST_EVENT);
-    assert_eq!(one_pass.by_state, reference.by_state);
-    assert_eq!(one_pass.by_cashier, reference.by_cashier);
-    assert_eq!(one_pass.by_hour, reference.by_hour);
-    g.bench_function("whatif_one_pass_last_event", |b| {
-        b.iter(|| whatif_one_pass(&conn, shift, LAST_EVENT))
-    });
-    // Per-shift totals kept up to date in the same transactions as the events (a table keyed by
-    // shift, state, cashier and hour): a Z then reads a few dozen rows. Filled here once from the
-    // data, to measure the read side.
-    conn.execute_batch(&format!(
-        "CREATE TABLE bench_shift_totals (shift_id INTEGER, state TEXT, cashier TEXT, hour INTEGER,
-                                          n INTEGER, fen INTEGER,
-                                          PRIMARY KEY (shift_id, state, cashier, hour)) STRICT;
-         INSERT INTO bench_shift_totals
-             SELECT o.shift_id, {LAST_EVENT}, o.cashier,
-                    CAST(strftime('%H', o.created_at / 1000 + 28800, 'unixepoch') AS INTEGER),
-                    COUNT(*), SUM(o.amount_fen)
-             FROM orders o GROUP BY 1, 2, 3, 4;"
-    ))
-    .expect("totals");
-    let totals = whatif_maintained_totals(&conn, shift);
-    assert_eq!(totals.by_state, reference.by_state);
-    assert_eq!(totals.by_cashier, reference.by_cashier);
-    assert_eq!(totals.by_hour, reference.by_hour);
-    g.bench_function("whatif_maintained_totals", |b| {
-        b.iter(|| whatif_maintained_totals(&conn, shift))
-    });
+    drop(store);
+    eprintln!("reports: big log = {big} orders");
     g.finish();
 }
 

@@ -66,6 +66,7 @@ fn order(i: i64) -> OrderRecord {
         snapshot: String::new(),
         created_at: T0 + i * 400,
         updated_at: T0 + i * 400 + 1_500,
+        protocol: scanpay::config::Api::V3,
     }
 }
 

@@ -202,6 +202,28 @@ pub enum Mode {
     Live,
 }
 
+/// Which generation of the WeChat Pay API the till speaks (docs/configuration.md, "APIv2").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// APIv3: JSON, RSA signatures, the WeChat Pay public key or platform certificates.
+    #[default]
+    V3,
+    /// APIv2: XML signed with the 32-character API key; the client certificate for
+    /// `/secapi/*` (reverse, refund).
+    V2,
+}
+
+impl Api {
+    /// The configuration spelling (`v3`, `v2`), as the shift log records it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::V3 => "v3",
+            Api::V2 => "v2",
+        }
+    }
+}
+
 /// How the barcode scanner is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -258,6 +280,11 @@ struct RawMerchant {
 #[serde(deny_unknown_fields, default)]
 struct RawWechatpay {
     mode: Mode,
+    api: Api,
+    v2_key: Option<PathBuf>,
+    v2_sign_type: Option<String>,
+    client_certificate: Option<PathBuf>,
+    tls_root_certificate: Option<PathBuf>,
     base_url: String,
     backup_base_url: Option<String>,
     merchant_serial_no: Option<String>,
@@ -274,6 +301,11 @@ impl Default for RawWechatpay {
     fn default() -> Self {
         RawWechatpay {
             mode: Mode::Simulator,
+            api: Api::V3,
+            v2_key: None,
+            v2_sign_type: None,
+            client_certificate: None,
+            tls_root_certificate: None,
             base_url: "https://api.mch.weixin.qq.com".into(),
             backup_base_url: None,
             merchant_serial_no: None,
@@ -472,6 +504,18 @@ pub struct Merchant {
 pub struct WechatPay {
     /// Simulator or live.
     pub mode: Mode,
+    /// APIv3 (default) or APIv2.
+    pub api: Api,
+    /// APIv2: file holding the 32-character API key (owner-only, like the private key).
+    pub v2_key: Option<PathBuf>,
+    /// APIv2: how requests are signed (and answers verified): HMAC-SHA256 (default) or MD5.
+    pub v2_sign_type: crate::wechat::v2::sign::SignType,
+    /// APIv2: the merchant API certificate (`apiclient_cert.pem`), presented with
+    /// `merchant_private_key` as TLS client authentication on `/secapi/*` only.
+    pub client_certificate: Option<PathBuf>,
+    /// Extra trusted root CA (PEM) for the server's certificate: for the simulator's HTTPS face
+    /// or a private gateway, never for api.mch.weixin.qq.com. Either API.
+    pub tls_root_certificate: Option<PathBuf>,
     /// Main API host.
     pub base_url: reqwest::Url,
     /// Backup host for idempotent calls (query, reverse, bill), and for the pay call when the
@@ -691,7 +735,62 @@ impl Config {
         let platform_certificates: Vec<PathBuf> =
             w.platform_certificates.iter().map(|p| resolve(p)).collect();
         let apiv3_key = w.apiv3_key.as_deref().map(resolve);
-        if w.mode == Mode::Live {
+        let v2_key = w.v2_key.as_deref().map(resolve);
+        let client_certificate = w.client_certificate.as_deref().map(resolve);
+        let tls_root_certificate = w.tls_root_certificate.as_deref().map(resolve);
+        let v2_sign_type = match w.v2_sign_type.as_deref() {
+            None => crate::wechat::v2::sign::SignType::HmacSha256,
+            Some(s) => crate::wechat::v2::sign::SignType::from_wire(s).ok_or_else(|| {
+                invalid(
+                    "wechatpay.v2_sign_type",
+                    format!("{s:?} is neither \"HMAC-SHA256\" nor \"MD5\""),
+                )
+            })?,
+        };
+        if let Some(path) = &tls_root_certificate {
+            let hosts = [Some(&base_url), backup_base_url.as_ref()];
+            let live_hosts = if w.mode == Mode::Live {
+                &hosts[..]
+            } else {
+                &[]
+            };
+            check_root_certificate(path, live_hosts)
+                .map_err(|p| invalid("wechatpay.tls_root_certificate", p))?;
+        }
+        if w.mode == Mode::Live && w.api == Api::V2 {
+            // APIv2 needs the API key and, for reverse and refund, the client certificate
+            // with its key; not the certificate serial, APIv3 key or WeChat Pay public key
+            // (docs/configuration.md, "APIv2"). Those APIv3 fields are ignored here, so one
+            // file can hold both sets and switch with `api` alone.
+            let key = v2_key.as_deref().ok_or_else(|| {
+                invalid(
+                    "wechatpay.v2_key",
+                    "api = \"v2\" in live mode needs the file holding the 32-character APIv2 key"
+                        .into(),
+                )
+            })?;
+            check_v2_key_file(key).map_err(|p| invalid("wechatpay.v2_key", p))?;
+            let cert = client_certificate.as_deref().ok_or_else(|| {
+                invalid(
+                    "wechatpay.client_certificate",
+                    "api = \"v2\" in live mode needs the merchant API certificate \
+                     (apiclient_cert.pem) for reverse and refund"
+                        .into(),
+                )
+            })?;
+            check_readable(cert).map_err(|p| invalid("wechatpay.client_certificate", p))?;
+            let key = merchant_private_key.as_deref().ok_or_else(|| {
+                invalid(
+                    "wechatpay.merchant_private_key",
+                    "api = \"v2\" in live mode needs the client certificate's private key \
+                     (apiclient_key.pem)"
+                        .into(),
+                )
+            })?;
+            check_private_key_file(key)
+                .map_err(|p| invalid("wechatpay.merchant_private_key", p))?;
+        }
+        if w.mode == Mode::Live && w.api == Api::V3 {
             let serial = w.merchant_serial_no.as_deref().unwrap_or("").trim();
             if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(invalid(
@@ -888,6 +987,11 @@ impl Config {
             },
             wechatpay: WechatPay {
                 mode: w.mode,
+                api: w.api,
+                v2_key,
+                v2_sign_type,
+                client_certificate,
+                tls_root_certificate,
                 base_url,
                 backup_base_url,
                 merchant_serial_no: w.merchant_serial_no.map(|s| s.trim().to_ascii_uppercase()),
@@ -959,6 +1063,18 @@ impl Config {
         line("merchant.terminal_id", self.merchant.terminal_id.clone());
         line("merchant.device_ip", self.merchant.device_ip.to_string());
         line("wechatpay.mode", format!("{:?}", w.mode).to_lowercase());
+        line("wechatpay.api", w.api.as_str().into());
+        if w.api == Api::V2 {
+            line("wechatpay.v2_key", opt(&w.v2_key));
+            line("wechatpay.v2_sign_type", w.v2_sign_type.as_str().into());
+            line("wechatpay.client_certificate", opt(&w.client_certificate));
+        }
+        if w.tls_root_certificate.is_some() {
+            line(
+                "wechatpay.tls_root_certificate",
+                opt(&w.tls_root_certificate),
+            );
+        }
         line("wechatpay.base_url", w.base_url.to_string());
         line(
             "wechatpay.backup_base_url",
@@ -1102,6 +1218,52 @@ pub fn check_apiv3_key_file(path: &Path) -> Result<(), String> {
     crate::wechat::certs::Apiv3Key::load(path)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// Checks the APIv2 key file: owner-only (like the private key) and 32 letters or digits.
+/// The key itself never appears in the message.
+pub fn check_v2_key_file(path: &Path) -> Result<(), String> {
+    check_private_key_file(path)?;
+    load_v2_key(path).map(|_| ())
+}
+
+/// Reads the APIv2 key from its file (surrounding whitespace, such as the final newline,
+/// ignored). Checks the shape, not the permissions ([`check_v2_key_file`] does both).
+pub fn load_v2_key(path: &Path) -> Result<crate::wechat::v2::sign::ApiKey, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("key file {} cannot be read: {e}", path.display()))?;
+    crate::wechat::v2::sign::ApiKey::new(text.trim())
+        .map_err(|e| format!("key file {}: {e}", path.display()))
+}
+
+/// Hosts that are WeChat Pay's own: their certificates chain to public roots, so an extra
+/// trusted root for them could only ever help an impostor.
+fn is_wechat_host(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|h| {
+        let h = h.to_ascii_lowercase();
+        h == "weixin.qq.com" || h.ends_with(".weixin.qq.com") || h.ends_with(".wechatpay.cn")
+    })
+}
+
+/// `tls_root_certificate`: a readable PEM file with at least one certificate, and never
+/// next to WeChat Pay's own hosts (it is for the simulator or a private gateway).
+fn check_root_certificate(path: &Path, hosts: &[Option<&reqwest::Url>]) -> Result<(), String> {
+    if hosts.iter().flatten().any(|u| is_wechat_host(u)) {
+        return Err(
+            "an extra trusted root is for the simulator or a private gateway, never for \
+             WeChat Pay's own hosts: remove it or change base_url"
+                .into(),
+        );
+    }
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("certificate file {} cannot be read: {e}", path.display()))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certs) if !certs.is_empty() => Ok(()),
+        _ => Err(format!(
+            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )),
+    }
 }
 
 /// A private key must exist, be readable, and not be readable or writable by group or others.

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::clock::SharedClock;
-use crate::config::{self, Config, Mode};
+use crate::config::{self, Api, Config, Mode};
 use crate::sim::{self, SimError, SimHandle};
 use crate::wechat::ApiError;
 use crate::wechat::certs::{Apiv3Key, CertificateEntry, CertificateList};
-use crate::wechat::client::{DEFAULT_MAX_BODY, StartupError};
+use crate::wechat::client::{ClientIdentity, DEFAULT_MAX_BODY, Protocol, StartupError, V2Settings};
 use crate::wechat::keys::{KeyError, KeyStatus, PrivateKey, TrustStore};
 use crate::wechat::sign::Signer;
 use crate::wechat::{Client, Party, Settings};
@@ -91,12 +91,13 @@ pub async fn connect(cfg: &Config, clock: SharedClock) -> Result<Connection, Con
         Mode::Live => {
             let client = live_client(cfg, clock.clone())?;
             let (client, certificates) = match &cfg.wechatpay.apiv3_key {
-                Some(path) => {
+                // APIv2 has no platform certificates to download.
+                Some(path) if cfg.wechatpay.api == Api::V3 => {
                     let key = Apiv3Key::load(path)?;
                     let (client, r) = start_refresher(cfg, client, key, clock).await?;
                     (client, Some(r))
                 }
-                None => (client, None),
+                _ => (client, None),
             };
             Ok(Connection {
                 client,
@@ -119,7 +120,9 @@ pub async fn connect(cfg: &Config, clock: SharedClock) -> Result<Connection, Con
 }
 
 /// The transport settings `cfg` implies: hosts and timeouts from `[wechatpay]`, ids from
-/// `[merchant]`, the default answer cap.
+/// `[merchant]`, the default answer cap. Reads no file: the protocol is [`Protocol::V3`] and
+/// there are no extra roots here; [`live_settings`] adds what the key files say (the APIv2 key
+/// and client certificate, `tls_root_certificate`), and the in-process simulator its own.
 pub fn client_settings(cfg: &Config) -> Settings {
     Settings {
         base_url: cfg.wechatpay.base_url.clone(),
@@ -128,7 +131,65 @@ pub fn client_settings(cfg: &Config) -> Settings {
         connect_timeout: Duration::from_millis(cfg.wechatpay.connect_timeout_ms),
         request_timeout: Duration::from_millis(cfg.wechatpay.request_timeout_ms),
         max_body_bytes: DEFAULT_MAX_BODY,
+        protocol: Protocol::V3,
+        extra_roots: Vec::new(),
     }
+}
+
+/// [`client_settings`] with the files `cfg` names read: `tls_root_certificate` into
+/// [`Settings::extra_roots`] and, for `api = "v2"`, the API key, the sign type and the client
+/// identity (`client_certificate` + `merchant_private_key`) into [`Protocol::V2`]. The key
+/// files are checked as the configuration check does (owner-only); their content is never
+/// part of an error.
+pub fn live_settings(cfg: &Config) -> Result<Settings, ConnectError> {
+    let w = &cfg.wechatpay;
+    let mut settings = client_settings(cfg);
+    if let Some(path) = &w.tls_root_certificate {
+        let pem = std::fs::read(path).map_err(|e| {
+            ConnectError::Config(format!(
+                "wechatpay.tls_root_certificate {}: {e}",
+                path.display()
+            ))
+        })?;
+        settings.extra_roots.push(pem);
+    }
+    if w.api == Api::V2 {
+        settings.protocol = Protocol::V2(v2_settings(cfg)?);
+    }
+    Ok(settings)
+}
+
+/// The APIv2 key, sign type and client identity `cfg` names.
+pub fn v2_settings(cfg: &Config) -> Result<V2Settings, ConnectError> {
+    let w = &cfg.wechatpay;
+    let key_path = w
+        .v2_key
+        .as_deref()
+        .ok_or_else(|| ConnectError::Config("wechatpay.v2_key is not set".into()))?;
+    config::check_v2_key_file(key_path)
+        .map_err(|p| ConnectError::Config(format!("wechatpay.v2_key: {p}")))?;
+    let key = config::load_v2_key(key_path)
+        .map_err(|p| ConnectError::Config(format!("wechatpay.v2_key: {p}")))?;
+    let client_identity = match (&w.client_certificate, &w.merchant_private_key) {
+        (Some(cert), Some(key)) => {
+            config::check_private_key_file(key).map_err(ConnectError::Config)?;
+            let read = |p: &Path, field: &str| {
+                std::fs::read(p).map_err(|e| {
+                    ConnectError::Config(format!("wechatpay.{field} {}: {e}", p.display()))
+                })
+            };
+            Some(ClientIdentity {
+                certificate_pem: read(cert, "client_certificate")?,
+                key_pem: read(key, "merchant_private_key")?,
+            })
+        }
+        _ => None,
+    };
+    Ok(V2Settings {
+        key,
+        sign_type: w.v2_sign_type,
+        client_identity,
+    })
 }
 
 /// Who the till charges for: `merchant.sub_mchid` set makes `mchid`/`appid` the service
@@ -153,6 +214,9 @@ pub fn party(m: &config::Merchant) -> Party {
 /// missing, unreadable or malformed key file is a clear error.
 pub fn live_client(cfg: &Config, clock: SharedClock) -> Result<Client, ConnectError> {
     let w = &cfg.wechatpay;
+    if w.api == Api::V2 {
+        return Ok(Client::v2(live_settings(cfg)?, clock)?);
+    }
     let key_path = w
         .merchant_private_key
         .as_deref()
@@ -170,7 +234,7 @@ pub fn live_client(cfg: &Config, clock: SharedClock) -> Result<Client, ConnectEr
         ));
     }
     Ok(Client::new(
-        client_settings(cfg),
+        live_settings(cfg)?,
         Signer::new(&cfg.merchant.mchid, serial, key),
         trust,
         clock,

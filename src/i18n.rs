@@ -521,6 +521,13 @@ pub fn engine_refusal(lang: Language, r: &crate::order::Refusal) -> String {
                 format!("退款总额不能超过实收金额：实收 {paid}，最多还可退 {left}")
             }
             R::TooManyRefunds { limit } => format!("微信支付每笔订单最多退款 {limit} 次"),
+            R::OtherApi {
+                out_trade_no,
+                made_over,
+                configured,
+            } => format!(
+                "订单 {out_trade_no} 是通过微信支付 API{made_over} 下的，本收银机配置的是 API{configured}：请在 [wechatpay] 中设置 api = \"{made_over}\"（及其密钥）后再处理"
+            ),
         },
     }
 }

@@ -353,4 +353,17 @@ pub enum Refusal {
         /// The limit.
         limit: i64,
     },
+    /// The order was made over the other WeChat Pay API than the one configured: it is
+    /// queried, reversed and refunded over its own only.
+    #[error(
+        "order {out_trade_no} was made over WeChat Pay API{made_over} and this till is configured for API{configured}: set `api = \"{made_over}\"` in [wechatpay] (with its keys) to settle it"
+    )]
+    OtherApi {
+        /// The order.
+        out_trade_no: String,
+        /// The API it was made over (`v3`, `v2`).
+        made_over: &'static str,
+        /// The API configured now.
+        configured: &'static str,
+    },
 }

@@ -633,9 +633,8 @@ pub async fn fetch_and_compare(
         .timestamp()
         .as_millisecond();
     let end = start + 24 * 3600 * 1000;
-    let bill = match client.trade_bill(date, BillType::All).await {
-        Ok(answer) => {
-            let bytes = client.download_bill(&answer).await?;
+    let bill = match client.bill(date, BillType::All).await {
+        Ok(bytes) => {
             let parsed = bill::parse(&bytes)?;
             bill::check_summary(&parsed)?;
             parsed

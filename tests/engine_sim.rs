@@ -199,3 +199,51 @@ async fn lost_answers_never_make_a_false_paid_or_a_false_failed(mode: Mode) {
         r.agrees(&o);
     }
 }
+
+/// A paid sale costs two commits of the shift log — the order with its pay request (durable
+/// before the request leaves), then the answer (durable before the screen shows it) — and the
+/// record returned is the one written (no read-back can differ from it).
+#[tokio::test(start_paused = true)]
+async fn a_paid_sale_is_two_commits() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let r = rig().await;
+    // A first sale mints this run's order-number epoch (docs/robustness.md "Order numbers").
+    r.paid("11", PRICE_FEN).await;
+    let commits = Arc::new(AtomicUsize::new(0));
+    let counter = commits.clone();
+    r.store
+        .call(move |c| {
+            c.commit_hook(Some(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                false
+            }));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (o, _) = r
+        .pay_sale(&r.sale_with_code("134567890123450011", PRICE_FEN))
+        .await;
+    assert_eq!(o.state, OrderState::Paid);
+    assert_eq!(
+        commits.load(Ordering::SeqCst),
+        2,
+        "commits for one paid sale"
+    );
+    let no = o.out_trade_no.clone();
+    let stored = r
+        .store
+        .call(move |c| Ok(scanpay::store::orders::by_out_trade_no(c, &no)?.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&o).unwrap(),
+        serde_json::to_value(&stored).unwrap()
+    );
+    assert_eq!(o.snapshot, stored.snapshot);
+    assert_eq!(
+        r.kinds(o.id).await,
+        ["created", "pay_request", "pay_answer"]
+    );
+}

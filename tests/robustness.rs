@@ -21,6 +21,7 @@ fn order(shift: i64, i: i64) -> orders::NewOrder {
         description: String::new(),
         code_masked: "1345 **** **** 6711".into(),
         code_fingerprint: format!("f{i}"),
+        protocol: scanpay::config::Api::V3,
     }
 }
 

@@ -16,6 +16,7 @@ fn new_order(shift_id: i64) -> NewOrder {
         description: "水".into(),
         code_masked: "1345 **** **** 6711".into(),
         code_fingerprint: "ab".into(),
+        protocol: scanpay::config::Api::V3,
     }
 }
 

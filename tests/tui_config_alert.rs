@@ -88,6 +88,7 @@ fn rejected_order() -> OrderRecord {
         reason: Some(reason),
         created_at: T0,
         updated_at: T0 + 300,
+        protocol: scanpay::config::Api::V3,
     }
 }
 

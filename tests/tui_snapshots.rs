@@ -109,6 +109,7 @@ fn order(id: i64, state: OrderState, amount: i64, reason: Option<Reason>) -> Ord
         reason,
         created_at: T0 + 3_600_000 * 14 + 60_000 * id,
         updated_at: T0 + 3_600_000 * 14 + 60_000 * id + 7_000,
+        protocol: scanpay::config::Api::V3,
     }
 }
 

@@ -137,6 +137,7 @@ fn order(state: OrderState, reason: Option<Reason>) -> OrderRecord {
         reason,
         created_at: T0,
         updated_at: T0 + 3_000,
+        protocol: scanpay::config::Api::V3,
     }
 }
 

@@ -129,6 +129,12 @@ pub async fn recover_all(cfg: Config, json: bool) -> Result<u8, Failure> {
     let till = open_till(cfg).await?;
     let recovered = till.recover_all().await?;
     let done = recovered.orders;
+    for r in &recovered.other_api {
+        eprintln!(
+            "scanpay: {}",
+            scanpay::sanitize::terminal(&scanpay::i18n::engine_refusal(lang, r))
+        );
+    }
     for r in &recovered.refunds {
         eprintln!(
             "scanpay: refund {} of {} → {}",
@@ -147,9 +153,12 @@ pub async fn recover_all(cfg: Config, json: bool) -> Result<u8, Failure> {
             println!("{}", super::order_line(o, lang));
         }
     }
-    Ok(if done.iter().any(|o| o.state == OrderState::Unresolved) {
-        super::EXIT_UNRESOLVED
-    } else {
-        super::EXIT_OK
-    })
+    Ok(
+        if done.iter().any(|o| o.state == OrderState::Unresolved) || !recovered.other_api.is_empty()
+        {
+            super::EXIT_UNRESOLVED
+        } else {
+            super::EXIT_OK
+        },
+    )
 }

@@ -4,6 +4,7 @@
 
 use tokio::task::JoinSet;
 
+use super::driver::requests::{api_of, same_api};
 use super::driver::{Engine, EngineError, Progress};
 use super::micropay::Event;
 use crate::store::orders::{self, OrderRecord};
@@ -38,7 +39,30 @@ pub async fn pending(
             }
             Ok(v)
         })
-        .await?)
+        .await?
+        .into_iter()
+        // Made over the other API: left as it is ([`other_api`] lists them).
+        .filter(|(o, _)| o.protocol == api_of(engine.client()))
+        .collect())
+}
+
+/// Orders in flight or unresolved that were made over the other WeChat Pay API than the one
+/// configured: recovery leaves them as they are (they are never queried over the wrong API),
+/// and `recover`, `check` and the screen name them with the `api` that settles them
+/// ([`crate::order::Refusal::OtherApi`]).
+pub async fn other_api(engine: &Engine) -> Result<Vec<crate::order::Refusal>, EngineError> {
+    let client = engine.client().clone();
+    Ok(engine
+        .store()
+        .call(|c| {
+            let mut v = orders::in_flight(c)?;
+            v.extend(orders::unresolved(c)?);
+            Ok(v)
+        })
+        .await?
+        .iter()
+        .filter_map(|o| same_api(o, &client).err())
+        .collect())
 }
 
 /// Settles the given orders concurrently and returns them in their final state. Take the
@@ -79,9 +103,20 @@ pub async fn recover_refunds(
     engine: &Engine,
     max_wait: Option<std::time::Duration>,
 ) -> Result<Vec<crate::store::refunds::RefundRecord>, EngineError> {
+    let client = engine.client().clone();
     let todo = engine
         .store()
-        .call(|c| crate::store::refunds::in_flight(c))
+        .call(move |c| {
+            // A refund follows its order's API: one of an order made over the other API waits.
+            let mut todo = Vec::new();
+            for r in crate::store::refunds::in_flight(c)? {
+                match orders::by_out_trade_no(c, &r.out_trade_no)? {
+                    Some(o) if same_api(&o, &client).is_err() => {}
+                    _ => todo.push(r),
+                }
+            }
+            Ok(todo)
+        })
         .await?;
     let mut set = JoinSet::new();
     for r in todo {

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{StoreError, meta_get_or_init};
+use crate::config::Api;
 use crate::money::Fen;
 use crate::order::{EventKind, OrderState, Reason};
 
@@ -24,6 +25,8 @@ pub struct NewOrder {
     pub code_masked: String,
     /// Keyed hash of the full code, for the duplicate guard.
     pub code_fingerprint: String,
+    /// The WeChat Pay API the order is made over (the client's, at creation).
+    pub protocol: Api,
 }
 
 /// An order as stored.
@@ -60,6 +63,22 @@ pub struct OrderRecord {
     pub created_at: i64,
     /// Last change (Unix ms).
     pub updated_at: i64,
+    /// The WeChat Pay API the order was made over; it is settled over that one only.
+    #[serde(serialize_with = "api_name")]
+    pub protocol: Api,
+}
+
+fn api_name<S: serde::Serializer>(api: &Api, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(api.as_str())
+}
+
+/// The stored spelling of an API (`v3`, `v2`).
+pub fn parse_api(s: &str) -> Option<Api> {
+    match s {
+        "v3" => Some(Api::V3),
+        "v2" => Some(Api::V2),
+        _ => None,
+    }
 }
 
 /// What the engine decided at one step of an order: persisted with its event, atomically.
@@ -92,11 +111,12 @@ pub struct OrderEvent {
     pub state_after: String,
 }
 
-const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at, reason";
+const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at, reason, protocol";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
     let state: String = r.get(8)?;
     let reason: Option<String> = r.get(14)?;
+    let protocol: String = r.get(15)?;
     let conv = |i: usize, e: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     };
@@ -120,6 +140,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
             .map_err(|e| conv(14, e.to_string()))?,
         created_at: r.get(12)?,
         updated_at: r.get(13)?,
+        protocol: parse_api(&protocol)
+            .ok_or_else(|| conv(15, format!("unknown protocol {protocol}")))?,
     })
 }
 
@@ -267,12 +289,27 @@ pub fn create(
     snapshot: &str,
     now: i64,
 ) -> Result<OrderRecord, StoreError> {
+    create_with(conn, new, state, snapshot, None, now)
+}
+
+/// Writes a new order, its `created` event and, when given, the engine's first step (the pay
+/// request about to leave) in **one** transaction: a sale's first commit, so the order and its
+/// request are durable together before the request is sent (one fsync, not two). Returns the
+/// record as written, without reading it back.
+pub fn create_with(
+    conn: &mut Connection,
+    new: &NewOrder,
+    state: OrderState,
+    snapshot: &str,
+    first: Option<&Change<'_>>,
+    now: i64,
+) -> Result<OrderRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out_trade_no = format!("{}-{}", new.terminal_id, numbers::next(&tx, now)?);
     tx.execute(
         "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
-                            code_fingerprint, state, machine, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+                            code_fingerprint, state, machine, created_at, updated_at, protocol)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
         params![
             out_trade_no,
             new.shift_id,
@@ -284,7 +321,8 @@ pub fn create(
             new.code_fingerprint,
             state.as_str(),
             snapshot,
-            now
+            now,
+            new.protocol.as_str()
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -292,19 +330,48 @@ pub fn create(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, now, EventKind::Created.as_str(), serde_json::json!({"amount_fen": new.amount.0}).to_string(), state.as_str()],
     )?;
+    let mut record = OrderRecord {
+        id,
+        out_trade_no,
+        shift_id: new.shift_id,
+        terminal_id: new.terminal_id.clone(),
+        cashier: new.cashier.clone(),
+        amount: new.amount,
+        description: new.description.clone(),
+        code_masked: new.code_masked.clone(),
+        state,
+        snapshot: snapshot.to_string(),
+        transaction_id: None,
+        reason_code: None,
+        reason: None,
+        created_at: now,
+        updated_at: now,
+        protocol: new.protocol,
+    };
+    if let Some(change) = first {
+        apply(&tx, id, change, now)?;
+        record.apply(change, now);
+    }
     tx.commit()?;
-    by_id(conn, id)
+    Ok(record)
 }
 
-/// Appends an event and saves the state and snapshot the engine decided with it, in one
-/// transaction.
-pub fn record(
-    conn: &mut Connection,
-    order_id: i64,
-    change: &Change<'_>,
-    now: i64,
-) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+impl OrderRecord {
+    /// The record after `change` was recorded at `now` (what [`record`] writes).
+    pub fn apply(&mut self, change: &Change<'_>, now: i64) {
+        self.state = change.state;
+        change.snapshot.clone_into(&mut self.snapshot);
+        if let Some(t) = change.transaction_id {
+            self.transaction_id = Some(t.to_string());
+        }
+        self.reason_code = change.reason.map(Reason::code);
+        self.reason = change.reason.cloned();
+        self.updated_at = now;
+    }
+}
+
+/// Appends the event and updates the order row, inside the caller's transaction.
+fn apply(tx: &Connection, order_id: i64, change: &Change<'_>, now: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![order_id, now, change.kind.as_str(), change.detail, change.state.as_str()],
@@ -326,6 +393,19 @@ pub fn record(
     if changed != 1 {
         return Err(StoreError::NotFound(format!("order {order_id} not found")));
     }
+    Ok(())
+}
+
+/// Appends an event and saves the state and snapshot the engine decided with it, in one
+/// transaction.
+pub fn record(
+    conn: &mut Connection,
+    order_id: i64,
+    change: &Change<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    apply(&tx, order_id, change, now)?;
     tx.commit()?;
     Ok(())
 }

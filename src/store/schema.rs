@@ -204,6 +204,12 @@ const MIGRATIONS: &[&str] = &[
          WHERE shift_id = OLD.shift_id AND status = OLD.status;
     END;
     "#,
+    // 8 (issue 15): which
+    // WeChat Pay API an order was made over. Recovery queries and reverses it over that one
+    // only; its refunds follow it. Every order written before is APIv3's.
+    r#"
+    ALTER TABLE orders ADD COLUMN protocol TEXT NOT NULL DEFAULT 'v3' CHECK (protocol IN ('v3', 'v2'));
+    "#,
 ];
 
 /// The schema version this build writes.

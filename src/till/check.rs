@@ -15,7 +15,7 @@
 use serde_json::json;
 
 use crate::clock::SharedClock;
-use crate::config::{self, Config, Mode};
+use crate::config::{self, Api, Config, Mode};
 use crate::connect;
 use crate::wechat::keys::{PrivateKey, TrustStore};
 use crate::wechat::model::ErrorCode;
@@ -45,6 +45,10 @@ pub enum Item {
     Clock,
     /// One signed query, answered and verified.
     RoundTrip,
+    /// APIv2: the client certificate for `/secapi/*`.
+    ClientCertificate,
+    /// Orders left unsettled that were made over the other API than the one configured.
+    OtherApiOrders,
 }
 
 impl Item {
@@ -58,6 +62,8 @@ impl Item {
             Item::BackupHost => "backup_host",
             Item::Clock => "clock",
             Item::RoundTrip => "round_trip",
+            Item::ClientCertificate => "client_certificate",
+            Item::OtherApiOrders => "other_api_orders",
         }
     }
 }
@@ -242,7 +248,10 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
             }
         }
         Mode::Live => {
-            let client = live_keys(cfg, clock.clone(), &mut report);
+            let client = match w.api {
+                Api::V3 => live_keys(cfg, clock.clone(), &mut report),
+                Api::V2 => live_v2_keys(cfg, clock.clone(), &mut report),
+            };
             hosts(cfg, &clock, &mut report).await;
             match client {
                 Some(client) => report.push(round_trip(&client).await),
@@ -250,7 +259,197 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
             }
         }
     }
+    if let Some(f) = other_api_finding(cfg) {
+        report.push(f);
+    }
     report
+}
+
+/// Orders in the shift log, in flight or unresolved, made over the other WeChat Pay API than
+/// `cfg` configures: a problem naming each and the `api` that settles them (recovery leaves them
+/// as they are). Read-only; no log, or one that cannot be read, gives nothing here (the till
+/// reports that itself).
+pub fn other_api_finding(cfg: &Config) -> Option<Finding> {
+    let path = cfg.data_dir.join(crate::store::DB_FILE);
+    if !path.exists() {
+        return None;
+    }
+    let conn = crate::store::open_reader(&path).ok()?;
+    let configured = cfg.wechatpay.api;
+    let open = "state IN ('PENDING', 'USERPAYING', 'UNRESOLVED')";
+    let rows: Vec<(String, String)> = match conn.prepare(&format!(
+        "SELECT out_trade_no, protocol FROM orders WHERE {open} AND protocol != ?1 ORDER BY id"
+    )) {
+        Ok(mut stmt) => stmt
+            .query_map([configured.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ok()?
+            .collect::<Result<_, _>>()
+            .ok()?,
+        // A log this version has not opened yet (no `protocol` column): every order is APIv3's.
+        Err(_) if configured == Api::V2 => {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT out_trade_no, 'v3' FROM orders WHERE {open} ORDER BY id"
+                ))
+                .ok()?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .ok()?
+                .collect::<Result<_, _>>()
+                .ok()?
+        }
+        Err(_) => return None,
+    };
+    let refusals: Vec<crate::order::Refusal> = rows
+        .into_iter()
+        .filter_map(|(no, api)| {
+            crate::store::orders::parse_api(&api).map(|made| crate::order::Refusal::OtherApi {
+                out_trade_no: no,
+                made_over: made.as_str(),
+                configured: configured.as_str(),
+            })
+        })
+        .collect();
+    let made_over = match refusals.first()? {
+        crate::order::Refusal::OtherApi { made_over, .. } => *made_over,
+        _ => return None,
+    };
+    let detail = refusals
+        .iter()
+        .map(|r| crate::i18n::engine_refusal(cfg.language, r))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(problem(
+        Item::OtherApiOrders,
+        detail,
+        format!(
+            "set `api = \"{made_over}\"` in [wechatpay] (with its keys), run `scanpay recover`, then switch back"
+        ),
+    ))
+}
+
+/// APIv2's key files: the API key (present, owner-only, 32 characters; never shown), the
+/// client certificate (parses, belongs to `merchant_private_key`, its expiry); the client when
+/// all of them are usable. No trusted keys: APIv2 answers are checked with the API key.
+fn live_v2_keys(cfg: &Config, clock: SharedClock, report: &mut Report) -> Option<Client> {
+    let w = &cfg.wechatpay;
+    let mut usable = true;
+    match w.v2_key.as_deref() {
+        None => {
+            usable = false;
+            report.push(problem(
+                Item::KeyFiles,
+                "wechatpay.v2_key is not set (api = \"v2\")",
+                "put the 32-character API key (【API安全】→【设置APIv2密钥】) in a file only the till's user can read and set wechatpay.v2_key to it",
+            ));
+        }
+        Some(path) => match config::check_v2_key_file(path) {
+            Ok(()) => report.push(ok(
+                Item::KeyFiles,
+                format!(
+                    "APIv2 key {} (owner-only, 32 characters), signing with {}",
+                    path.display(),
+                    w.v2_sign_type.as_str()
+                ),
+            )),
+            Err(e) => {
+                usable = false;
+                report.push(problem(
+                    Item::KeyFiles,
+                    e,
+                    format!(
+                        "the file must hold only the 32-character APIv2 key and be readable by the till's user only (`chmod 600 {}`)",
+                        path.display()
+                    ),
+                ));
+            }
+        },
+    }
+    report.push(client_certificate_finding(cfg, clock.now_unix()));
+    if !usable {
+        return None;
+    }
+    match connect::live_settings(cfg)
+        .map_err(|e| e.to_string())
+        .and_then(|s| Client::v2(s, clock).map_err(|e| e.to_string()))
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            report.push(problem(
+                Item::KeyFiles,
+                e,
+                "check wechatpay.v2_key, wechatpay.client_certificate and wechatpay.merchant_private_key",
+            ));
+            None
+        }
+    }
+}
+
+/// The client certificate APIv2 presents on `/secapi/*` (reverse, refund): present, an X.509
+/// certificate, of the key in `merchant_private_key`, and within its validity. A problem here
+/// does not stop sales, but a payment that must be reversed, and every refund, would fail.
+pub fn client_certificate_finding(cfg: &Config, now_unix: i64) -> Finding {
+    let w = &cfg.wechatpay;
+    let item = Item::ClientCertificate;
+    let (Some(cert_path), Some(key_path)) = (&w.client_certificate, &w.merchant_private_key) else {
+        return problem(
+            item,
+            "wechatpay.client_certificate or wechatpay.merchant_private_key is not set: reverse and refund (/secapi/*) cannot be sent",
+            "set wechatpay.client_certificate to apiclient_cert.pem and wechatpay.merchant_private_key to apiclient_key.pem (for a .p12: `openssl pkcs12 -in apiclient_cert.p12 -out apiclient_cert.pem -clcerts -nokeys` and `… -nocerts -nodes -out apiclient_key.pem`)",
+        );
+    };
+    let checked = (|| -> Result<(i64, i64), String> {
+        let pem = std::fs::read(cert_path).map_err(|e| format!("{}: {e}", cert_path.display()))?;
+        let (_, public) = crate::wechat::keys::certificate_from_pem(&pem, cert_path)
+            .map_err(|e| e.to_string())?;
+        let validity = crate::wechat::keys::certificate_validity(&pem, cert_path)
+            .map_err(|e| e.to_string())?;
+        config::check_private_key_file(key_path)?;
+        let key = PrivateKey::load(key_path).map_err(|e| e.to_string())?;
+        let probe = b"scanpay check: does the certificate belong to this key";
+        let sig = key.sign_base64(probe).map_err(|e| e.to_string())?;
+        if !public.verify_base64(probe, &sig) {
+            return Err(format!(
+                "{} is not the certificate of the key in {}",
+                cert_path.display(),
+                key_path.display()
+            ));
+        }
+        Ok(validity)
+    })();
+    let date = |s: i64| crate::clock::beijing::datetime(s.saturating_mul(1000));
+    match checked {
+        Err(e) => problem(
+            item,
+            e,
+            "use apiclient_cert.pem and apiclient_key.pem of the same download from 【API安全】→【API证书】",
+        ),
+        Ok((_, not_after)) if not_after <= now_unix => problem(
+            item,
+            format!("the client certificate expired on {}", date(not_after)),
+            "apply for a new merchant API certificate (【API安全】→【API证书】) and configure it",
+        ),
+        Ok((not_before, _)) if not_before > now_unix => problem(
+            item,
+            format!(
+                "the client certificate is valid only from {}",
+                date(not_before)
+            ),
+            "check the till's clock, or use the current certificate",
+        ),
+        Ok((_, not_after)) if not_after - now_unix < 30 * 86_400 => warning(
+            item,
+            format!("the client certificate expires on {}", date(not_after)),
+            "renew the merchant API certificate (【API安全】→【API证书】) before then",
+        ),
+        Ok((_, not_after)) => ok(
+            item,
+            format!(
+                "client certificate {} belongs to the merchant key, valid until {}",
+                cert_path.display(),
+                date(not_after)
+            ),
+        ),
+    }
 }
 
 /// Key files, modes and the trust store; the client when all of them are usable.
@@ -444,7 +643,13 @@ async fn hosts(cfg: &Config, clock: &SharedClock, report: &mut Report) {
     let w = &cfg.wechatpay;
     let connect = std::time::Duration::from_millis(w.connect_timeout_ms);
     let request = std::time::Duration::from_millis(w.request_timeout_ms);
-    let main = probe::reach(&w.base_url, connect, request).await;
+    let roots: Vec<Vec<u8>> = w
+        .tls_root_certificate
+        .as_deref()
+        .and_then(|p| std::fs::read(p).ok())
+        .into_iter()
+        .collect();
+    let main = probe::reach(&w.base_url, connect, request, &roots).await;
     match &main {
         Ok(a) => report.push(ok(
             Item::MainHost,
@@ -462,7 +667,7 @@ async fn hosts(cfg: &Config, clock: &SharedClock, report: &mut Report) {
         )),
     }
     if let Some(backup) = &w.backup_base_url {
-        match probe::reach(backup, connect, request).await {
+        match probe::reach(backup, connect, request, &roots).await {
             Ok(a) => report.push(ok(
                 Item::BackupHost,
                 format!(
@@ -514,13 +719,19 @@ async fn round_trip(client: &Client) -> Finding {
     let no = format!("CHECK{}", &new_nonce()[..24]);
     match client.query_by_out_trade_no(&no).await {
         Err(ApiError::Service {
-            status: 404,
             code: ErrorCode::OrderNotExist,
             verified: true,
             ..
         }) => ok(
             Item::RoundTrip,
-            "a signed query was accepted and its signed 404 ORDER_NOT_EXIST verified: both directions work",
+            match client.settings().protocol {
+                crate::wechat::client::Protocol::V3 => {
+                    "a signed query was accepted and its signed 404 ORDER_NOT_EXIST verified: both directions work"
+                }
+                crate::wechat::client::Protocol::V2(_) => {
+                    "a signed APIv2 orderquery was accepted and its signed ORDERNOTEXIST verified: the API key and sign type work"
+                }
+            },
         ),
         Ok(_) => warning(
             Item::RoundTrip,

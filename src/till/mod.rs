@@ -219,6 +219,9 @@ pub struct Recovered {
     pub orders: Vec<OrderRecord>,
     /// Refunds, as they stand.
     pub refunds: Vec<RefundRecord>,
+    /// Orders left as they were because they were made over the other WeChat Pay API than
+    /// the one configured: each says which `api` settles it.
+    pub other_api: Vec<crate::order::Refusal>,
 }
 
 /// The till that moves money: lock, shift log, payment service, engine, printer, clock.
@@ -349,7 +352,23 @@ impl Till {
             .await
             .map_err(|e| TillError::Recovery(e.to_string()))?;
         let refunds = self.follow_refunds(Some(REFUND_WAIT)).await?;
-        Ok(Recovered { orders, refunds })
+        let other_api = self.other_api_orders().await?;
+        for r in &other_api {
+            tracing::warn!(refusal = %r, "order left for the other API");
+        }
+        Ok(Recovered {
+            orders,
+            refunds,
+            other_api,
+        })
+    }
+
+    /// Orders in flight or unresolved that were made over the other WeChat Pay API than the
+    /// one configured (recovery leaves them; `check`, `recover` and the screen name them).
+    pub async fn other_api_orders(&self) -> Result<Vec<crate::order::Refusal>, TillError> {
+        recovery::other_api(&self.engine)
+            .await
+            .map_err(|e| TillError::Recovery(e.to_string()))
     }
 
     /// Sends a print job the way this till prints (queued on the screen, waited for on the

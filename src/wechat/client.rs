@@ -56,6 +56,68 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Cap on an answer body.
     pub max_body_bytes: usize,
+    /// Which API generation the calls use: APIv3 (JSON, RSA) or APIv2 (XML, the API key).
+    pub protocol: Protocol,
+    /// Extra trusted root CAs (PEM) for the server's certificate, added to the built-in ones:
+    /// for the simulator's HTTPS face or a private gateway. Empty for WeChat Pay itself.
+    pub extra_roots: Vec<Vec<u8>>,
+}
+
+/// The API generation a client speaks. The typed calls ([`Client::pay`], [`Client::query_by_out_trade_no`],
+/// [`Client::reverse`], [`Client::refund`], [`Client::query_refund`], [`Client::bill`]) are
+/// the same for both: only the wire differs (`docs/protocol.md`, "APIv2 wiring").
+#[derive(Clone, Debug, Default)]
+pub enum Protocol {
+    /// APIv3: JSON, signed with the merchant's RSA key, answers verified with WeChat Pay's.
+    #[default]
+    V3,
+    /// APIv2: XML signed with the API key (`crate::wechat::v2`).
+    V2(V2Settings),
+}
+
+impl Protocol {
+    /// `v3` or `v2`, as the configuration and the shift log spell it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Protocol::V3 => "v3",
+            Protocol::V2(_) => "v2",
+        }
+    }
+}
+
+/// What an APIv2 client needs besides the hosts: the key, the sign type and, for
+/// `/secapi/*` (reverse, refund), the client certificate.
+#[derive(Clone, Debug)]
+pub struct V2Settings {
+    /// The merchant's 32-character API key: signs requests and verifies answers.
+    pub key: super::v2::sign::ApiKey,
+    /// MD5 or HMAC-SHA256 (requests and answers alike).
+    pub sign_type: super::v2::sign::SignType,
+    /// The merchant API certificate and its key, presented on `/secapi/*` only. Without it
+    /// reverse and refund cannot be sent (the service refuses them without a certificate).
+    pub client_identity: Option<ClientIdentity>,
+}
+
+/// A TLS client identity: the certificate chain and its private key, both PEM. `Debug` never
+/// shows the key.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    /// `apiclient_cert.pem` (one or more `CERTIFICATE` blocks).
+    pub certificate_pem: Vec<u8>,
+    /// `apiclient_key.pem` (PKCS#8 or PKCS#1).
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field(
+                "certificate_pem",
+                &format_args!("{} bytes", self.certificate_pem.len()),
+            )
+            .field("key_pem", &format_args!("…"))
+            .finish()
+    }
 }
 
 /// How a request failed to get an answer.
@@ -254,12 +316,15 @@ pub enum StartupError {
     Http(String),
 }
 
-/// A signed, verifying APIv3 client. Cheap to clone.
+/// A signed, verifying client (APIv3, or APIv2 as [`Settings::protocol`] says). Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    settings: Arc<Settings>,
-    signer: Arc<Signer>,
+    pub(in crate::wechat) http: reqwest::Client,
+    /// APIv2 with a client identity: the client for `/secapi/*`, the only one that presents it.
+    pub(in crate::wechat) secapi: Option<reqwest::Client>,
+    pub(in crate::wechat) settings: Arc<Settings>,
+    /// The APIv3 signer; `None` for an APIv2 client made by [`Client::v2`].
+    signer: Option<Arc<Signer>>,
     trust: Arc<RwLock<TrustStore>>,
     unknown_serial: Option<tokio::sync::mpsc::UnboundedSender<String>>,
     clock: SharedClock,
@@ -273,10 +338,43 @@ impl std::fmt::Debug for Client {
     }
 }
 
-struct RawAnswer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
+pub(in crate::wechat) struct RawAnswer {
+    pub(in crate::wechat) status: StatusCode,
+    pub(in crate::wechat) headers: reqwest::header::HeaderMap,
+    pub(in crate::wechat) body: Vec<u8>,
+}
+
+/// A reqwest client with the settings' timeouts and extra roots, and `identity` when given.
+fn http_client(
+    settings: &Settings,
+    identity: Option<&ClientIdentity>,
+) -> Result<reqwest::Client, StartupError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none());
+    let mut roots = Vec::new();
+    for pem in &settings.extra_roots {
+        roots.extend(
+            reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| StartupError::Http(format!("extra trusted root: {e}")))?,
+        );
+    }
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots);
+    }
+    if let Some(id) = identity {
+        let mut pem = id.certificate_pem.clone();
+        pem.push(b'\n');
+        pem.extend_from_slice(&id.key_pem);
+        let identity = reqwest::Identity::from_pem(&pem)
+            .map_err(|e| StartupError::Http(format!("client certificate: {e}")))?;
+        builder = builder.identity(identity);
+    }
+    builder
+        .build()
+        .map_err(|e| StartupError::Http(e.to_string()))
 }
 
 impl Client {
@@ -287,17 +385,35 @@ impl Client {
         trust: TrustStore,
         clock: SharedClock,
     ) -> Result<Client, StartupError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .user_agent(USER_AGENT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| StartupError::Http(e.to_string()))?;
+        Client::build(settings, Some(signer), trust, clock)
+    }
+
+    /// An APIv2 client: no APIv3 signer or trusted keys (the API key in
+    /// [`Settings::protocol`] signs and verifies). With any other protocol every call is
+    /// refused as [`ApiError::Request`].
+    pub fn v2(settings: Settings, clock: SharedClock) -> Result<Client, StartupError> {
+        Client::build(settings, None, TrustStore::new(), clock)
+    }
+
+    fn build(
+        settings: Settings,
+        signer: Option<Signer>,
+        trust: TrustStore,
+        clock: SharedClock,
+    ) -> Result<Client, StartupError> {
+        let http = http_client(&settings, None)?;
+        let secapi = match &settings.protocol {
+            Protocol::V2(V2Settings {
+                client_identity: Some(id),
+                ..
+            }) => Some(http_client(&settings, Some(id))?),
+            _ => None,
+        };
         Ok(Client {
             http,
+            secapi,
             settings: Arc::new(settings),
-            signer: Arc::new(signer),
+            signer: signer.map(Arc::new),
             trust: Arc::new(RwLock::new(trust)),
             unknown_serial: None,
             clock,
@@ -397,6 +513,9 @@ impl Client {
     /// before anything is sent; an answer naming another merchant is
     /// [`ApiError::WrongParty`].
     pub async fn pay(&self, req: &PayRequest) -> Result<PayAnswer, ApiError> {
+        if let Protocol::V2(v2) = &self.settings.protocol {
+            return self.v2_pay(v2, req).await;
+        }
         let (path, body) = req.wire(&self.settings.party)?;
         let raw = self
             .send(
@@ -435,6 +554,9 @@ impl Client {
     }
 
     async fn query(&self, order: OrderRef<'_>) -> Result<Transaction, ApiError> {
+        if let Protocol::V2(v2) = &self.settings.protocol {
+            return self.v2_query(v2, order).await;
+        }
         let path = self.settings.party.query_path(order)?;
         let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         let t: Transaction = self.decode(raw)?;
@@ -445,6 +567,9 @@ impl Client {
     /// `POST /v3/pay/transactions/out-trade-no/{no}/reverse`. Idempotent; may use the backup host.
     /// Service provider: `POST /v3/pay/partner/transactions/out-trade-no/{no}/reverse`.
     pub async fn reverse(&self, out_trade_no: &str) -> Result<ReverseAnswer, ApiError> {
+        if let Protocol::V2(v2) = &self.settings.protocol {
+            return self.v2_reverse(v2, out_trade_no).await;
+        }
         let path = self.settings.party.reverse_path(out_trade_no)?;
         let body = self.settings.party.reverse_body()?;
         let raw = self
@@ -471,6 +596,9 @@ impl Client {
     /// `POST /v3/refund/domestic/refunds`. Retrying is the caller's choice, always with the
     /// same `out_refund_no`. A service provider's body carries `sub_mchid` first.
     pub async fn refund(&self, req: &RefundRequest) -> Result<Refund, ApiError> {
+        if let Protocol::V2(v2) = &self.settings.protocol {
+            return self.v2_refund(v2, req).await;
+        }
         let body = self.settings.party.refund_body(req)?;
         let raw = self
             .send(
@@ -485,9 +613,24 @@ impl Client {
 
     /// `GET /v3/refund/domestic/refunds/{out_refund_no}` (service provider: `?sub_mchid=…`).
     pub async fn query_refund(&self, out_refund_no: &str) -> Result<Refund, ApiError> {
+        if let Protocol::V2(v2) = &self.settings.protocol {
+            return self.v2_query_refund(v2, out_refund_no).await;
+        }
         let path = self.settings.party.refund_query_path(out_refund_no)?;
         let raw = self.send(Method::GET, &path, None, Route::Failover).await?;
         self.decode(raw)
+    }
+
+    /// The day's bill text (`bill_date` is `YYYY-MM-DD`, Beijing date), either API: APIv3
+    /// asks for it ([`Client::trade_bill`]) and downloads it ([`Client::download_bill`],
+    /// hash checked); APIv2's `POST /pay/downloadbill` answers the text itself. A day without
+    /// trades is [`ErrorCode::NoStatementExist`] in both.
+    pub async fn bill(&self, bill_date: &str, bill_type: BillType) -> Result<Vec<u8>, ApiError> {
+        if let Protocol::V2(v2) = &self.settings.protocol {
+            return self.v2_bill(v2, bill_date, bill_type).await;
+        }
+        let answer = self.trade_bill(bill_date, bill_type).await?;
+        self.download_bill(&answer).await
     }
 
     /// `GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&bill_type=…` (plain text, not GZIP); a
@@ -641,8 +784,12 @@ impl Client {
         let body_bytes = body.unwrap_or_default();
         let timestamp = self.clock.now_unix();
         let nonce = new_nonce();
-        let auth = self
-            .signer
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            ApiError::Request(format!(
+                "{canonical} is an APIv3 call and this client speaks APIv2"
+            ))
+        })?;
+        let auth = signer
             .authorization(method.as_str(), &canonical, timestamp, &nonce, body_bytes)
             .map_err(|e| ApiError::Request(e.to_string()))?;
         let mut req = self
@@ -664,27 +811,9 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(b.to_vec());
         }
-        let mut resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        if let Some(len) = resp.content_length()
-            && len > cap as u64
-        {
-            return Err(ApiError::TooLarge { limit: cap });
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > cap {
-                return Err(ApiError::TooLarge { limit: cap });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        tracing::debug!(%status, path = %canonical, request_id = ?headers.get(headers::REQUEST_ID), "answer");
-        Ok(RawAnswer {
-            status,
-            headers,
-            body,
-        })
+        let raw = read_capped(req.send().await.map_err(transport)?, cap).await?;
+        tracing::debug!(status = %raw.status, path = %canonical, request_id = ?raw.headers.get(headers::REQUEST_ID), "answer");
+        Ok(raw)
     }
 
     /// Verifies a signed answer; `Ok(false)` when an error answer carries no signature at all.
@@ -767,9 +896,35 @@ impl Client {
     }
 }
 
+/// Reads an answer, refusing a body larger than `cap`.
+pub(in crate::wechat) async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<RawAnswer, ApiError> {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    if let Some(len) = resp.content_length()
+        && len > cap as u64
+    {
+        return Err(ApiError::TooLarge { limit: cap });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(ApiError::TooLarge { limit: cap });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(RawAnswer {
+        status,
+        headers,
+        body,
+    })
+}
+
 /// Where a request may be sent, and how large its answer may be. Every call names one.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Route {
+pub(in crate::wechat) enum Route {
     /// The main host only, once. For the money-moving POSTs (codepay, refund): after a
     /// transport failure their outcome is unknown, so sending again — to any host — is the
     /// caller's decision, made after a query; never this client's.
@@ -782,6 +937,12 @@ enum Route {
     /// The main host, then the backup host (when set) if the main one gave no answer. For
     /// idempotent calls (queries, reverse, trade bill): repeating them changes nothing.
     Failover,
+    /// Like `Failover`, with its own answer cap: APIv2's bill, which comes as the answer
+    /// itself.
+    FailoverWithCap {
+        /// Cap on the answer body.
+        max_bytes: usize,
+    },
     /// Exactly `origin` (the main or backup host the download URL named, checked by the
     /// caller) with its own answer cap. No failover: the URL names one host.
     Download {
@@ -794,12 +955,12 @@ enum Route {
 
 impl Route {
     /// Whether only a connection that was never established moves on to the next host.
-    fn moves_on_only_when_unsent(&self) -> bool {
+    pub(in crate::wechat) fn moves_on_only_when_unsent(&self) -> bool {
         matches!(self, Route::MainThenBackupIfUnsent)
     }
 
     /// The hosts to try, in order, and the answer cap.
-    fn targets(self, settings: &Settings) -> (Vec<Url>, usize) {
+    pub(in crate::wechat) fn targets(self, settings: &Settings) -> (Vec<Url>, usize) {
         match self {
             Route::MainOnly => (vec![settings.base_url.clone()], settings.max_body_bytes),
             Route::Failover | Route::MainThenBackupIfUnsent => {
@@ -807,12 +968,17 @@ impl Route {
                 hosts.extend(settings.backup_base_url.clone());
                 (hosts, settings.max_body_bytes)
             }
+            Route::FailoverWithCap { max_bytes } => {
+                let mut hosts = vec![settings.base_url.clone()];
+                hosts.extend(settings.backup_base_url.clone());
+                (hosts, max_bytes)
+            }
             Route::Download { origin, max_bytes } => (vec![origin], max_bytes),
         }
     }
 }
 
-fn transport(e: reqwest::Error) -> ApiError {
+pub(in crate::wechat) fn transport(e: reqwest::Error) -> ApiError {
     // `is_connect` first: a connect timeout is also a timeout, but it happened before any byte
     // of the request was written, which is what `Connect` promises. reqwest marks as connect
     // errors only those of its connector (DNS, TCP connect, TLS handshake, proxy tunnel).
@@ -867,6 +1033,8 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             max_body_bytes: 1000,
+            protocol: Protocol::V3,
+            extra_roots: Vec::new(),
         }
     }
 

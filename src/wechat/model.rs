@@ -526,11 +526,11 @@ error_codes! {
     /// 401: our signature or timestamp was rejected.
     SignError = "SIGN_ERROR" | "SIGNERROR", "signature rejected: check the till's clock and the merchant key", "签名错误，请检查收银机时间和商户密钥";
     /// 403: no permission for this API.
-    NoAuth = "NO_AUTH", "this merchant may not use payment-code payments", "商户无此接口权限";
+    NoAuth = "NO_AUTH" | "NOAUTH", "this merchant may not use payment-code payments", "商户无此接口权限";
     /// 404: no such order.
     OrderNotExist = "ORDER_NOT_EXIST" | "ORDERNOTEXIST", "no such order", "订单不存在";
     /// 404: no such resource (refund, bill).
-    ResourceNotExists = "RESOURCE_NOT_EXISTS", "no such record", "记录不存在";
+    ResourceNotExists = "RESOURCE_NOT_EXISTS" | "REFUNDNOTEXIST", "no such record", "记录不存在";
     /// 429: too many requests.
     FrequencyLimited = "FREQUENCY_LIMITED", "too many requests, try again shortly", "请求过于频繁，请稍后再试";
     /// 429: too many requests (other spelling).
@@ -577,7 +577,7 @@ error_codes! {
     /// The payer's account is abnormal.
     UserAccountAbnormal = "USER_ACCOUNT_ABNORMAL", "the customer's account cannot receive the refund", "顾客账户异常，无法退款";
     /// No such merchant.
-    MchNotExists = "MCH_NOT_EXISTS", "merchant id not found: check the configuration", "商户号不存在，请检查配置";
+    MchNotExists = "MCH_NOT_EXISTS" | "MCHID_NOT_EXIST", "merchant id not found: check the configuration", "商户号不存在，请检查配置";
     /// The AppID and merchant id do not belong together.
     AppidMchidNotMatch = "APPID_MCHID_NOT_MATCH", "appid and mchid do not match: check the configuration", "appid 与 mchid 不匹配，请检查配置";
     /// The bill is not ready yet.

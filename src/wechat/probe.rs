@@ -31,18 +31,30 @@ pub struct Unreachable(pub String);
 pub const PROBE_PATH: &str = "/v3/certificates";
 
 /// Sends one unsigned `GET {base}{PROBE_PATH}` and reports the status and the `Date` header.
+/// `extra_roots` (PEM) are trusted besides the built-in roots, as the client trusts them
+/// (`Settings::extra_roots`, from `tls_root_certificate`).
 pub async fn reach(
     base: &Url,
     connect_timeout: Duration,
     request_timeout: Duration,
+    extra_roots: &[Vec<u8>],
 ) -> Result<HostAnswer, Unreachable> {
-    let http = reqwest::Client::builder()
+    let mut roots = Vec::new();
+    for pem in extra_roots {
+        roots.extend(
+            reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Unreachable(format!("extra trusted root: {e}")))?,
+        );
+    }
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(request_timeout)
         .user_agent(USER_AGENT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Unreachable(e.to_string()))?;
+        .redirect(reqwest::redirect::Policy::none());
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots);
+    }
+    let http = builder.build().map_err(|e| Unreachable(e.to_string()))?;
     let url = format!("{}{PROBE_PATH}", base.as_str().trim_end_matches('/'));
     let started = Instant::now();
     let resp = http

@@ -13,7 +13,7 @@
 
 mod answers;
 mod refunding;
-mod requests;
+pub(crate) mod requests;
 mod sale;
 
 use std::collections::{HashSet, VecDeque};
@@ -250,19 +250,41 @@ struct Limits {
     max_wait: Option<Duration>,
 }
 
+/// Where the loop starts.
+enum First<E, C> {
+    /// An event to apply first (a resumed or retried flow).
+    Event(E),
+    /// Commands of a step the caller already applied and committed (a new sale: its first
+    /// step is committed with the order itself).
+    Commands(Vec<C>),
+}
+
 /// The one driver loop: apply the next event, carry out the commands, wait for the next
 /// wake-up (or a cancel), until the flow is over or may not wait longer.
 async fn run<F: Flow>(
     flow: &mut F,
-    first: F::Event,
+    first: First<F::Event, F::Command>,
     clock: &SharedClock,
     mut limits: Limits,
 ) -> Result<(), EngineError> {
     let started = tokio::time::Instant::now();
-    let mut queue = VecDeque::from([Answered::bare(first)]);
+    let mut queue = VecDeque::new();
     let mut wake: Option<i64> = None;
     // Once a request has left, a failure to record is never "nothing happened".
     let mut sent = false;
+    match first {
+        First::Event(event) => queue.push_back(Answered::bare(event)),
+        First::Commands(commands) => {
+            for cmd in commands {
+                sent |= F::is_request(&cmd);
+                match flow.execute(cmd).await {
+                    Next::Answer(a) => queue.push_back(a),
+                    Next::WakeAt(at) => wake = Some(at),
+                    Next::Nothing => {}
+                }
+            }
+        }
+    }
     loop {
         let next = match queue.pop_front() {
             Some(next) => next,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Answered, Engine, EngineError, Flow, Limits, Next, answers, requests, run};
+use super::{Answered, Engine, EngineError, First, Flow, Limits, Next, answers, requests, run};
 use crate::engine::refund::{self, RefundCommand, RefundEvent, RefundMachine};
 use crate::failpoint;
 use crate::money::Fen;
@@ -42,6 +42,7 @@ impl Engine {
         );
         let terminal = self.merchant.terminal_id.clone();
         let snapshot = RefundMachine::new().to_snapshot();
+        let client = self.client.clone();
         let rec = self
             .store
             .call(move |c| {
@@ -58,6 +59,7 @@ impl Engine {
                     &snapshot,
                     now,
                     |order, tally| {
+                        requests::same_api(order, &client)?;
                         refund::may_refund(
                             order.state,
                             &order.out_trade_no,
@@ -97,7 +99,7 @@ impl Engine {
             cancel: None,
             max_wait,
         };
-        run(&mut flow, first, &self.clock, limits).await?;
+        run(&mut flow, First::Event(first), &self.clock, limits).await?;
         Ok(flow.current)
     }
 }

@@ -2,14 +2,41 @@
 
 use super::MerchantInfo;
 use crate::auth_code::AuthCode;
+use crate::config::Api;
 use crate::money::Fen;
+use crate::order::Refusal;
 use crate::store::orders::OrderRecord;
 use crate::store::refunds::RefundRecord;
 use crate::wechat::PayRequest;
+use crate::wechat::client::Protocol;
 use crate::wechat::model::{
     CodepayPayer, CodepayRequest, RefundRequest, RefundRequestAmount, RequestAmount, SceneInfo,
     StoreInfo,
 };
+
+/// The API a client speaks, as the shift log records it.
+pub fn api_of(client: &crate::wechat::Client) -> Api {
+    match client.settings().protocol {
+        Protocol::V3 => Api::V3,
+        Protocol::V2(_) => Api::V2,
+    }
+}
+
+/// An order is queried, reversed and refunded over the API it was made over, never the other
+/// one: the other API's keys may be absent, and a till switched from one to the other must
+/// not guess about an order it cannot read (docs/protocol.md, "APIv2 wiring": ours).
+pub fn same_api(order: &OrderRecord, client: &crate::wechat::Client) -> Result<(), Refusal> {
+    let configured = api_of(client);
+    if order.protocol == configured {
+        Ok(())
+    } else {
+        Err(Refusal::OtherApi {
+            out_trade_no: order.out_trade_no.clone(),
+            made_over: order.protocol.as_str(),
+            configured: configured.as_str(),
+        })
+    }
+}
 
 /// The most characters of `description` the codepay page allows (string[1,127]).
 pub const DESCRIPTION_MAX_CHARS: usize = 127;
@@ -154,6 +181,7 @@ mod tests {
             reason: None,
             created_at: 0,
             updated_at: 0,
+            protocol: Api::V3,
         }
     }
 

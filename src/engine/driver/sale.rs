@@ -5,7 +5,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::{
-    ActiveGuard, Answered, Engine, EngineError, Flow, Limits, Next, Progress, Sale, answers,
+    ActiveGuard, Answered, Engine, EngineError, First, Flow, Limits, Next, Progress, Sale, answers,
     requests, run,
 };
 use crate::auth_code::AuthCode;
@@ -18,9 +18,21 @@ impl Engine {
     /// Writes a new order (PENDING) for a sale; nothing is sent yet. Refuses a payment code
     /// already used in this shift.
     pub async fn create_order(&self, sale: &Sale) -> Result<OrderRecord, EngineError> {
-        let now = self.clock.now_ms();
         let machine = Machine::new(sale.amount.0, self.timing);
+        self.write_order(sale, &machine, None, self.clock.now_ms())
+            .await
+    }
+
+    /// Writes the order with `first` (its first step) in one transaction.
+    async fn write_order(
+        &self,
+        sale: &Sale,
+        machine: &Machine,
+        first: Option<(EventKind, Machine)>,
+        now: i64,
+    ) -> Result<OrderRecord, EngineError> {
         let (state, snapshot) = (machine.state(), machine.to_snapshot());
+        let first = first.map(|(kind, m)| (kind, m.state(), m.to_snapshot()));
         let code = sale.code.expose().to_string();
         let shift_id = sale.shift_id;
         let new = NewOrder {
@@ -31,6 +43,7 @@ impl Engine {
             description: sale.description.clone(),
             code_masked: sale.code.masked().to_string(),
             code_fingerprint: String::new(),
+            protocol: requests::api_of(&self.client),
         };
         let result = self
             .store
@@ -45,23 +58,59 @@ impl Engine {
                     code_fingerprint: fp,
                     ..new
                 };
-                orders::create(c, &new, state, &snapshot, now).map(Ok)
+                let change = first.as_ref().map(|(kind, state, snapshot)| Change {
+                    kind: *kind,
+                    detail: "{}",
+                    state: *state,
+                    snapshot,
+                    transaction_id: None,
+                    reason: None,
+                });
+                orders::create_with(c, &new, state, &snapshot, change.as_ref(), now).map(Ok)
             })
             .await?;
         Ok(result?)
     }
 
-    /// Writes the order and drives it to its end: the one pay call, then queries and reverses
-    /// as the rules say. `cancel` turning true is the cashier's cancel.
+    /// Takes a payment: the order and its pay request are written in one commit (durable
+    /// before the request leaves), then the one pay call, queries and reverses as the rules
+    /// say; the answer's commit is the second. `cancel` turning true is the cashier's cancel.
     pub async fn pay(
         &self,
         sale: &Sale,
         on_progress: &mut (dyn FnMut(&Progress) + Send),
         cancel: Option<watch::Receiver<bool>>,
     ) -> Result<OrderRecord, EngineError> {
-        let order = self.create_order(sale).await?;
-        self.drive(order, Event::Start, Some(&sale.code), on_progress, cancel)
-            .await
+        let now = self.clock.now_ms();
+        let fresh = Machine::new(sale.amount.0, self.timing);
+        let (started, commands) = fresh.clone().step(Event::Start, now);
+        let order = self
+            .write_order(
+                sale,
+                &fresh,
+                Some((EventKind::PayRequest, started.clone())),
+                now,
+            )
+            .await?;
+        let id = order.id;
+        let Some(_guard) = ActiveGuard::claim(&self.active, id) else {
+            return Ok(order);
+        };
+        let mut flow = PayFlow {
+            engine: self,
+            order,
+            machine: started,
+            code: Some(&sale.code),
+            on_progress,
+            network_ok: None,
+        };
+        flow.report(now);
+        let limits = Limits {
+            cancel,
+            max_wait: None,
+        };
+        run(&mut flow, First::Commands(commands), &self.clock, limits).await?;
+        Ok(flow.order)
     }
 
     /// Drives an order from `first` (Start for a new sale, Resume after a restart, Retry for an
@@ -75,6 +124,7 @@ impl Engine {
         cancel: Option<watch::Receiver<bool>>,
     ) -> Result<OrderRecord, EngineError> {
         let id = order.id;
+        requests::same_api(&order, &self.client)?;
         let Some(_guard) = ActiveGuard::claim(&self.active, id) else {
             // Another task of this process is driving it; report where it is.
             return Ok(self.store.call(move |c| orders::by_id(c, id)).await?);
@@ -92,8 +142,8 @@ impl Engine {
             cancel,
             max_wait: None,
         };
-        run(&mut flow, first, &self.clock, limits).await?;
-        Ok(self.store.call(move |c| orders::by_id(c, id)).await?)
+        run(&mut flow, First::Event(first), &self.clock, limits).await?;
+        Ok(flow.order)
     }
 }
 
@@ -109,10 +159,11 @@ struct PayFlow<'a> {
 }
 
 impl PayFlow<'_> {
-    /// Commits the machine as it now stands with an event. The future holds no borrow of the
-    /// flow (which is not `Sync`: it holds the progress callback).
+    /// Commits the machine as it now stands with an event, and keeps the flow's copy of the
+    /// order as written (so nothing is read back). The future holds no borrow of the flow
+    /// (which is not `Sync`: it holds the progress callback).
     fn record(
-        &self,
+        &mut self,
         kind: EventKind,
         detail: serde_json::Value,
         now: i64,
@@ -124,6 +175,15 @@ impl PayFlow<'_> {
             m.transaction_id().map(str::to_string),
             m.reason().cloned(),
         );
+        let change = Change {
+            kind,
+            detail: &detail,
+            state,
+            snapshot: &snapshot,
+            transaction_id: transaction_id.as_deref(),
+            reason: reason.as_ref(),
+        };
+        self.order.apply(&change, now);
         let store = self.engine.store.clone();
         async move {
             store
@@ -141,6 +201,22 @@ impl PayFlow<'_> {
                 .await?;
             Ok(())
         }
+    }
+
+    /// Tells the face where the payment stands.
+    fn report(&mut self, now: i64) {
+        let m = &self.machine;
+        (self.on_progress)(&Progress {
+            out_trade_no: self.order.out_trade_no.clone(),
+            state: m.state(),
+            phase: m.phase(),
+            seconds_left: m.seconds_left(now),
+            queries: m.queries(),
+            reverse_attempts: m.reverse_attempts(),
+            cancelling: m.cancel_requested(),
+            deadline_ms: m.deadline(),
+            network_ok: self.network_ok,
+        });
     }
 }
 
@@ -194,18 +270,7 @@ impl Flow for PayFlow<'_> {
             let attempt = json!({"attempt": self.machine.reverse_attempts()});
             self.record(EventKind::ReverseRequest, attempt, now).await?;
         }
-        let m = &self.machine;
-        (self.on_progress)(&Progress {
-            out_trade_no: self.order.out_trade_no.clone(),
-            state: m.state(),
-            phase: m.phase(),
-            seconds_left: m.seconds_left(now),
-            queries: m.queries(),
-            reverse_attempts: m.reverse_attempts(),
-            cancelling: m.cancel_requested(),
-            deadline_ms: m.deadline(),
-            network_ok: self.network_ok,
-        });
+        self.report(now);
         Ok(cmds)
     }
 

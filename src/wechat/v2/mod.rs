@@ -16,6 +16,7 @@
 //! certificate for `/secapi/*`), the engine and the simulator use these pieces.
 
 pub mod answer;
+pub mod client;
 pub mod request;
 pub mod sign;
 pub mod xml;
