@@ -18,6 +18,15 @@ both_modes!(sync
     killed_from_outside_while_the_customer_confirms,
 );
 
+/// One crash test at a time: each already runs its cases in parallel (seven binaries and a
+/// simulator), and the two modes at once would double that on a small machine, where the
+/// till's 1.5 s request timeout is part of the test.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The sub-merchant whose books hold the till's orders (`None`: a direct merchant).
 fn owner(mode: Mode) -> Option<&'static str> {
     match mode {
@@ -107,6 +116,7 @@ fn crash_and_recover(sim: &Sim, mode: Mode, root: &Path, i: usize, case: &Case) 
 }
 
 fn sigkill_at_every_step_then_recover_agrees_with_the_ledger(mode: Mode) {
+    let _one = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let sim = start_sim_in(&tmp.path().join("keys"), mode);
     let cases = [
@@ -164,6 +174,7 @@ fn sigkill_at_every_step_then_recover_agrees_with_the_ledger(mode: Mode) {
 }
 
 fn killed_from_outside_while_the_customer_confirms(mode: Mode) {
+    let _one = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let sim = start_sim_in(&tmp.path().join("keys"), mode);
     let dir = tmp.path().join("till");

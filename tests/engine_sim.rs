@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::fixtures::PRICE_FEN;
-use common::rig::{Mode, Rig, both_modes, rig_in};
+use common::rig::{Mode, Rig, both_modes, rig, rig_in};
 use scanpay::engine::micropay::{Machine, Phase};
 use scanpay::engine::recovery::{Scope, recover};
 use scanpay::engine::{OrderState, Progress};
