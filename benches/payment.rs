@@ -302,6 +302,8 @@ impl Rig {
             code_masked: sale.code.masked().to_string(),
             code_fingerprint: String::new(),
             protocol: scanpay::config::Api::V3,
+            party: scanpay::order::PartyKind::Direct,
+            sub_mchid: None,
         };
         let order = store
             .call(move |c| {

@@ -338,6 +338,8 @@ fn store_part(store: &Store, shift_id: i64, n: u64) {
                 code_masked: "1345 **** **** 6711".into(),
                 code_fingerprint: fp,
                 protocol: scanpay::config::Api::V3,
+                party: scanpay::order::PartyKind::Direct,
+                sub_mchid: None,
             };
             let change = orders::Change {
                 kind: scanpay::order::EventKind::PayRequest,

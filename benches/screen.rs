@@ -58,6 +58,8 @@ fn order(i: i64) -> OrderRecord {
         amount: Fen(amount),
         description: String::new(),
         code_masked: format!("1345 **** **** {:04}", 6700 + i % 100),
+        party: scanpay::order::PartyKind::Direct,
+        sub_mchid: None,
         state,
         transaction_id,
         reason_code: reason.as_ref().map(Reason::code),

@@ -270,6 +270,8 @@ struct RawMerchant {
     sub_mchid: Option<String>,
     #[serde(default)]
     sub_appid: Option<String>,
+    #[serde(default)]
+    sub_merchant_name: Option<String>,
     store_id: String,
     store_name: String,
     terminal_id: String,
@@ -489,6 +491,9 @@ pub struct Merchant {
     pub sub_mchid: Option<String>,
     /// The sub-merchant's own AppID (`sub_appid`, optional); only with `sub_mchid`.
     pub sub_appid: Option<String>,
+    /// The sub-merchant's name as receipts and X/Z reports print it beside its number
+    /// (optional; only with `sub_mchid`). `store_name` stays the shop's name at the top.
+    pub sub_merchant_name: Option<String>,
     /// The store's own code, sent as `scene_info.store_info.out_id`.
     pub store_id: String,
     /// Printed on receipts.
@@ -497,6 +502,19 @@ pub struct Merchant {
     pub terminal_id: String,
     /// Sent as `scene_info.device_ip`.
     pub device_ip: IpAddr,
+}
+
+impl Merchant {
+    /// The sub-merchant this till charges for (service-provider mode), as receipts and X/Z
+    /// show it; `None` for a directly connected merchant.
+    pub fn sub_merchant(&self) -> Option<crate::order::SubMerchant> {
+        self.sub_mchid
+            .as_ref()
+            .map(|sub_mchid| crate::order::SubMerchant {
+                sub_mchid: sub_mchid.clone(),
+                name: self.sub_merchant_name.clone(),
+            })
+    }
 }
 
 /// `[wechatpay]`.
@@ -677,6 +695,23 @@ impl Config {
             )
             .map_err(|p| invalid("merchant.sub_appid", p))?;
         }
+        let sub_merchant_name = match &m.sub_merchant_name {
+            None => None,
+            Some(name) => {
+                if m.sub_mchid.is_none() {
+                    return Err(invalid(
+                        "merchant.sub_merchant_name",
+                        "is the sub-merchant's name and needs merchant.sub_mchid (service-provider \
+                         mode); a directly connected merchant's shop is merchant.store_name"
+                            .into(),
+                    ));
+                }
+                Some(
+                    check_sub_merchant_name(name)
+                        .map_err(|p| invalid("merchant.sub_merchant_name", p))?,
+                )
+            }
+        };
         // Sent as scene_info.store_info.out_id: the documentation gives no character set, so
         // the till keeps to what every WeChat Pay identifier accepts (docs/protocol.md,
         // "Field limits").
@@ -980,6 +1015,7 @@ impl Config {
                 appid: m.appid,
                 sub_mchid: m.sub_mchid,
                 sub_appid: m.sub_appid,
+                sub_merchant_name,
                 store_id: m.store_id,
                 store_name: m.store_name,
                 terminal_id: m.terminal_id,
@@ -1046,6 +1082,17 @@ impl Config {
         line("language", format!("{:?}", self.language).to_lowercase());
         line("theme", format!("{:?}", self.theme).to_lowercase());
         line("data_dir", self.data_dir.display().to_string());
+        line(
+            "merchant (party)",
+            match &self.merchant.sub_mchid {
+                None => "direct merchant (普通商户): mchid/appid and the keys are its own".into(),
+                Some(sub) => format!(
+                    "service provider (服务商) {} for sub-merchant (特约商户) {sub}: \
+                     mchid/appid and the keys are the service provider's",
+                    self.merchant.mchid
+                ),
+            },
+        );
         line("merchant.mchid", self.merchant.mchid.clone());
         line("merchant.appid", self.merchant.appid.clone());
         if let Some(sub) = &self.merchant.sub_mchid {
@@ -1054,6 +1101,13 @@ impl Config {
                 "merchant.sub_appid",
                 self.merchant
                     .sub_appid
+                    .clone()
+                    .unwrap_or_else(|| "-".into()),
+            );
+            line(
+                "merchant.sub_merchant_name",
+                self.merchant
+                    .sub_merchant_name
                     .clone()
                     .unwrap_or_else(|| "-".into()),
             );
@@ -1147,6 +1201,30 @@ impl Config {
         );
         s
     }
+}
+
+/// The longest `merchant.sub_merchant_name`, in characters: a name, not a paragraph (the
+/// platform's 商户简称 is shorter still); it is wrapped on paper like any text.
+pub const SUB_MERCHANT_NAME_MAX: usize = 64;
+
+/// `merchant.sub_merchant_name`: trimmed, not empty, at most [`SUB_MERCHANT_NAME_MAX`]
+/// characters, and terminal-safe — no control character (it is printed on the screen, on
+/// paper and on the command line).
+fn check_sub_merchant_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("must not be empty (leave it out to print the number alone)".into());
+    }
+    if name.chars().any(crate::sanitize::is_control) {
+        return Err("must not contain control characters (escape, newline, tab …)".into());
+    }
+    let n = name.chars().count();
+    if n > SUB_MERCHANT_NAME_MAX {
+        return Err(format!(
+            "is {n} characters long; at most {SUB_MERCHANT_NAME_MAX}"
+        ));
+    }
+    Ok(name.to_string())
 }
 
 fn check_id(

@@ -826,6 +826,8 @@ pub enum ReportLabel {
     Range,
     /// A supervisor's forced close.
     Forced,
+    /// The sub-merchant a service provider's till sells for.
+    SubMerchant,
 }
 
 /// A report line's label.
@@ -839,10 +841,28 @@ pub fn report_label(lang: Language, label: ReportLabel) -> &'static str {
         L::Cashier => ("收银员", "cashier"),
         L::Range => ("订单", "orders"),
         L::Forced => ("强制结班", "FORCED CLOSE"),
+        L::SubMerchant => ("特约商户", "sub-merchant"),
     };
     match lang {
         Language::Zh => zh,
         Language::En => en,
+    }
+}
+
+/// The sub-merchant's label on a sale receipt (X/Z label it with [`ReportLabel::SubMerchant`]).
+pub fn receipt_sub_merchant_label(lang: Language) -> &'static str {
+    match lang {
+        Language::Zh => "特约商户",
+        Language::En => "Sub-merchant",
+    }
+}
+
+/// The sub-merchant as receipts and X/Z show it after its label: its number, then its name
+/// when configured (`1900000109 示例便利店`). The same in both languages.
+pub fn sub_merchant(sub: &crate::order::SubMerchant) -> String {
+    match &sub.name {
+        Some(name) => format!("{} {name}", sub.sub_mchid),
+        None => sub.sub_mchid.clone(),
     }
 }
 

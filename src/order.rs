@@ -218,6 +218,49 @@ impl RefundStatus {
     }
 }
 
+/// Whom an order was charged for (the shift log's `orders.party`): a directly connected
+/// merchant, or a service provider (服务商) for one of its sub-merchants (特约商户), whose
+/// number is then kept beside it (`orders.sub_mchid`). A refund belongs to its order's party.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    /// A directly connected merchant (普通商户); every order before service-provider mode.
+    #[default]
+    Direct,
+    /// A service provider charging for a sub-merchant.
+    ServiceProvider,
+}
+
+impl PartyKind {
+    /// Stored name (`direct`, `service_provider`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartyKind::Direct => "direct",
+            PartyKind::ServiceProvider => "service_provider",
+        }
+    }
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<PartyKind> {
+        match s {
+            "direct" => Some(PartyKind::Direct),
+            "service_provider" => Some(PartyKind::ServiceProvider),
+            _ => None,
+        }
+    }
+}
+
+/// The sub-merchant (特约商户) a service provider's till charges for, as receipts and X/Z
+/// reports show it: its number (`sub_mchid`) and, when configured, its name
+/// (`merchant.sub_merchant_name`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubMerchant {
+    /// The sub-merchant's number (特约商户号).
+    pub sub_mchid: String,
+    /// Its name, when the configuration gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 /// What an entry of an order's append-only timeline (`order_events.kind`) records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -9,6 +9,13 @@
 //! compared as this till's (money received without a sale record): no till claims it, so every
 //! till reports it rather than none.
 //!
+//! In service-provider mode (`merchant.sub_mchid`) the bill is asked for with the till's
+//! sub-merchant, and `商户号` is the service provider's. A row whose `特约商户号` is any other
+//! (another sub-merchant's, or `0`/empty: the service provider's own business) is counted as
+//! "other sub-merchants", before anything else: not compared, never a mismatch — two
+//! sub-merchants' tills may both be `POS01` and use the same order numbers. A direct merchant
+//! ([`reconcile`]) compares as before, whatever `特约商户号` says.
+//!
 //! A paid order reversed by the till appears in the bill in one of two layouts, both accepted
 //! for a local REVERSED order that was seen paid: one row with `交易状态` REVOKED, or the payment
 //! row (SUCCESS) plus REFUND row(s) for the same order whose `商户退款单号` is not one of the
@@ -199,6 +206,14 @@ pub struct Reconciliation {
     /// Rows other scanpay tills of the merchant made, by terminal id: counted, not compared,
     /// never mismatches (each till reconciles its own).
     pub other_terminals: BTreeMap<String, OtherTerminal>,
+    /// The sub-merchant reconciled, in service-provider mode (`mchid` is then the service
+    /// provider's); absent for a direct merchant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
+    /// Service-provider mode: rows of other sub-merchants (by their 特约商户号; `0` for the
+    /// service provider's own business), counted, not compared, never mismatches.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_sub_merchants: BTreeMap<String, OtherTerminal>,
     /// Payments that agree.
     pub matched_payments: usize,
     /// Refunds that agree.
@@ -239,7 +254,7 @@ pub fn scanpay_terminal(out_trade_no: &str) -> Option<&str> {
 }
 
 /// Compares a day's bill with the day's local orders and refunds of the till `terminal_id`
-/// (see the module comment for which rows are its own).
+/// of a direct merchant (see the module comment for which rows are its own).
 pub fn reconcile(
     date: &str,
     mchid: &str,
@@ -248,11 +263,40 @@ pub fn reconcile(
     orders: &[LocalOrder],
     refunds: &[LocalRefund],
 ) -> Reconciliation {
+    reconcile_for(date, mchid, None, terminal_id, bill, orders, refunds)
+}
+
+/// A row's 特约商户号 as the count of other sub-merchants keys it (`0` when empty).
+fn sub_merchant_key(row: &crate::wechat::bill::BillRow) -> &str {
+    match row.sub_mchid.trim() {
+        "" => "0",
+        s => s,
+    }
+}
+
+/// [`reconcile`] for a direct merchant (`sub_mchid` `None`) or for a service provider's
+/// sub-merchant (`mchid` the service provider's): the rows of every other sub-merchant are
+/// counted apart ([`Reconciliation::other_sub_merchants`]).
+pub fn reconcile_for(
+    date: &str,
+    mchid: &str,
+    sub_mchid: Option<&str>,
+    terminal_id: &str,
+    bill: &TradeBill,
+    orders: &[LocalOrder],
+    refunds: &[LocalRefund],
+) -> Reconciliation {
+    // Another sub-merchant's row (service-provider mode only).
+    let not_ours = |row: &crate::wechat::bill::BillRow| {
+        sub_mchid.is_some_and(|sub| sub_merchant_key(row) != sub)
+    };
     let mut out = Reconciliation {
         date: date.into(),
         mchid: mchid.into(),
         terminal_id: terminal_id.into(),
         other_terminals: BTreeMap::new(),
+        sub_mchid: sub_mchid.map(str::to_string),
+        other_sub_merchants: BTreeMap::new(),
         matched_payments: 0,
         matched_refunds: 0,
         skipped_rows: 0,
@@ -286,6 +330,7 @@ pub fn reconcile(
     for row in &bill.rows {
         if row.trade_type == "MICROPAY"
             && row.mchid == mchid
+            && !not_ours(row)
             && row.trade_state == "REFUND"
             && !local_refunds.contains_key(row.out_refund_no.as_str())
             && reversed_paid(&row.out_trade_no)
@@ -301,10 +346,7 @@ pub fn reconcile(
             out.skipped_rows += 1;
             continue;
         }
-        if let Some(other) = scanpay_terminal(&row.out_trade_no)
-            .filter(|t| !terminal_id.is_empty() && *t != terminal_id)
-        {
-            let e = out.other_terminals.entry(other.to_string()).or_default();
+        let count = |e: &mut OtherTerminal| {
             if row.trade_state == "REFUND" {
                 e.refunds += 1;
                 e.refund_total = Fen(e.refund_total.0 + refund_amount(row).0);
@@ -312,6 +354,19 @@ pub fn reconcile(
                 e.payments += 1;
                 e.payment_total = Fen(e.payment_total.0 + row.order_amount.0);
             }
+        };
+        if not_ours(row) {
+            count(
+                out.other_sub_merchants
+                    .entry(sub_merchant_key(row).to_string())
+                    .or_default(),
+            );
+            continue;
+        }
+        if let Some(other) = scanpay_terminal(&row.out_trade_no)
+            .filter(|t| !terminal_id.is_empty() && *t != terminal_id)
+        {
+            count(out.other_terminals.entry(other.to_string()).or_default());
             continue;
         }
         match row.trade_state.as_str() {
@@ -413,16 +468,23 @@ pub fn reconcile(
 /// A human table.
 pub fn to_table(r: &Reconciliation, zh: bool) -> String {
     let mut s = String::new();
-    if zh {
-        s.push_str(&format!(
+    match (&r.sub_mchid, zh) {
+        (None, true) => s.push_str(&format!(
             "对账 {} 商户号 {} 终端 {}\n",
             r.date, r.mchid, r.terminal_id
-        ));
-    } else {
-        s.push_str(&format!(
+        )),
+        (None, false) => s.push_str(&format!(
             "Reconciliation {} merchant {} terminal {}\n",
             r.date, r.mchid, r.terminal_id
-        ));
+        )),
+        (Some(sub), true) => s.push_str(&format!(
+            "对账 {} 服务商 {} 特约商户 {sub} 终端 {}\n",
+            r.date, r.mchid, r.terminal_id
+        )),
+        (Some(sub), false) => s.push_str(&format!(
+            "Reconciliation {} service provider {} sub-merchant {sub} terminal {}\n",
+            r.date, r.mchid, r.terminal_id
+        )),
     }
     for m in &r.mismatches {
         let (no, detail) = match m {
@@ -479,6 +541,21 @@ pub fn to_table(r: &Reconciliation, zh: bool) -> String {
             ));
         }
     }
+    for (sub, o) in &r.other_sub_merchants {
+        // A number from the bill: one line, whatever it holds.
+        let sub = crate::sanitize::terminal_line(sub);
+        if zh {
+            s.push_str(&format!(
+                "· 其他特约商户 {sub}：收款 {} 笔 {}，退款 {} 笔 {}（不是本商户的，不对账）\n",
+                o.payments, o.payment_total, o.refunds, o.refund_total
+            ));
+        } else {
+            s.push_str(&format!(
+                "· other sub-merchant {sub}: {} payments {}, {} refunds {} (not ours, not compared)\n",
+                o.payments, o.payment_total, o.refunds, o.refund_total
+            ));
+        }
+    }
     if zh {
         s.push_str(&format!(
             "一致：收款 {} 笔，退款 {} 笔；不一致 {} 处；跳过其他类型 {} 行\n",
@@ -501,6 +578,8 @@ pub fn to_table(r: &Reconciliation, zh: bool) -> String {
 
 /// CSV (RFC 4180): `kind,out_trade_no,out_refund_no,transaction_id,ours,theirs`: one line per
 /// mismatch, then one `other_terminal` line per other till of the merchant (its terminal id in
+/// `out_trade_no`, its payment total in `theirs`; not a mismatch), then, in service-provider
+/// mode, one `other_sub_merchant` line per other sub-merchant in the bill (its 特约商户号 in
 /// `out_trade_no`, its payment total in `theirs`; not a mismatch).
 pub fn to_csv(r: &Reconciliation) -> String {
     let q = crate::sanitize::csv_cell;
@@ -594,6 +673,13 @@ pub fn to_csv(r: &Reconciliation) -> String {
             o.payment_total.to_yuan_string()
         ));
     }
+    for (sub, o) in &r.other_sub_merchants {
+        out.push_str(&format!(
+            "other_sub_merchant,{},,,,{}\r\n",
+            q(sub),
+            o.payment_total.to_yuan_string()
+        ));
+    }
     out
 }
 
@@ -615,7 +701,8 @@ pub enum ReconcileError {
 }
 
 /// Downloads the day's bill (hash checked), reads the day's orders and refunds from the log,
-/// and compares them for the till `terminal_id`. A day without a bill (NO_STATEMENT_EXIST) is compared as an empty bill.
+/// and compares them for the till `terminal_id` — in service-provider mode for the client's
+/// sub-merchant ([`reconcile_for`]). A day without a bill (NO_STATEMENT_EXIST) is compared as an empty bill.
 pub async fn fetch_and_compare(
     client: &crate::wechat::Client,
     store: &crate::store::Store,
@@ -680,12 +767,273 @@ pub async fn fetch_and_compare(
             Ok((orders, refunds))
         })
         .await?;
-    Ok(reconcile(
+    let sub_mchid = match &client.settings().party {
+        crate::wechat::Party::Direct { .. } => None,
+        crate::wechat::Party::Partner { sub_mchid, .. } => Some(sub_mchid.as_str()),
+    };
+    Ok(reconcile_for(
         date,
         mchid,
+        sub_mchid,
         terminal_id,
         &bill,
         &orders,
         &refunds,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wechat::bill::{self, BillRow, BillSummary, BillType};
+
+    const SP: &str = "1900000001";
+    const OURS: &str = "1900000109";
+    const OTHER: &str = "1900000110";
+
+    fn row(sub: &str, no: &str, state: &str, fen: i64) -> BillRow {
+        BillRow {
+            trade_time: "2025-11-25 10:00:00".into(),
+            appid: "wx8888888888888888".into(),
+            mchid: SP.into(),
+            sub_mchid: sub.into(),
+            transaction_id: format!("4200{fen:06}"),
+            out_trade_no: no.into(),
+            trade_type: "MICROPAY".into(),
+            trade_state: state.into(),
+            currency: "CNY".into(),
+            settlement_total: Fen(fen),
+            order_amount: Fen(fen),
+            rate: "0.60%".into(),
+            ..BillRow::default()
+        }
+    }
+
+    fn refund_row(sub: &str, no: &str, refund_no: &str, fen: i64) -> BillRow {
+        BillRow {
+            out_refund_no: refund_no.into(),
+            refund_id: format!("5030{fen:06}"),
+            refund: Fen(fen),
+            refund_requested: Fen(fen),
+            refund_type: "ORIGINAL".into(),
+            refund_status: "SUCCESS".into(),
+            settlement_total: Fen(0),
+            order_amount: Fen(0),
+            ..row(sub, no, "REFUND", 0)
+        }
+    }
+
+    /// The bill as WeChat Pay's text in `layout`, read back by the parser (so the 特约商户号
+    /// column is the one the parser takes it from).
+    fn through_text(layout: BillType, rows: Vec<BillRow>) -> TradeBill {
+        let rows: Vec<BillRow> = rows
+            .into_iter()
+            .filter(|r| layout != BillType::Success || r.trade_state != "REFUND")
+            .collect();
+        let summary = BillSummary {
+            trade_count: rows.len() as u64,
+            settlement_total: Fen(rows.iter().map(|r| r.settlement_total.0).sum()),
+            refund_total: Fen(rows.iter().map(|r| r.refund.0).sum()),
+            order_total: Fen(rows.iter().map(|r| r.order_amount.0).sum()),
+            refund_requested_total: Fen(rows.iter().map(|r| r.refund_requested.0).sum()),
+            ..BillSummary::default()
+        };
+        let text = bill::render(&TradeBill {
+            bill_type: layout,
+            rows,
+            summary,
+        });
+        let parsed = bill::parse(&text).expect("a bill the parser reads");
+        bill::check_summary(&parsed).expect("it adds up");
+        assert_eq!(parsed.bill_type, layout);
+        parsed
+    }
+
+    fn local(no: &str, state: &str, fen: i64) -> LocalOrder {
+        LocalOrder {
+            out_trade_no: no.into(),
+            transaction_id: None,
+            amount: Fen(fen),
+            state: state.into(),
+            was_paid: CHARGED.contains(&state),
+        }
+    }
+
+    /// Two sub-merchants of one service provider, each with a till `POS01` (so the same kind
+    /// of order numbers), and the provider's own business (特约商户号 `0`).
+    fn shared_bill_rows() -> Vec<BillRow> {
+        vec![
+            row(OURS, "POS01-20251125-AB-000001", "SUCCESS", 1_000),
+            row(OURS, "POS01-20251125-AB-000002", "SUCCESS", 2_000),
+            refund_row(
+                OURS,
+                "POS01-20251125-AB-000002",
+                "POS01-20251125-AB-000002-R1",
+                500,
+            ),
+            // The other sub-merchant's till has the same terminal id and even the same
+            // number: not ours, not a mismatch.
+            row(OTHER, "POS01-20251125-AB-000001", "SUCCESS", 7_000),
+            row(OTHER, "POS01-20251125-CD-000009", "SUCCESS", 3_000),
+            refund_row(
+                OTHER,
+                "POS01-20251125-CD-000009",
+                "POS01-20251125-CD-000009-R1",
+                300,
+            ),
+            // The service provider's own (no sub-merchant).
+            row("0", "SP-ORDER-1", "SUCCESS", 4_000),
+        ]
+    }
+
+    #[test]
+    fn other_sub_merchants_rows_are_counted_apart_never_compared_in_both_layouts() {
+        let orders = vec![
+            local("POS01-20251125-AB-000001", "PAID", 1_000),
+            local("POS01-20251125-AB-000002", "PARTIALLY_REFUNDED", 2_000),
+        ];
+        let refunds = [LocalRefund {
+            out_refund_no: "POS01-20251125-AB-000002-R1".into(),
+            out_trade_no: "POS01-20251125-AB-000002".into(),
+            amount: Fen(500),
+            status: "SUCCESS".into(),
+        }];
+        for layout in [BillType::All, BillType::Success] {
+            let b = through_text(layout, shared_bill_rows());
+            // A SUCCESS bill has no refund rows (the till asks for ALL).
+            let with_refunds = layout == BillType::All;
+            let ours = if with_refunds { &refunds[..] } else { &[] };
+            let r = reconcile_for("2025-11-25", SP, Some(OURS), "POS01", &b, &orders, ours);
+            assert!(r.is_clean(), "{layout:?}: {:?}", r.mismatches);
+            assert_eq!(r.matched_payments, 2, "{layout:?}");
+            assert_eq!(r.matched_refunds, usize::from(with_refunds), "{layout:?}");
+            let other = &r.other_sub_merchants[OTHER];
+            assert_eq!(
+                (other.payments, other.payment_total),
+                (2, Fen(10_000)),
+                "{layout:?}"
+            );
+            assert_eq!(
+                (other.refunds, other.refund_total),
+                if with_refunds {
+                    (1, Fen(300))
+                } else {
+                    (0, Fen(0))
+                }
+            );
+            let own = &r.other_sub_merchants["0"];
+            assert_eq!((own.payments, own.payment_total), (1, Fen(4_000)));
+            assert!(r.other_terminals.is_empty(), "{:?}", r.other_terminals);
+            assert_eq!(r.sub_mchid.as_deref(), Some(OURS));
+
+            let table = to_table(&r, false);
+            assert!(
+                table.contains("service provider 1900000001 sub-merchant 1900000109"),
+                "{table}"
+            );
+            assert!(
+                table.contains("· other sub-merchant 1900000110: 2 payments ¥100.00"),
+                "{table}"
+            );
+            assert!(to_table(&r, true).contains("其他特约商户 1900000110"));
+            let csv = to_csv(&r);
+            assert!(
+                csv.contains("\r\nother_sub_merchant,1900000110,,,,100.00\r\n"),
+                "{csv}"
+            );
+            let json = serde_json::to_value(&r).unwrap();
+            assert_eq!(json["other_sub_merchants"][OTHER]["payments"], 2, "{json}");
+        }
+    }
+
+    #[test]
+    fn our_sub_merchants_disagreements_are_still_reported() {
+        // Money of ours without a sale record, and a sale of ours missing from the bill:
+        // the filter hides neither.
+        let mut rows = shared_bill_rows();
+        rows.push(row(OURS, "POS01-20251125-AB-000003", "SUCCESS", 999));
+        for layout in [BillType::All, BillType::Success] {
+            let b = through_text(layout, rows.clone());
+            let orders = vec![
+                local("POS01-20251125-AB-000001", "PAID", 1_000),
+                local("POS01-20251125-AB-000002", "PAID", 2_000),
+                local("POS01-20251125-AB-000004", "PAID", 4_444),
+            ];
+            let r = reconcile_for("2025-11-25", SP, Some(OURS), "POS01", &b, &orders, &[]);
+            let kinds: Vec<&str> = r.mismatches.iter().map(Mismatch::kind).collect();
+            // Most serious first (the order of `Mismatch`).
+            let mut want = vec!["there_missing_here", "paid_here_missing_there"];
+            if layout == BillType::All {
+                want.push("refund_there_missing_here");
+            }
+            assert_eq!(kinds, want, "{layout:?}: {:?}", r.mismatches);
+            assert!(
+                r.mismatches
+                    .iter()
+                    .all(|m| !format!("{m:?}").contains("7000")),
+                "no row of the other sub-merchant"
+            );
+        }
+    }
+
+    #[test]
+    fn another_sub_merchants_number_cannot_fake_a_line_of_the_table() {
+        let b = TradeBill {
+            bill_type: BillType::All,
+            rows: vec![row(
+                "19\n✘ there_missing_here \u{1b}[2J",
+                "X-1",
+                "SUCCESS",
+                100,
+            )],
+            summary: BillSummary::default(),
+        };
+        let r = reconcile_for("2025-11-25", SP, Some(OURS), "POS01", &b, &[], &[]);
+        assert!(r.is_clean());
+        let table = to_table(&r, false);
+        assert_eq!(table.lines().count(), 3, "{table}");
+        assert!(!table.contains('\u{1b}'), "{table}");
+    }
+
+    #[test]
+    fn a_direct_merchants_bill_is_compared_as_before() {
+        // 特约商户号 `0` or empty on a direct merchant's bill: every row compared.
+        let text = "\u{feff}交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\r\n\
+`2025-11-25 10:00:00,`wx8888888888888888,`1900000001,`0,`,`4200000001,`POS01-20251125-AB-000001,`o1,`MICROPAY,`SUCCESS,`OTHERS,`CNY,`10.00,`0.00,`0,`0,`0.00,`0.00,`,`,`水,`,`0.06000,`0.60%,`10.00,`0.00,`\r\n\
+`2025-11-25 10:05:00,`wx8888888888888888,`1900000001,`,`,`4200000002,`POS01-20251125-AB-000002,`o2,`MICROPAY,`SUCCESS,`OTHERS,`CNY,`20.00,`0.00,`0,`0,`0.00,`0.00,`,`,`水,`,`0.12000,`0.60%,`20.00,`0.00,`\r\n\
+总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n\
+`2,`30.00,`0.00,`0.00,`0.18000,`30.00,`0.00\r\n";
+        let b = bill::parse(text.as_bytes()).unwrap();
+        assert_eq!(b.rows[0].sub_mchid, "0");
+        assert_eq!(b.rows[1].sub_mchid, "");
+        let orders = vec![local("POS01-20251125-AB-000001", "PAID", 1_000)];
+        let r = reconcile("2025-11-25", SP, "POS01", &b, &orders, &[]);
+        assert_eq!(r.matched_payments, 1);
+        assert!(r.other_sub_merchants.is_empty() && r.sub_mchid.is_none());
+        assert_eq!(
+            r.mismatches,
+            vec![Mismatch::ThereMissingHere {
+                out_trade_no: "POS01-20251125-AB-000002".into(),
+                transaction_id: "4200000002".into(),
+                amount: Fen(2_000),
+            }]
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(
+            json.get("sub_mchid").is_none() && json.get("other_sub_merchants").is_none(),
+            "a direct merchant's JSON is unchanged: {json}"
+        );
+        let table = to_table(&r, false);
+        assert!(
+            table.starts_with("Reconciliation 2025-11-25 merchant 1900000001 terminal POS01\n")
+        );
+        assert!(!table.contains("sub-merchant") && !to_csv(&r).contains("other_sub_merchant"));
+        // The same bill for a direct merchant's rows with a sub-merchant column set (a
+        // provider's bill read by a direct till) is still compared whole: no filter without
+        // a sub-merchant of our own.
+        let mut b2 = b.clone();
+        b2.rows[1].sub_mchid = OTHER.into();
+        let r2 = reconcile("2025-11-25", SP, "POS01", &b2, &orders, &[]);
+        assert_eq!(r2.mismatches.len(), 1);
+    }
 }

@@ -73,6 +73,7 @@ fn config_and_check_name_the_sub_merchant_in_service_provider_mode() {
     let dir = tempfile::tempdir().unwrap();
     let mut t = config::demo();
     config::insert(&mut t, "merchant.sub_mchid", "1900000109");
+    config::insert(&mut t, "merchant.sub_merchant_name", "示例便利店南山店");
     config::write(&t, &dir.path().join("scanpay.toml"));
     let out = scanpay(dir.path()).arg("config").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -82,6 +83,17 @@ fn config_and_check_name_the_sub_merchant_in_service_provider_mode() {
             .any(|l| l.starts_with("merchant.sub_mchid") && l.ends_with("1900000109")),
         "{text}"
     );
+    assert!(
+        text.lines().any(|l| l.starts_with("merchant.sub_merchant_name")
+            && l.ends_with("示例便利店南山店")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("merchant (party)")
+            && l.contains("service provider (服务商) 1900000001")
+            && l.contains("sub-merchant (特约商户) 1900000109")),
+        "{text}"
+    );
     // The check's first line says mchid/appid are the service provider's. (Its round trip
     // needs the simulator's partner endpoints, the next step of issue 14.)
     let out = scanpay(dir.path()).arg("check").output().unwrap();
@@ -89,7 +101,7 @@ fn config_and_check_name_the_sub_merchant_in_service_provider_mode() {
     let first = text.lines().next().unwrap_or_default();
     assert!(
         first.contains(
-            "mchid 1900000001, appid wxd678efh567hg6787 (service provider), sub_mchid 1900000109"
+            "mchid 1900000001, appid wxd678efh567hg6787 (service provider), sub_mchid 1900000109 (sub-merchant 示例便利店南山店)"
         ),
         "{text}"
     );

@@ -129,3 +129,81 @@ fn shift_close_prints_the_full_z_and_report_z_print_reprints_it_in_full() {
     );
     assert!(spooled(d, "z-00002").contains("Z 报表 #2"));
 }
+
+/// A service provider's till (the demo with a sub-merchant): an order written in-process (not
+/// charged: nothing reaches the payment service), then read by the real binary — `orders
+/// --json` and the CSV export say whose it is, `report x` names the sub-merchant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_orders_export_and_x_name_the_sub_merchant() {
+    use scanpay::auth_code::AuthCode;
+    use scanpay::clock::{SharedClock, TokioClock};
+    use scanpay::engine::Sale;
+    use scanpay::money::Fen;
+    use scanpay::till::{Printing, Till};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = common::config::demo();
+    common::config::set(&mut t, "language", "en");
+    common::config::insert(&mut t, "merchant.sub_mchid", "1900000109");
+    common::config::insert(&mut t, "merchant.sub_merchant_name", "示例便利店南山店");
+    let path = common::config::write(&t, &dir.path().join("partner.toml"));
+    let cfg = common::config::load(&t, &path).unwrap();
+    let (no, created_at) = {
+        let clock: SharedClock = std::sync::Arc::new(TokioClock::new());
+        let till = Till::open(cfg, clock, Printing::Wait).await.unwrap();
+        let shift = till.open_shift("li").await.unwrap();
+        let sale = Sale {
+            amount: Fen(1234),
+            description: String::new(),
+            code: AuthCode::parse("134567890123456711").unwrap(),
+            shift_id: shift.id,
+            cashier: shift.cashier,
+        };
+        let o = till.engine().create_order(&sale).await.unwrap();
+        (o.out_trade_no, o.created_at)
+    };
+    let cfg_arg = path.to_str().unwrap();
+    let orders = common::json(&run(
+        dir.path(),
+        &["--config", cfg_arg, "orders", "--all", "--json"],
+        "",
+    ));
+    let o = &orders[0];
+    assert_eq!(o["out_trade_no"], no.as_str());
+    assert_eq!(o["party"], "service_provider", "{o}");
+    assert_eq!(o["sub_mchid"], "1900000109", "{o}");
+
+    let x = run(dir.path(), &["--config", cfg_arg, "report", "x"], "");
+    assert!(
+        stdout(&x).contains("sub-merchant 1900000109 示例便利店南山店"),
+        "{}",
+        stdout(&x)
+    );
+    let xj = common::json(&run(
+        dir.path(),
+        &["--config", cfg_arg, "report", "x", "--json"],
+        "",
+    ));
+    assert_eq!(xj["sub_merchant"]["sub_mchid"], "1900000109", "{xj}");
+    assert_eq!(xj["sub_merchant"]["name"], "示例便利店南山店", "{xj}");
+
+    let day = scanpay::clock::beijing::date(created_at);
+    let csv = run(
+        dir.path(),
+        &["--config", cfg_arg, "export", "--from", &day, "--to", &day],
+        "",
+    );
+    let text = stdout(&csv);
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap().ends_with(",party,sub_mchid"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",service_provider,1900000109"),
+        "{text}"
+    );
+}

@@ -467,3 +467,76 @@ fn service_provider_fields_say_whose_they_are() {
         "{err}"
     );
 }
+
+#[test]
+fn sub_merchant_name_is_the_sub_merchants_and_printable() {
+    let named = loaded_with(|t| {
+        insert(t, "merchant.sub_mchid", "1900000109");
+        insert(t, "merchant.sub_merchant_name", "  示例便利店（南山）  ");
+    });
+    assert_eq!(
+        named.merchant.sub_merchant_name.as_deref(),
+        Some("示例便利店（南山）"),
+        "trimmed"
+    );
+    let sub = named
+        .merchant
+        .sub_merchant()
+        .expect("service-provider mode");
+    assert_eq!(sub.sub_mchid, "1900000109");
+    assert_eq!(sub.name.as_deref(), Some("示例便利店（南山）"));
+    let shown = named.describe();
+    assert!(
+        shown.contains("merchant.sub_merchant_name") && shown.contains("示例便利店（南山）"),
+        "{shown}"
+    );
+    assert!(shown.contains("service provider (服务商)"), "{shown}");
+    let direct = loaded_with(|_| {});
+    assert_eq!(direct.merchant.sub_merchant(), None);
+    assert!(direct.describe().contains("direct merchant"));
+    assert!(!direct.describe().contains("sub_merchant_name"));
+
+    // Only with a sub-merchant.
+    let err = error_with(|t| insert(t, "merchant.sub_merchant_name", "示例"));
+    assert!(
+        err.contains("field `merchant.sub_merchant_name`")
+            && err.contains("merchant.sub_mchid")
+            && err.contains("merchant.store_name"),
+        "{err}"
+    );
+    let partner = |name: &str| {
+        let name = name.to_string();
+        error_with(move |t| {
+            insert(t, "merchant.sub_mchid", "1900000109");
+            insert(t, "merchant.sub_merchant_name", name.as_str());
+        })
+    };
+    let err = partner("   ");
+    assert!(
+        err.contains("field `merchant.sub_merchant_name`") && err.contains("empty"),
+        "{err}"
+    );
+    let err = partner("示例\u{1b}[2J便利店");
+    assert!(
+        err.contains("field `merchant.sub_merchant_name`") && err.contains("control"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "the error does not echo the escape"
+    );
+    let err = partner(&"店".repeat(65));
+    assert!(
+        err.contains("field `merchant.sub_merchant_name`") && err.contains("at most 64"),
+        "{err}"
+    );
+    let longest = "店".repeat(64);
+    let ok = loaded_with(|t| {
+        insert(t, "merchant.sub_mchid", "1900000109");
+        insert(t, "merchant.sub_merchant_name", longest.as_str());
+    });
+    assert_eq!(
+        ok.merchant.sub_merchant_name.as_deref(),
+        Some(longest.as_str())
+    );
+}

@@ -219,6 +219,8 @@ async fn close_is_refused_while_orders_are_open_and_a_forced_close_lists_them(mo
                 code_masked: "1345 **** **** 6716".into(),
                 code_fingerprint: "x".into(),
                 protocol: scanpay::config::Api::V3,
+                party: scanpay::order::PartyKind::Direct,
+                sub_mchid: None,
             };
             let m = Machine::new(500, Timing::from_secs(5, 45));
             orders::create(c, &new, m.state(), &m.to_snapshot(), 0)
@@ -326,7 +328,7 @@ proptest! {
         let mut per_state = std::collections::BTreeMap::<String, (i64, i64)>::new();
         for (amount, st, who, at, refund_kind) in orders_spec {
             let new = orders::NewOrder { shift_id: shift.id, terminal_id: "POS01".into(), cashier: cashiers[who].into(), amount: Fen(amount),
-                description: String::new(), code_masked: "x".into(), code_fingerprint: format!("{amount}-{at}"), protocol: scanpay::config::Api::V3 };
+                description: String::new(), code_masked: "x".into(), code_fingerprint: format!("{amount}-{at}"), protocol: scanpay::config::Api::V3, party: scanpay::order::PartyKind::Direct, sub_mchid: None };
             // The store persists what it is told: write the states straight in.
             let o = orders::create(&mut conn, &new, OrderState::Pending, "{}", at).unwrap();
             let state = states[usize::from(st)];

@@ -21,6 +21,7 @@ fn data(lang: Language) -> SaleReceipt {
     SaleReceipt {
         lang,
         store_name: "示例便利店".into(),
+        sub_merchant: None,
         terminal_id: "POS01".into(),
         cashier: "li".into(),
         shift_id: 12,
@@ -69,6 +70,146 @@ fn golden_text_layouts() {
                 insta::assert_snapshot!(format!("{lang:?}_{width}_{name}").to_lowercase(), text);
             }
         }
+    }
+}
+
+fn sub_merchant() -> scanpay::order::SubMerchant {
+    scanpay::order::SubMerchant {
+        sub_mchid: "1900000109".into(),
+        name: Some("示例便利店南山店".into()),
+    }
+}
+
+/// A service provider's till: the sale was charged for a sub-merchant (特约商户).
+fn partner(lang: Language) -> SaleReceipt {
+    let mut d = data(lang);
+    d.sub_merchant = Some(sub_merchant());
+    d
+}
+
+#[test]
+fn partner_receipts_name_the_sub_merchant_and_direct_ones_do_not() {
+    for lang in [Language::Zh, Language::En] {
+        for width in [32, 48] {
+            let text = layout::to_text(&layout::sale(&partner(lang), width));
+            let label = match lang {
+                Language::Zh => "特约商户",
+                Language::En => "Sub-merchant",
+            };
+            // On one line when it fits, else the value right-aligned below its label.
+            let at = text
+                .lines()
+                .position(|l| l.starts_with(label))
+                .unwrap_or_else(|| panic!("no sub-merchant line: {text}"));
+            let shown: String = text.lines().skip(at).take(2).collect::<Vec<_>>().join(" ");
+            assert!(
+                shown.contains("1900000109 示例便利店南山店"),
+                "{shown:?} in {text}"
+            );
+            assert!(text.lines().all(|l| l.width() <= width), "{text}");
+            insta::assert_snapshot!(
+                format!("partner_{lang:?}_{width}_paid").to_lowercase(),
+                text
+            );
+            let direct = layout::to_text(&layout::sale(&data(lang), width));
+            assert!(!direct.contains(label) && !direct.contains("1900000109"));
+        }
+    }
+    // The number alone when no name is configured.
+    let mut d = partner(Language::En);
+    d.sub_merchant = Some(scanpay::order::SubMerchant {
+        sub_mchid: "1900000109".into(),
+        name: None,
+    });
+    let text = layout::to_text(&layout::sale(&d, 32));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Sub-merchant") && l.ends_with(" 1900000109")),
+        "{text}"
+    );
+    // The printer gets the same line (ESC/POS of the same layout).
+    let opts = scanpay::receipt::escpos::EscPosOptions {
+        cut: true,
+        drawer: false,
+        qr: scanpay::receipt::escpos::QrMode::Firmware,
+    };
+    let bytes = scanpay::receipt::escpos::encode(&layout::sale(&d, 32), &opts);
+    let plain = scanpay::receipt::escpos::encode(&layout::sale(&data(Language::En), 32), &opts);
+    let has = |b: &[u8], s: &[u8]| b.windows(s.len()).any(|w| w == s);
+    assert!(has(&bytes, b"Sub-merchant") && has(&bytes, b"1900000109"));
+    assert!(!has(&plain, b"Sub-merchant"));
+}
+
+#[test]
+fn partner_x_and_z_name_the_sub_merchant_on_screen_and_paper() {
+    use scanpay::store::shifts::{Shift, Summary};
+    use scanpay::till::reports::Report;
+    let shift = Shift {
+        id: 12,
+        terminal_id: "POS01".into(),
+        cashier: "li".into(),
+        opened_at: PAID_AT,
+        closed_at: None,
+        z_number: None,
+    };
+    let summary = Summary {
+        shift_id: 12,
+        by_state: vec![("PAID".into(), 2, 22_850)],
+        paid_count: 2,
+        paid_fen: 22_850,
+        net_fen: 22_850,
+        by_cashier: vec![("li".into(), 2, 22_850)],
+        first_out_trade_no: Some("POS01-20251125-AB-000231".into()),
+        last_out_trade_no: Some("POS01-20251125-AB-000232".into()),
+        sub_merchant: Some(sub_merchant()),
+        ..Summary::default()
+    };
+    for lang in [Language::Zh, Language::En] {
+        let x = Report::x(lang, &shift, summary.clone());
+        let z = Report::z(lang, 7, summary.clone());
+        for (name, report) in [("x", &x), ("z", &z)] {
+            let text = report.to_text();
+            let second = text.lines().nth(1).unwrap_or_default();
+            let label = match lang {
+                Language::Zh => "特约商户",
+                Language::En => "sub-merchant",
+            };
+            assert_eq!(
+                second,
+                format!("  {label} 1900000109 示例便利店南山店"),
+                "{text}"
+            );
+            let pairs: Vec<(String, String)> = report
+                .lines()
+                .into_iter()
+                .map(|l| (l.label.clone(), l.value()))
+                .collect();
+            let paper = layout::to_text(&layout::summary(
+                lang,
+                &report.title,
+                "示例便利店",
+                &pairs,
+                32,
+                false,
+            ));
+            assert!(paper.lines().all(|l| l.width() <= 32), "{paper}");
+            insta::assert_snapshot!(
+                format!("partner_{lang:?}_{name}").to_lowercase(),
+                format!("{text}\n{paper}")
+            );
+        }
+        // The JSON of a direct merchant's report has no such field (unchanged).
+        let mut direct = summary.clone();
+        direct.sub_merchant = None;
+        let json = serde_json::to_value(&direct).unwrap();
+        assert!(json.get("sub_merchant").is_none(), "{json}");
+        assert!(
+            !Report::x(lang, &shift, direct)
+                .to_text()
+                .contains("1900000109")
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["sub_merchant"]["sub_mchid"], "1900000109", "{json}");
     }
 }
 

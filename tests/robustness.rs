@@ -22,6 +22,8 @@ fn order(shift: i64, i: i64) -> orders::NewOrder {
         code_masked: "1345 **** **** 6711".into(),
         code_fingerprint: format!("f{i}"),
         protocol: scanpay::config::Api::V3,
+        party: scanpay::order::PartyKind::Direct,
+        sub_mchid: None,
     }
 }
 

@@ -17,6 +17,8 @@ fn new_order(shift_id: i64) -> NewOrder {
         code_masked: "1345 **** **** 6711".into(),
         code_fingerprint: "ab".into(),
         protocol: scanpay::config::Api::V3,
+        party: scanpay::order::PartyKind::Direct,
+        sub_mchid: None,
     }
 }
 
@@ -300,4 +302,157 @@ fn order_numbers_are_never_reused() {
     for _ in 0..50 {
         fresh(number(&mut whole, shift, t + 60_000));
     }
+}
+
+/// The party columns (the party migration, 8 when written) of every order in a log.
+fn parties(conn: &Connection) -> Vec<(String, Option<String>)> {
+    conn.prepare("SELECT party, sub_mchid FROM orders ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn the_party_migration_makes_every_order_of_an_older_log_direct() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v1-shift-log/scanpay-data"
+    ));
+    let db = tmp.path().join("scanpay.db");
+    // The log and its write-ahead file (the last orders may be only there).
+    for name in ["scanpay.db", "scanpay.db-wal"] {
+        if src.join(name).exists() {
+            std::fs::copy(src.join(name), tmp.path().join(name)).unwrap();
+        }
+    }
+    let before: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        before < scanpay::store::schema::VERSION,
+        "the fixture predates the party migration ({before})"
+    );
+
+    let conn = open_connection(&db).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, scanpay::store::schema::VERSION);
+    let rows = parties(&conn);
+    assert_eq!(rows.len(), 7);
+    assert!(
+        rows.iter().all(|(p, s)| p == "direct" && s.is_none()),
+        "{rows:?}"
+    );
+    for o in orders::all(&conn).unwrap() {
+        assert_eq!(
+            (o.party, o.sub_mchid),
+            (scanpay::order::PartyKind::Direct, None)
+        );
+    }
+}
+
+#[test]
+fn an_order_records_whom_it_was_charged_for_and_the_log_refuses_a_mixed_party() {
+    use scanpay::order::PartyKind;
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = open_connection(&dir.path().join("scanpay.db")).unwrap();
+    let shift = shifts::open(&mut conn, "POS01", "li", NOW).unwrap();
+    let m = Machine::new(1234, Timing::from_secs(5, 45));
+    let direct = orders::create(
+        &mut conn,
+        &new_order(shift.id),
+        m.state(),
+        &m.to_snapshot(),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(
+        (direct.party, direct.sub_mchid.as_deref()),
+        (PartyKind::Direct, None)
+    );
+    let partner = NewOrder {
+        party: PartyKind::ServiceProvider,
+        sub_mchid: Some("1900000109".into()),
+        code_fingerprint: "cd".into(),
+        ..new_order(shift.id)
+    };
+    let o = orders::create(&mut conn, &partner, m.state(), &m.to_snapshot(), NOW).unwrap();
+    let o = orders::by_id(&conn, o.id).unwrap();
+    assert_eq!(
+        (o.party, o.sub_mchid.as_deref()),
+        (PartyKind::ServiceProvider, Some("1900000109"))
+    );
+    assert_eq!(
+        parties(&conn),
+        vec![
+            ("direct".into(), None),
+            ("service_provider".into(), Some("1900000109".into()))
+        ]
+    );
+
+    // The store persists what it is told, but never a party without its sub-merchant or a
+    // direct order with one.
+    for (party, sub, fp) in [
+        (PartyKind::ServiceProvider, None, "e1"),
+        (PartyKind::ServiceProvider, Some(String::new()), "e2"),
+        (PartyKind::Direct, Some("1900000109".to_string()), "e3"),
+    ] {
+        let bad = NewOrder {
+            party,
+            sub_mchid: sub.clone(),
+            code_fingerprint: fp.into(),
+            ..new_order(shift.id)
+        };
+        let err = orders::create(&mut conn, &bad, m.state(), &m.to_snapshot(), NOW).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Sql(_)),
+            "{party:?} {sub:?}: {err:?}"
+        );
+    }
+    assert_eq!(orders::all(&conn).unwrap().len(), 2, "nothing half-written");
+    let err = conn
+        .execute("UPDATE orders SET party = 'other' WHERE id = ?1", [o.id])
+        .unwrap_err();
+    assert!(err.to_string().contains("CHECK"), "{err}");
+
+    // A Z of a service provider's shift keeps the sub-merchant; a direct one has none.
+    let sub = scanpay::order::SubMerchant {
+        sub_mchid: "1900000109".into(),
+        name: Some("示例".into()),
+    };
+    for id in [direct.id, o.id] {
+        conn.execute("UPDATE orders SET state = 'FAILED' WHERE id = ?1", [id])
+            .unwrap();
+    }
+    let (_, z) =
+        shifts::close_for(&mut conn, "POS01", "li", NOW + 1, None, Some(sub.clone())).unwrap();
+    assert_eq!(z.sub_merchant, Some(sub.clone()));
+    let stored: String = conn
+        .query_row(
+            "SELECT report FROM z_reports ORDER BY z_number DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let back: shifts::Summary = serde_json::from_str(&stored).unwrap();
+    assert_eq!(back.sub_merchant, Some(sub));
+    shifts::open(&mut conn, "POS01", "li", NOW + 2).unwrap();
+    let (_, z) = shifts::close(&mut conn, "POS01", "li", NOW + 3, None).unwrap();
+    assert_eq!(z.sub_merchant, None);
+    let stored: String = conn
+        .query_row(
+            "SELECT report FROM z_reports ORDER BY z_number DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !stored.contains("sub_merchant"),
+        "a direct Z is as it was: {stored}"
+    );
 }

@@ -80,6 +80,8 @@ fn rejected_order() -> OrderRecord {
         cashier: "li".into(),
         amount: Fen(1234),
         description: String::new(),
+        party: scanpay::order::PartyKind::Direct,
+        sub_mchid: None,
         code_masked: "1345 **** **** 6711".into(),
         state: OrderState::Failed,
         snapshot: String::new(),

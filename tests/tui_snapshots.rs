@@ -101,6 +101,8 @@ fn order(id: i64, state: OrderState, amount: i64, reason: Option<Reason>) -> Ord
         amount: Fen(amount),
         description: String::new(),
         code_masked: "1345 **** **** 6701".into(),
+        party: scanpay::order::PartyKind::Direct,
+        sub_mchid: None,
         state,
         snapshot: String::new(),
         transaction_id: (state == OrderState::Paid)
@@ -288,6 +290,7 @@ fn other_screens(lang: Language) -> Vec<(&'static str, App)> {
         let data = scanpay::receipt::layout::SaleReceipt {
             lang,
             store_name: "示例便利店".into(),
+            sub_merchant: None,
             terminal_id: "POS01".into(),
             cashier: "li".into(),
             shift_id: 12,
@@ -422,5 +425,55 @@ fn nothing_important_is_cut_off_at_80_columns() {
                 "{lang:?} {name}: key bar cut: {keys}"
             );
         }
+    }
+}
+
+/// A service provider's till: the shift screen (F3) names the sub-merchant above the figures.
+/// (The status line has no place for the merchant in the screen sketches, so it is unchanged.)
+#[test]
+fn the_shift_screen_of_a_partner_till_names_the_sub_merchant() {
+    for lang in [Language::Zh, Language::En] {
+        let mut s = app(lang);
+        update(
+            &mut s,
+            Msg::Summary(Summary {
+                shift_id: 12,
+                by_state: vec![("PAID".into(), 22, 231_840)],
+                paid_count: 22,
+                paid_fen: 231_840,
+                net_fen: 231_840,
+                by_cashier: vec![("li".into(), 22, 231_840)],
+                first_out_trade_no: Some("POS01-20251125-AB-000001".into()),
+                last_out_trade_no: Some("POS01-20251125-AB-000022".into()),
+                sub_merchant: Some(scanpay::order::SubMerchant {
+                    sub_mchid: "1900000109".into(),
+                    name: Some("示例便利店南山店".into()),
+                }),
+                ..Summary::default()
+            }),
+        );
+        let mut at = T0 + 1_000;
+        key(&mut s, Key::F(3), &mut at);
+        let b = draw(&s, 80, 24);
+        let text: String = (0..24)
+            .map(|y| {
+                (0..80)
+                    .map(|x| b.buffer()[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let label = match lang {
+            Language::Zh => "特约商户",
+            Language::En => "sub-merchant",
+        };
+        // Wide characters leave an empty cell behind them: compare without spaces.
+        assert!(
+            text.lines().map(|l| l.replace(' ', "")).any(|l| {
+                l.contains(&format!("{label}1900000109示例便利店南山店").replace(' ', ""))
+            }),
+            "{text}"
+        );
+        insta::assert_snapshot!(format!("{lang:?}_shift_x_partner").to_lowercase(), b);
     }
 }

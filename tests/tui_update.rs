@@ -130,6 +130,8 @@ fn order(state: OrderState, reason: Option<Reason>) -> OrderRecord {
         amount: Fen(1234),
         description: String::new(),
         code_masked: "1345 **** **** 6711".into(),
+        party: scanpay::order::PartyKind::Direct,
+        sub_mchid: None,
         state,
         snapshot: String::new(),
         transaction_id: (state == OrderState::Paid).then(|| "4200000000202511250000000001".into()),

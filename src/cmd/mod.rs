@@ -15,6 +15,7 @@ use std::sync::Arc;
 use scanpay::clock::{SharedClock, SystemClock, beijing};
 use scanpay::config::{Config, Language, Mode};
 use scanpay::engine::OrderState;
+use scanpay::order::PartyKind;
 use scanpay::sanitize;
 use scanpay::store::StoreError;
 use scanpay::store::orders::OrderRecord;
@@ -145,7 +146,7 @@ pub fn print_json(mut v: serde_json::Value, simulated: bool, pretty: bool) {
 }
 
 /// The JSON object of the contract: `out_trade_no, state, amount_fen, transaction_id, message`
-/// (plus `created_at` where asked).
+/// (plus `created_at` where asked, and `party`/`sub_mchid` for a service provider's order).
 pub fn order_json(o: &OrderRecord, lang: Language, with_created: bool) -> serde_json::Value {
     let mut v = serde_json::json!({
         "out_trade_no": o.out_trade_no,
@@ -154,6 +155,12 @@ pub fn order_json(o: &OrderRecord, lang: Language, with_created: bool) -> serde_
         "transaction_id": o.transaction_id,
         "message": order_message(o, lang),
     });
+    // A service provider's order says whose it is; a direct merchant's JSON stays as it
+    // always was (no `party` means `direct`).
+    if o.party != PartyKind::Direct {
+        v["party"] = serde_json::json!(o.party.as_str());
+        v["sub_mchid"] = serde_json::json!(o.sub_mchid);
+    }
     if with_created {
         v["created_at"] = serde_json::json!(beijing::rfc3339(o.created_at));
     }

@@ -29,6 +29,9 @@ pub struct SaleReceipt {
     pub lang: Language,
     /// Store name.
     pub store_name: String,
+    /// The sub-merchant the sale was charged for (service-provider mode; `None` for a
+    /// directly connected merchant, whose receipt is unchanged).
+    pub sub_merchant: Option<crate::order::SubMerchant>,
     /// Till.
     pub terminal_id: String,
     /// Cashier.
@@ -107,6 +110,12 @@ pub fn sale(r: &SaleReceipt, width: usize) -> Receipt {
         );
     }
     b.rule();
+    if let Some(sub) = &r.sub_merchant {
+        b.kv(
+            crate::i18n::receipt_sub_merchant_label(r.lang),
+            &crate::i18n::sub_merchant(sub),
+        );
+    }
     b.kv(l.t("终端", "Till"), &r.terminal_id);
     b.kv(l.t("班次", "Shift"), &format!("#{}", r.shift_id));
     b.kv(l.t("收银员", "Cashier"), &r.cashier);

@@ -78,6 +78,7 @@ pub fn sale_receipt(
     Ok(SaleReceipt {
         lang: cfg.language,
         store_name: cfg.merchant.store_name.clone(),
+        sub_merchant: order_sub_merchant(cfg, order),
         terminal_id: order.terminal_id.clone(),
         cashier: order.cashier.clone(),
         shift_id: order.shift_id,
@@ -93,6 +94,19 @@ pub fn sale_receipt(
         copy_at_ms,
         training: cfg.wechatpay.mode == Mode::Simulator,
     })
+}
+
+/// The sub-merchant an order was charged for, as its receipt shows it: the number the log
+/// recorded with the order, and the configured name when the configuration is that same
+/// sub-merchant's (a data folder belongs to one sub-merchant, so it is).
+fn order_sub_merchant(cfg: &Config, order: &OrderRecord) -> Option<crate::order::SubMerchant> {
+    let sub_mchid = order.sub_mchid.clone()?;
+    let name = cfg
+        .merchant
+        .sub_merchant()
+        .filter(|s| s.sub_mchid == sub_mchid)
+        .and_then(|s| s.name);
+    Some(crate::order::SubMerchant { sub_mchid, name })
 }
 
 /// A print job for a receipt.

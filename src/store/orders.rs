@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{StoreError, meta_get_or_init};
 use crate::config::Api;
 use crate::money::Fen;
-use crate::order::{EventKind, OrderState, Reason};
+use crate::order::{EventKind, OrderState, PartyKind, Reason};
 
 /// A new sale, as written before its pay call leaves.
 #[derive(Clone, Debug)]
@@ -27,6 +27,12 @@ pub struct NewOrder {
     pub code_fingerprint: String,
     /// The WeChat Pay API the order is made over (the client's, at creation).
     pub protocol: Api,
+    /// Whom it is charged for (the till's configuration says; the store writes what it is
+    /// told).
+    pub party: PartyKind,
+    /// The sub-merchant's number: `Some` exactly when `party` is
+    /// [`PartyKind::ServiceProvider`] (the log refuses anything else).
+    pub sub_mchid: Option<String>,
 }
 
 /// An order as stored.
@@ -48,6 +54,11 @@ pub struct OrderRecord {
     pub description: String,
     /// Masked code.
     pub code_masked: String,
+    /// Whom it was charged for (`direct` for every order written before service-provider
+    /// mode existed).
+    pub party: PartyKind,
+    /// The sub-merchant's number (特约商户号) in service-provider mode, else `None`.
+    pub sub_mchid: Option<String>,
     /// Contract state.
     pub state: OrderState,
     /// The payment flow's snapshot, as the engine wrote it (the store does not read it).
@@ -111,12 +122,13 @@ pub struct OrderEvent {
     pub state_after: String,
 }
 
-const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at, reason, protocol";
+const COLUMNS: &str = "id, out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked, state, machine, transaction_id, reason_code, created_at, updated_at, reason, protocol, party, sub_mchid";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
     let state: String = r.get(8)?;
     let reason: Option<String> = r.get(14)?;
     let protocol: String = r.get(15)?;
+    let party: String = r.get(16)?;
     let conv = |i: usize, e: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     };
@@ -129,6 +141,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OrderRecord> {
         amount: Fen(r.get(5)?),
         description: r.get(6)?,
         code_masked: r.get(7)?,
+        party: PartyKind::parse(&party)
+            .ok_or_else(|| conv(16, format!("unknown party {party}")))?,
+        sub_mchid: r.get(17)?,
         state: OrderState::parse(&state)
             .ok_or_else(|| conv(8, format!("unknown state {state}")))?,
         snapshot: r.get(9)?,
@@ -308,8 +323,8 @@ pub fn create_with(
     let out_trade_no = format!("{}-{}", new.terminal_id, numbers::next(&tx, now)?);
     tx.execute(
         "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
-                            code_fingerprint, state, machine, created_at, updated_at, protocol)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
+                            code_fingerprint, state, machine, created_at, updated_at, protocol, party, sub_mchid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)",
         params![
             out_trade_no,
             new.shift_id,
@@ -322,7 +337,9 @@ pub fn create_with(
             state.as_str(),
             snapshot,
             now,
-            new.protocol.as_str()
+            new.protocol.as_str(),
+            new.party.as_str(),
+            new.sub_mchid
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -339,6 +356,8 @@ pub fn create_with(
         amount: new.amount,
         description: new.description.clone(),
         code_masked: new.code_masked.clone(),
+        party: new.party,
+        sub_mchid: new.sub_mchid.clone(),
         state,
         snapshot: snapshot.to_string(),
         transaction_id: None,

@@ -210,6 +210,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE orders ADD COLUMN protocol TEXT NOT NULL DEFAULT 'v3' CHECK (protocol IN ('v3', 'v2'));
     "#,
+    // 9: whom each order was charged for: a directly connected merchant ('direct') or a
+    // service provider for one sub-merchant ('service_provider' and its 特约商户号). A folder
+    // could only be direct before, so earlier rows are 'direct' with no sub-merchant. A refund
+    // belongs to its order's party (no column of its own).
+    r#"
+    ALTER TABLE orders ADD COLUMN sub_mchid TEXT;
+    ALTER TABLE orders ADD COLUMN party TEXT NOT NULL DEFAULT 'direct'
+        CHECK ((party = 'direct' AND sub_mchid IS NULL)
+            OR (party = 'service_provider' AND sub_mchid IS NOT NULL AND sub_mchid <> ''));
+    "#,
 ];
 
 /// The schema version this build writes.

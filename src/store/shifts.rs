@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, audit};
-use crate::order::OrderState;
+use crate::order::{OrderState, SubMerchant};
 
 /// A shift.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -130,6 +130,11 @@ pub struct Summary {
     /// The supervisor who forced the close, if it was forced.
     #[serde(default)]
     pub forced_by: Option<String>,
+    /// The sub-merchant (特约商户) the shift sold for, in service-provider mode: as the till's
+    /// configuration said at the X, or at the close for a Z (kept with the Z). Absent for a
+    /// directly connected merchant (and in every Z written before service-provider mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_merchant: Option<SubMerchant>,
 }
 
 /// The summary of a shift, from the running totals (`shift_totals`, `shift_refund_totals`)
@@ -260,6 +265,18 @@ pub fn close(
     now: i64,
     forced_by: Option<&str>,
 ) -> Result<(Shift, Summary), StoreError> {
+    close_for(conn, terminal_id, actor, now, forced_by, None)
+}
+
+/// [`close`], with the sub-merchant the till sells for (service-provider mode) kept on the Z.
+pub fn close_for(
+    conn: &mut Connection,
+    terminal_id: &str,
+    actor: &str,
+    now: i64,
+    forced_by: Option<&str>,
+    sub_merchant: Option<SubMerchant>,
+) -> Result<(Shift, Summary), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let shift = current(&tx, terminal_id)?
         .ok_or_else(|| StoreError::Refused(format!("no shift is open on {terminal_id}")))?;
@@ -280,6 +297,7 @@ pub fn close(
         )));
     }
     let mut summary = summary(&tx, shift.id)?;
+    summary.sub_merchant = sub_merchant;
     // A "forced" close over nothing unsettled is an ordinary close.
     let forced_by = forced_by.filter(|_| !open.is_empty());
     if forced_by.is_some() {

@@ -282,7 +282,7 @@ impl Books {
                 ));
             }
         } else {
-            out.push_str("out_trade_no,created_at,terminal,cashier,shift,amount,state,transaction_id,code,description,reason\r\n");
+            out.push_str("out_trade_no,created_at,terminal,cashier,shift,amount,state,transaction_id,code,description,reason,party,sub_mchid\r\n");
             let ids: Vec<i64> = conn
                 .prepare(
                     "SELECT id FROM orders WHERE created_at >= ?1 AND created_at < ?2 ORDER BY id",
@@ -295,7 +295,7 @@ impl Books {
             for id in ids {
                 let o = orders::by_id(&conn, id)?;
                 out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{},{},{},{}\r\n",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
                     csv(&o.out_trade_no),
                     t(o.created_at),
                     csv(&o.terminal_id),
@@ -306,7 +306,9 @@ impl Books {
                     csv(o.transaction_id.as_deref().unwrap_or("")),
                     csv(&o.code_masked),
                     csv(&o.description),
-                    csv(o.reason_code.as_deref().unwrap_or(""))
+                    csv(o.reason_code.as_deref().unwrap_or("")),
+                    o.party.as_str(),
+                    csv(o.sub_mchid.as_deref().unwrap_or(""))
                 ));
             }
         }

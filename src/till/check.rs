@@ -214,8 +214,21 @@ async fn run_with(cfg: &Config, clock: SharedClock, own: Option<&Client>) -> Rep
             cfg.merchant.mchid,
             cfg.merchant.appid,
             match &cfg.merchant.sub_mchid {
-                // Service-provider mode: mchid/appid are the provider's.
-                Some(sub) => format!(" (service provider), sub_mchid {sub}"),
+                // Service-provider mode: mchid/appid are the provider's; then the
+                // sub-merchant (特约商户) the till charges for, by number and name.
+                Some(sub) => format!(
+                    " (service provider), sub_mchid {sub} (sub-merchant{}){}",
+                    cfg.merchant
+                        .sub_merchant_name
+                        .as_deref()
+                        .map(|n| format!(" {n}"))
+                        .unwrap_or_default(),
+                    cfg.merchant
+                        .sub_appid
+                        .as_deref()
+                        .map(|a| format!(", sub_appid {a}"))
+                        .unwrap_or_default()
+                ),
                 None => String::new(),
             },
             cfg.merchant.terminal_id

@@ -55,6 +55,8 @@ pub enum LineKind {
     Forced,
     /// An order not settled at a forced close.
     Unsettled,
+    /// The sub-merchant the shift sold for (service-provider mode only): its number and name.
+    SubMerchant,
 }
 
 /// One labelled line of a report.
@@ -117,6 +119,7 @@ fn label(lang: Language, kind: LineKind) -> &'static str {
         LineKind::Cashier => L::Cashier,
         LineKind::Range => L::Range,
         LineKind::Forced => L::Forced,
+        LineKind::SubMerchant => L::SubMerchant,
         LineKind::State | LineKind::Hour | LineKind::Unsettled => return "",
     };
     report_label(lang, label)
@@ -130,18 +133,20 @@ pub fn state_label(lang: Language, state: &str) -> String {
     )
 }
 
-/// The lines of a summary, in order: states, paid total, refunds, refunds open (if any), net,
-/// per cashier, per hour, first … last, and a forced close's approver and unsettled orders.
+/// The lines of a summary, in order: the sub-merchant (service-provider mode only), states,
+/// paid total, refunds, refunds open (if any), net, per cashier, per hour, first … last, and a
+/// forced close's approver and unsettled orders.
 pub fn lines(lang: Language, s: &Summary) -> Vec<ReportLine> {
     use LineKind::*;
-    let mut out: Vec<ReportLine> = s
-        .by_state
-        .iter()
-        .map(|(st, n, f)| {
-            ReportLine::figures(State, state_label(lang, st), Some(*n), Some(Fen(*f)))
-        })
-        .collect();
     let l = |k| label(lang, k).to_string();
+    let mut out: Vec<ReportLine> = s
+        .sub_merchant
+        .iter()
+        .map(|sub| ReportLine::text(SubMerchant, l(SubMerchant), crate::i18n::sub_merchant(sub)))
+        .collect();
+    out.extend(s.by_state.iter().map(|(st, n, f)| {
+        ReportLine::figures(State, state_label(lang, st), Some(*n), Some(Fen(*f)))
+    }));
     out.push(ReportLine::figures(
         Collected,
         l(Collected),
@@ -235,7 +240,9 @@ impl Report {
         for l in self.lines() {
             let line = match l.kind {
                 LineKind::Range => format!("  {} {}", l.label, l.value()),
-                LineKind::Forced => format!("  {} {}", l.label, l.value()),
+                LineKind::Forced | LineKind::SubMerchant => {
+                    format!("  {} {}", l.label, l.value())
+                }
                 LineKind::Unsettled => format!("    {} {}", l.label, l.value()),
                 _ => format!(
                     "  {} {:>6}  {:>14}",
@@ -274,7 +281,8 @@ pub fn x_report(conn: &Connection, cfg: &Config) -> Result<Report, TillError> {
     let terminal = &cfg.merchant.terminal_id;
     let shift =
         shifts::current(conn, terminal)?.ok_or_else(|| TillError::NoShift(terminal.clone()))?;
-    let summary = shifts::summary(conn, shift.id)?;
+    let mut summary = shifts::summary(conn, shift.id)?;
+    summary.sub_merchant = cfg.merchant.sub_merchant();
     Ok(Report::x(cfg.language, &shift, summary))
 }
 

@@ -80,6 +80,7 @@ impl Till {
         let force = force.cloned();
         let now = self.clock.now_ms();
         let mode = self.cfg.wechatpay.mode;
+        let sub_merchant = self.cfg.merchant.sub_merchant();
         let (shift, summary) = self
             .store
             .call(move |c| {
@@ -97,7 +98,7 @@ impl Till {
                     return Ok(Err(TillError::NotApproved(e)));
                 }
                 let by = force.as_ref().map(|f| f.supervisor.as_str());
-                shifts::close(c, &terminal, &actor, now, by).map(Ok)
+                shifts::close_for(c, &terminal, &actor, now, by, sub_merchant).map(Ok)
             })
             .await??;
         let z = shift.z_number.unwrap_or(0);

@@ -125,6 +125,25 @@ struct MerchantInfo {
     device_ip: String,
 }
 
+impl MerchantInfo {
+    /// Whom an order is written for: the client's own party, so the log records the party
+    /// the pay call is addressed as.
+    fn party_kind(&self) -> crate::order::PartyKind {
+        match self.party {
+            Party::Direct { .. } => crate::order::PartyKind::Direct,
+            Party::Partner { .. } => crate::order::PartyKind::ServiceProvider,
+        }
+    }
+
+    /// The sub-merchant an order is written for, in service-provider mode.
+    fn sub_mchid(&self) -> Option<String> {
+        match &self.party {
+            Party::Direct { .. } => None,
+            Party::Partner { sub_mchid, .. } => Some(sub_mchid.clone()),
+        }
+    }
+}
+
 /// The payment engine: everything a payment or refund needs. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Engine {

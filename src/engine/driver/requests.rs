@@ -173,6 +173,8 @@ mod tests {
             cashier: "c".into(),
             amount: Fen(100),
             description: "cola".into(),
+            party: crate::order::PartyKind::Direct,
+            sub_mchid: None,
             code_masked: String::new(),
             state: crate::order::OrderState::Pending,
             snapshot: String::new(),

@@ -44,6 +44,8 @@ impl Engine {
             code_masked: sale.code.masked().to_string(),
             code_fingerprint: String::new(),
             protocol: requests::api_of(&self.client),
+            party: self.merchant.party_kind(),
+            sub_mchid: self.merchant.sub_mchid(),
         };
         let result = self
             .store
