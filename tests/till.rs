@@ -256,11 +256,8 @@ async fn a_direct_till_records_direct_orders_and_shows_no_sub_merchant() {
 }
 
 /// End to end in service-provider mode: a sale paid through the partner endpoints is recorded
-/// as the sub-merchant's, and its receipt and the X name the sub-merchant. The lead enables it
-/// once the simulator serves the partner endpoints (h14sim's branch; it passed on a trial merge
-/// of the two branches).
+/// as the sub-merchant's, and its receipt and the X name the sub-merchant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the partner simulator (h14sim)"]
 async fn a_paid_partner_sale_is_the_sub_merchants_on_the_log_the_receipt_and_the_x() {
     use scanpay::order::PartyKind;
     let dir = tempfile::tempdir().unwrap();
