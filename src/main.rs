@@ -220,6 +220,15 @@ enum Command {
         /// `POST /certificates/rotate`.
         #[arg(long)]
         platform_cert: bool,
+        /// Service-provider mode (服务商): --mchid/--appid are the service provider's, bound to
+        /// the sub-merchants 1900000109 and 1900000110 (and --sub-mchid); the configuration it
+        /// writes charges for one of them (`merchant.sub_mchid`).
+        #[arg(long)]
+        partner: bool,
+        /// With --partner: the sub-merchant the written configuration charges for (default
+        /// 1900000109); the simulator knows it besides the demo ones.
+        #[arg(long, requires = "partner")]
+        sub_mchid: Option<String>,
         /// Which API the simulator is set up for: `v3` (plain HTTP) or `v2` (HTTPS with the
         /// simulator's own CA; writes `apiv2_key.txt`, `sim_ca.pem`, `apiclient_cert.pem` and an
         /// APIv2 `scanpay.toml`; `/secapi/*` needs the client certificate).
@@ -346,6 +355,8 @@ fn main() -> ExitCode {
         mchid,
         appid,
         platform_cert,
+        partner,
+        sub_mchid,
         api,
         sign_type,
     }) = &cli.command
@@ -363,8 +374,12 @@ fn main() -> ExitCode {
             keys,
             *admin,
             (mchid, appid),
-            *platform_cert,
-            (api == "v2").then_some(sign_type.as_str()),
+            (*platform_cert, (api == "v2").then_some(sign_type.as_str())),
+            partner.then(|| {
+                sub_mchid
+                    .clone()
+                    .unwrap_or_else(|| sim::DEMO_SUB_MCHIDS[0].to_string())
+            }),
         ));
     }
     // The check reports a configuration that does not load as one of its problems.
@@ -602,9 +617,26 @@ async fn run_sim(
     keys_dir: &std::path::Path,
     admin: SocketAddr,
     (mchid, appid): (&str, &str),
-    platform_cert: bool,
-    v2_sign_type: Option<&str>,
+    (platform_cert, v2_sign_type): (bool, Option<&str>),
+    sub_mchid: Option<String>,
 ) -> ExitCode {
+    if sub_mchid.is_some() && v2_sign_type.is_some() {
+        eprintln!(
+            "scanpay sim: --partner is for the APIv3 simulator (the APIv2 face serves a direct merchant only)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if let Some(sub) = &sub_mchid
+        && (sub.is_empty()
+            || sub.len() > 32
+            || !sub.bytes().all(|b| b.is_ascii_digit())
+            || sub == mchid)
+    {
+        eprintln!(
+            "scanpay sim: --sub-mchid {sub:?}: a sub-merchant's id is 1 to 32 digits, other than the service provider's --mchid"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     // Checked before anything is written: loopback unless --public; a folder of its own.
     let at = match sim::standalone::check_listen(listen, public).await {
         Ok(a) => a,
@@ -635,10 +667,16 @@ async fn run_sim(
         },
     };
     let clock: SharedClock = Arc::new(SystemClock);
-    let built = Simulator::new(&keys, mchid, appid, clock).and_then(|s| match &v2_keys {
-        Some(v2) => s.with_v2(v2),
-        None => Ok(s),
-    });
+    let subs = sub_mchid
+        .as_deref()
+        .map(|sub| sim::sub_merchants_for(sub, None))
+        .unwrap_or_default();
+    let built = Simulator::new(&keys, mchid, appid, clock)
+        .and_then(|s| s.with_sub_merchants(subs.clone()))
+        .and_then(|s| match &v2_keys {
+            Some(v2) => s.with_v2(v2),
+            None => Ok(s),
+        });
     let handle = match built {
         Ok(s) => match s.start_at(&at.addrs).await {
             Ok(h) => h,
@@ -675,6 +713,7 @@ async fn run_sim(
         (mchid, appid),
         &base,
         (platform_cert, v2_sign_type),
+        sub_mchid.as_deref(),
     ) {
         Ok(n) => n,
         Err(e) => {
@@ -715,10 +754,23 @@ async fn run_sim(
         println!("scanpay sim: WeChat Pay APIv3 simulator listening on {base}");
     }
     if v2_sign_type.is_none() {
-        println!(
-            "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
-            keys.merchant_serial_no
-        );
+        if subs.is_empty() {
+            println!(
+                "  merchant    mchid {mchid}, appid {appid}, certificate serial {}",
+                keys.merchant_serial_no
+            );
+        } else {
+            println!(
+                "  provider    service provider sp_mchid {mchid}, sp_appid {appid}, certificate serial {}",
+                keys.merchant_serial_no
+            );
+            let names: Vec<&str> = subs.iter().map(|m| m.sub_mchid.as_str()).collect();
+            println!(
+                "              sub-merchants {} (the configuration charges for {})",
+                names.join(", "),
+                names[0]
+            );
+        }
         println!("  keys        {dir}/apiclient_key.pem (merchant private key, 0600)");
         if platform_cert {
             println!(
@@ -754,15 +806,42 @@ async fn run_sim(
 
 /// Writes the client configuration, or updates the `base_url` line of an existing one (its
 /// own: `sim::standalone::claim_keys_folder` has refused a folder with a file it did not write).
+/// An existing one for the other mode (direct, or another sub-merchant) is written anew: a
+/// till following it would only be refused.
 fn write_client_config(
     path: &std::path::Path,
     keys: &SimKeys,
     (mchid, appid): (&str, &str),
     base: &str,
     (platform_cert, v2_sign_type): (bool, Option<&str>),
+    sub_mchid: Option<&str>,
 ) -> std::io::Result<&'static str> {
     let wanted = format!("base_url = \"{base}\"");
+    let fresh = || {
+        let text = if let Some(sign_type) = v2_sign_type {
+            sim::v2_config_toml(mchid, appid, base, sign_type)
+        } else if platform_cert {
+            sim::platform_cert_config_toml(keys, mchid, appid, base)
+        } else {
+            sim::client_config_toml(keys, mchid, appid, base)
+        };
+        match sub_mchid {
+            Some(sub) => sim::partner_config_toml(&text, sub),
+            None => text,
+        }
+    };
+    let same_party = |text: &str| {
+        let sub = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("sub_mchid = "))
+            .map(|v| v.trim_matches('"'));
+        sub == sub_mchid
+    };
     match std::fs::read_to_string(path) {
+        Ok(text) if !same_party(&text) => {
+            std::fs::write(path, fresh())?;
+            Ok("written anew: its merchant mode or sub-merchant differed")
+        }
         Ok(text) if text.lines().any(|l| l.trim() == wanted) => Ok("reused"),
         Ok(text) => {
             let updated: Vec<String> = text
@@ -779,14 +858,7 @@ fn write_client_config(
             Ok("reused, base_url updated")
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let text = if let Some(sign_type) = v2_sign_type {
-                sim::v2_config_toml(mchid, appid, base, sign_type)
-            } else if platform_cert {
-                sim::platform_cert_config_toml(keys, mchid, appid, base)
-            } else {
-                sim::client_config_toml(keys, mchid, appid, base)
-            };
-            std::fs::write(path, text)?;
+            std::fs::write(path, fresh())?;
             Ok("written")
         }
         Err(e) => Err(e),

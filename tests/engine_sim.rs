@@ -1,27 +1,38 @@
 //! The engine against the in-process simulator over loopback HTTP, with a real SQLite file,
 //! on tokio's paused clock: every scenario ends in the right state, the log agrees with the
-//! simulator's ledger, and the write-ahead order of events holds.
+//! simulator's ledger, and the write-ahead order of events holds — each test once for a
+//! direct merchant (`direct::…`) and once for a service provider's sub-merchant on the
+//! partner paths (`partner::…`).
 
 mod common;
 
 use std::time::Duration;
 
 use common::fixtures::PRICE_FEN;
-use common::rig::{Rig, rig};
+use common::rig::{Mode, Rig, both_modes, rig, rig_in};
 use scanpay::engine::micropay::{Machine, Phase};
 use scanpay::engine::recovery::{Scope, recover};
 use scanpay::engine::{OrderState, Progress};
 use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
 use scanpay::store::orders::OrderRecord;
 
+both_modes!(
+    async #[tokio::test(start_paused = true)]
+    every_scenario_settles_and_agrees_with_the_ledger,
+    userpaying_progress_counts_down,
+    cashier_cancel_reverses,
+    a_code_is_used_once_per_shift,
+    reverse_keeps_failing_then_unresolved_then_recover_settles,
+    lost_answers_never_make_a_false_paid_or_a_false_failed,
+);
+
 /// A payment of the usual price from the customer `suffix`, with the progress reported.
 async fn pay(r: &Rig, suffix: &str) -> (OrderRecord, Vec<Progress>) {
     r.pay_sale(&r.sale(suffix, PRICE_FEN)).await
 }
 
-#[tokio::test(start_paused = true)]
-async fn every_scenario_settles_and_agrees_with_the_ledger() {
-    let r = rig().await;
+async fn every_scenario_settles_and_agrees_with_the_ledger(mode: Mode) {
+    let r = rig_in(mode).await;
     let cases = [
         ("11", OrderState::Paid, None),
         ("01", OrderState::Paid, None),
@@ -92,9 +103,8 @@ async fn every_scenario_settles_and_agrees_with_the_ledger() {
     assert_eq!(n, cases.len());
 }
 
-#[tokio::test(start_paused = true)]
-async fn userpaying_progress_counts_down() {
-    let r = rig().await;
+async fn userpaying_progress_counts_down(mode: Mode) {
+    let r = rig_in(mode).await;
     let (o, progress) = pay(&r, "01").await;
     assert_eq!(o.state, OrderState::Paid);
     let waiting: Vec<&Progress> = progress
@@ -115,9 +125,8 @@ async fn userpaying_progress_counts_down() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn cashier_cancel_reverses() {
-    let r = rig().await;
+async fn cashier_cancel_reverses(mode: Mode) {
+    let r = rig_in(mode).await;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let s = r.sale("03", 500);
     let engine = r.engine.clone();
@@ -134,9 +143,8 @@ async fn cashier_cancel_reverses() {
     assert!(r.kinds(o.id).await.contains(&"cancel".to_string()));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_code_is_used_once_per_shift() {
-    let r = rig().await;
+async fn a_code_is_used_once_per_shift(mode: Mode) {
+    let r = rig_in(mode).await;
     pay(&r, "11").await;
     let mut quiet = |_: &Progress| {};
     let err = r
@@ -150,9 +158,8 @@ async fn a_code_is_used_once_per_shift() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn reverse_keeps_failing_then_unresolved_then_recover_settles() {
-    let r = rig().await;
+async fn reverse_keeps_failing_then_unresolved_then_recover_settles(mode: Mode) {
+    let r = rig_in(mode).await;
     r.sim.inject(FaultRule {
         fault: Fault::ServerError,
         endpoint: Endpoint::Reverse,
@@ -174,9 +181,8 @@ async fn reverse_keeps_failing_then_unresolved_then_recover_settles() {
     r.agrees(&settled[0]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn lost_answers_never_make_a_false_paid_or_a_false_failed() {
-    let r = rig().await;
+async fn lost_answers_never_make_a_false_paid_or_a_false_failed(mode: Mode) {
+    let r = rig_in(mode).await;
     for fault in [
         Fault::Drop,
         Fault::GarbledJson,

@@ -4,14 +4,15 @@
 //! PAID without a charge. `cargo test` runs a small number of rounds; `scripts/soak.sh` runs
 //! many (`SCANPAY_FAULT_ROUNDS`). A "kill" aborts the payment task at a random point on the
 //! paused clock: everything committed stays, nothing else happens — like SIGKILL — and the
-//! simulator goes on processing what it already received.
+//! simulator goes on processing what it already received. Run for a direct merchant
+//! (`direct::…`) and a service provider's sub-merchant on the partner paths (`partner::…`).
 
 mod common;
 
 use std::time::Duration;
 
 use common::fixtures::customer;
-use common::rig::rig;
+use common::rig::{Mode, both_modes, rig_in};
 use scanpay::engine::recovery::{Scope, recover};
 use scanpay::engine::{OrderState, Progress, Sale};
 use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
@@ -42,8 +43,12 @@ struct Counts {
     mismatches: u32,
 }
 
-#[tokio::test(start_paused = true)]
-async fn every_scenario_every_fault_random_kills() {
+both_modes!(
+    async #[tokio::test(start_paused = true)]
+    every_scenario_every_fault_random_kills,
+);
+
+async fn every_scenario_every_fault_random_kills(mode: Mode) {
     let rounds: u64 = std::env::var("SCANPAY_FAULT_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -52,7 +57,7 @@ async fn every_scenario_every_fault_random_kills() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x05ca_99a7);
-    let r = rig().await;
+    let r = rig_in(mode).await;
     let (engine, sim, store) = (&r.engine, &r.sim, &r.store);
     let scenarios = customer::ALL;
     let faults: Vec<Option<Fault>> = vec![

@@ -1,13 +1,15 @@
 //! The manager's tools against the in-process simulator and a real SQLite file: full and
 //! partial refunds within the paid amount, ABNORMAL refunds, refunds recovered after a crash,
-//! X/Z arithmetic (property test), refused and forced closes, backup while writing.
+//! X/Z arithmetic (property test), refused and forced closes, backup while writing. The
+//! scenarios on the simulator run for a direct merchant (`direct::…`) and a service
+//! provider's sub-merchant (`partner::…`).
 
 mod common;
 
 use std::time::Duration;
 
 use common::fixtures::{ABNORMAL_REFUND, customer};
-use common::rig::rig;
+use common::rig::{Mode, both_modes, rig_in};
 use proptest::prelude::*;
 use scanpay::engine::micropay::{Machine, Timing};
 use scanpay::engine::recovery::recover_refunds;
@@ -18,9 +20,19 @@ use scanpay::order::EventKind;
 use scanpay::sim::fault::{Endpoint, Fault, FaultRule};
 use scanpay::store::{open_connection, orders, refunds, shifts};
 
-#[tokio::test(start_paused = true)]
-async fn partial_then_full_refund_never_more_than_paid() {
-    let r = rig().await;
+both_modes!(
+    async #[tokio::test(start_paused = true)]
+    partial_then_full_refund_never_more_than_paid,
+    unpaid_orders_cannot_be_refunded,
+    abnormal_refund_needs_attention,
+    a_lost_refund_answer_is_queried_not_guessed,
+    refunds_in_flight_are_recovered_like_orders,
+    close_is_refused_while_orders_are_open_and_a_forced_close_lists_them,
+    order_state_and_snapshot_never_disagree_after_refunds,
+);
+
+async fn partial_then_full_refund_never_more_than_paid(mode: Mode) {
+    let r = rig_in(mode).await;
     let no = r.paid("11", 1000).await;
     let a = r
         .engine
@@ -85,9 +97,8 @@ async fn partial_then_full_refund_never_more_than_paid() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn unpaid_orders_cannot_be_refunded() {
-    let r = rig().await;
+async fn unpaid_orders_cannot_be_refunded(mode: Mode) {
+    let r = rig_in(mode).await;
     let sale = r.sale(customer::NOT_ENOUGH, 500);
     let mut quiet = |_: &Progress| {};
     let o = r.engine.pay(&sale, &mut quiet, None).await.unwrap();
@@ -105,9 +116,8 @@ async fn unpaid_orders_cannot_be_refunded() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn abnormal_refund_needs_attention() {
-    let r = rig().await;
+async fn abnormal_refund_needs_attention(mode: Mode) {
+    let r = rig_in(mode).await;
     let no = r.paid("12", 1000).await;
     let a = r
         .engine
@@ -136,9 +146,8 @@ async fn abnormal_refund_needs_attention() {
     assert!(err.contains("at most ¥8.01 left"), "{err}");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_lost_refund_answer_is_queried_not_guessed() {
-    let r = rig().await;
+async fn a_lost_refund_answer_is_queried_not_guessed(mode: Mode) {
+    let r = rig_in(mode).await;
     let no = r.paid("13", 1000).await;
     r.sim.inject(FaultRule::once(Endpoint::Refund, Fault::Drop));
     let a = r
@@ -154,9 +163,8 @@ async fn a_lost_refund_answer_is_queried_not_guessed() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn refunds_in_flight_are_recovered_like_orders() {
-    let r = rig().await;
+async fn refunds_in_flight_are_recovered_like_orders(mode: Mode) {
+    let r = rig_in(mode).await;
     let no = r.paid("14", 1000).await;
     // A crash right after the refund was written: nothing was sent.
     let created = {
@@ -194,9 +202,8 @@ async fn refunds_in_flight_are_recovered_like_orders() {
     assert_eq!(r.order_state(&no).await, OrderState::PartiallyRefunded);
 }
 
-#[tokio::test(start_paused = true)]
-async fn close_is_refused_while_orders_are_open_and_a_forced_close_lists_them() {
-    let r = rig().await;
+async fn close_is_refused_while_orders_are_open_and_a_forced_close_lists_them(mode: Mode) {
+    let r = rig_in(mode).await;
     r.paid("15", 1234).await;
     // An order left PENDING (as after a crash).
     let pending = r
@@ -357,9 +364,8 @@ proptest! {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn order_state_and_snapshot_never_disagree_after_refunds() {
-    let r = rig().await;
+async fn order_state_and_snapshot_never_disagree_after_refunds(mode: Mode) {
+    let r = rig_in(mode).await;
     let part = r.paid("21", 1000).await;
     let full = r.paid("22", 600).await;
     let untouched = r.paid("23", 300).await;

@@ -1,16 +1,19 @@
 //! Reconciliation: the pure comparison for every kind of disagreement, and end to end — the
-//! simulator serves a real-format bill from its ledger, downloaded with its hash checked.
+//! simulator serves a real-format bill from its ledger, downloaded with its hash checked —
+//! end to end for a direct merchant (`direct::…`) and a service provider's sub-merchant
+//! (`partner::…`, whose bill the simulator limits to that sub-merchant's rows).
 
 mod common;
 
 use common::fixtures::code;
-use common::rig::rig;
+use common::rig::{Mode, both_modes, rig_in};
 use scanpay::clock::beijing;
 use scanpay::engine::OrderState;
 use scanpay::money::Fen;
 use scanpay::reconcile::{
     LocalOrder, LocalRefund, Mismatch, fetch_and_compare, reconcile, to_csv, to_table,
 };
+use scanpay::wechat::PayRequest;
 use scanpay::wechat::bill::{BillRow, BillSummary, BillType, TradeBill};
 use scanpay::wechat::model::*;
 
@@ -303,9 +306,14 @@ fn a_clean_day_is_clean() {
     assert!(to_table(&r, false).contains("0 mismatch"));
 }
 
-#[tokio::test(start_paused = true)]
-async fn end_to_end_against_the_simulators_bill() {
-    let r = rig().await;
+both_modes!(
+    async #[tokio::test(start_paused = true)]
+    end_to_end_against_the_simulators_bill;
+    sync two_tills_on_one_merchant_each_reconcile_clean
+);
+
+async fn end_to_end_against_the_simulators_bill(mode: Mode) {
+    let r = rig_in(mode).await;
     let (cfg, client, store, sim, engine) = (&r.cfg, &r.client, &r.store, &r.sim, &r.engine);
     let pay = async |suffix: &str, fen: i64| r.pay(suffix, fen).await;
     let a = pay("11", 1000).await;
@@ -327,6 +335,17 @@ async fn end_to_end_against_the_simulators_bill() {
         .await
         .unwrap()
         .is_clean()
+    );
+
+    // The bill the till downloaded is its merchant's: a sub-merchant's rows carry its
+    // number as 特约商户号, a direct merchant's `0`.
+    let answer = client.trade_bill(&date, BillType::All).await.unwrap();
+    let bill = scanpay::wechat::bill::parse(&client.download_bill(&answer).await.unwrap()).unwrap();
+    let want = r.owner().unwrap_or("0");
+    assert!(!bill.rows.is_empty());
+    assert!(
+        bill.rows.iter().all(|row| row.sub_mchid == want),
+        "{bill:?}"
     );
 
     // Disagreements: a charge made around the till, a local amount edited, a local reverse
@@ -353,7 +372,10 @@ async fn end_to_end_against_the_simulators_bill() {
             device_id: None,
         },
     };
-    client.codepay(&req).await.unwrap();
+    client
+        .pay(&PayRequest::new(&client.settings().party, req))
+        .await
+        .unwrap();
     let (bno, cno) = (b.out_trade_no.clone(), c.out_trade_no.clone());
     store
         .call(move |conn| {
@@ -401,11 +423,10 @@ async fn end_to_end_against_the_simulators_bill() {
 /// Two tills (the real binary) share one merchant number on one standalone simulator: each
 /// reconciles the day clean, exit 0, with the other till's sale counted under "other
 /// terminals".
-#[test]
-fn two_tills_on_one_merchant_each_reconcile_clean() {
-    use common::{scanpay, start_sim};
+fn two_tills_on_one_merchant_each_reconcile_clean(mode: Mode) {
+    use common::{scanpay, start_sim_in};
     let tmp = tempfile::tempdir().unwrap();
-    let sim = start_sim(&tmp.path().join("keys"));
+    let sim = start_sim_in(&tmp.path().join("keys"), mode);
     let tills = [
         (sim.till(&tmp.path().join("a"), "TA"), "TA", "TB", "12.34"),
         (sim.till(&tmp.path().join("b"), "TB"), "TB", "TA", "5.00"),

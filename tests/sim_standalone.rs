@@ -182,3 +182,75 @@ fn admin_endpoint_only_on_loopback() {
         "{out:?}"
     );
 }
+
+/// `scanpay sim --partner`: a service provider's simulator and a configuration for its
+/// sub-merchant (mchid/appid the service provider's, `merchant.sub_mchid` added); the real
+/// binary pays and queries through it on the partner paths. Restarted without `--partner`
+/// on the same keys, the configuration is written anew for a direct merchant.
+#[test]
+fn partner_sim_writes_a_service_provider_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    let sim = common::start_sim_with(&keys, &["--partner", "--sub-mchid", "1900000222"]);
+    assert!(
+        sim.lines
+            .iter()
+            .any(|l| l.contains("sub-merchants 1900000222, 1900000109, 1900000110")),
+        "{:?}",
+        sim.lines
+    );
+    let config_path = keys.join("scanpay.toml");
+    let cfg = Config::load_from(Source::File {
+        path: config_path.clone(),
+        found_by: FoundBy::Flag,
+    })
+    .unwrap();
+    assert_eq!(cfg.merchant.sub_mchid.as_deref(), Some("1900000222"));
+    assert_eq!(cfg.merchant.mchid, scanpay::sim::DEMO_MCHID);
+    assert_eq!(cfg.merchant.sub_appid, None);
+    let till = sim.till(&tmp.path().join("till"), "POS01");
+    let out = common::scanpay(
+        &till,
+        &["pay", "--amount", "2.50", "--code", "134567890123456711"],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let (no, state) = common::local_orders(&tmp.path().join("till"))[0].clone();
+    assert_eq!(state, "PAID");
+    assert_eq!(sim.order(&no)["sub_mchid"], "1900000222");
+    let stats = common::blocking_get(&format!("{}/stats", sim.admin));
+    assert_eq!(stats["requests"]["pay"], 1, "{stats}");
+    let out = scanpay(&till, &["query", &no]);
+    assert!(out.status.success(), "{out:?}");
+    drop(sim);
+
+    // Same keys, direct merchant: the sub-merchant's configuration would only be refused.
+    let sim2 = start_sim(&keys);
+    assert!(
+        sim2.lines.iter().any(|l| l.contains("written anew")),
+        "{:?}",
+        sim2.lines
+    );
+    let cfg = Config::load_from(Source::File {
+        path: config_path,
+        found_by: FoundBy::Flag,
+    })
+    .unwrap();
+    assert_eq!(cfg.merchant.sub_mchid, None);
+
+    // --sub-mchid needs --partner, and is a sub-merchant's id; --partner is APIv3 only.
+    for args in [
+        &["--sub-mchid", "1900000222"][..],
+        &["--partner", "--sub-mchid", "19x"],
+        &["--partner", "--sub-mchid", scanpay::sim::DEMO_MCHID],
+        &["--partner", "--api", "v2"],
+    ] {
+        let out = Command::new(BIN)
+            .args(["sim", "--listen", "127.0.0.1:0", "--keys"])
+            .arg(tmp.path().join("other"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+}

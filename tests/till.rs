@@ -1,18 +1,28 @@
 //! The till core (`scanpay::till`) on the demo's in-process simulator: the same calls the
 //! cashier screen and the command line make.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::rig::{Mode, both_modes, demo_config};
 
 use scanpay::auth_code::AuthCode;
 use scanpay::clock::{SharedClock, TokioClock};
-use scanpay::config::{Config, Language, Source};
+use scanpay::config::Language;
 use scanpay::engine::{OrderState, Progress, Sale};
 use scanpay::money::Fen;
 use scanpay::till::reports::{LineKind, lines};
 use scanpay::till::{Printed, Printing, SupervisorPin, Till, TillError};
 
 async fn till(dir: &std::path::Path, lang: Language) -> Till {
-    let mut cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
+    till_in(dir, lang, Mode::Direct).await
+}
+
+/// The demo till in `mode`: partner mode is the demo plus one `merchant.sub_mchid` line, and
+/// its built-in simulator is then the service provider.
+async fn till_in(dir: &std::path::Path, lang: Language, mode: Mode) -> Till {
+    let mut cfg = demo_config(mode);
     cfg.data_dir = dir.join("data");
     cfg.language = lang;
     let clock: SharedClock = Arc::new(TokioClock::new());
@@ -39,12 +49,33 @@ fn demo_pin() -> SupervisorPin {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_shift_screen_summary_has_refunds_net_and_open_refunds() {
+both_modes!(
+    async #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    the_shift_screen_summary_has_refunds_net_and_open_refunds,
+);
+
+async fn the_shift_screen_summary_has_refunds_net_and_open_refunds(mode: Mode) {
     let dir = tempfile::tempdir().unwrap();
-    let t = till(dir.path(), Language::En).await;
+    let t = till_in(dir.path(), Language::En, mode).await;
     let o = sell(&t, "11", 1000).await;
     assert_eq!(o.state, OrderState::Paid);
+    // The demo's simulator kept the order in the books of the till's merchant (its ledger
+    // file): in partner mode, the sub-merchant's.
+    let ledger: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/simulator/ledger.json")).unwrap(),
+    )
+    .unwrap();
+    let there = ledger["orders"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|x| x["out_trade_no"] == o.out_trade_no.as_str())
+        .unwrap();
+    let want = match mode {
+        Mode::Direct => None,
+        Mode::Partner => Some(common::rig::SUB_MCHID),
+    };
+    assert_eq!(there["sub_mchid"].as_str(), want, "{there}");
 
     // A wrong PIN refunds nothing.
     let wrong = SupervisorPin {
@@ -225,11 +256,8 @@ async fn a_direct_till_records_direct_orders_and_shows_no_sub_merchant() {
 }
 
 /// End to end in service-provider mode: a sale paid through the partner endpoints is recorded
-/// as the sub-merchant's, and its receipt and the X name the sub-merchant. The lead enables it
-/// once the simulator serves the partner endpoints (h14sim's branch; it passed on a trial merge
-/// of the two branches).
+/// as the sub-merchant's, and its receipt and the X name the sub-merchant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the partner simulator (h14sim)"]
 async fn a_paid_partner_sale_is_the_sub_merchants_on_the_log_the_receipt_and_the_x() {
     use scanpay::order::PartyKind;
     let dir = tempfile::tempdir().unwrap();

@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 pub enum Endpoint {
     /// Every request.
     Any,
-    /// `POST /v3/pay/transactions/codepay`.
+    /// `POST /v3/pay/transactions/codepay` (and the partner path,
+    /// `/v3/pay/partner/transactions/codepay`).
     Pay,
-    /// Order queries.
+    /// Order queries (direct and partner paths).
     Query,
-    /// Reverse.
+    /// Reverse (direct and partner paths).
     Reverse,
     /// Refund create.
     Refund,

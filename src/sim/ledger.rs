@@ -150,8 +150,16 @@ pub struct Order {
     pub out_trade_no: String,
     /// AppID.
     pub appid: String,
-    /// Merchant id.
+    /// Merchant id (a service provider's order: the service provider's, `sp_mchid`).
     pub mchid: String,
+    /// The sub-merchant the order belongs to (`sub_mchid`), for an order a service provider
+    /// placed on the partner path; `None` for a direct merchant's order (and for every order
+    /// of books written before service-provider mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
+    /// The sub-merchant's AppID, when the pay call sent one (answers carry it back only then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_appid: Option<String>,
     /// Goods description.
     pub description: String,
     /// Amount, fen.
@@ -216,6 +224,9 @@ impl RefundState {
 /// One refund.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RefundRecord {
+    /// The sub-merchant whose order it refunds (`None`: a direct merchant's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
     /// Our refund number.
     pub out_refund_no: String,
     /// WeChat's refund id.
@@ -294,14 +305,33 @@ pub struct NewOrder {
     pub out_trade_no: String,
     /// AppID.
     pub appid: String,
-    /// Merchant id.
+    /// Merchant id (a service provider's: `sp_mchid`).
     pub mchid: String,
+    /// The sub-merchant, for a service provider's order.
+    pub sub_mchid: Option<String>,
+    /// The sub-merchant's AppID, if the pay call sent one.
+    pub sub_appid: Option<String>,
     /// Description.
     pub description: String,
     /// Fen.
     pub total: i64,
     /// The full code (used for the scenario and payer id, then dropped).
     pub auth_code: String,
+}
+
+/// Whose books an operation reads: `None` for a direct merchant, `Some(sub_mchid)` for one
+/// sub-merchant of the service provider. The service keys `out_trade_no` and `out_refund_no`
+/// per merchant, so a sub-merchant never sees another's orders or refunds.
+pub type Owner<'a> = Option<&'a str>;
+
+/// The map key of an order or refund number in `owner`'s books. A direct merchant's key is the
+/// number itself (as in books written before service-provider mode); a sub-merchant's is
+/// `SUB_MCHID/NUMBER` (`/` is in neither number's alphabet, so keys never collide).
+fn key(owner: Owner<'_>, no: &str) -> String {
+    match owner {
+        None => no.to_string(),
+        Some(sub) => format!("{sub}/{no}"),
+    }
 }
 
 /// The simulator's books.
@@ -362,9 +392,9 @@ impl Ledger {
             }
         }
         let mut paid_ids = Vec::new();
-        for o in self.orders.values_mut() {
+        for (k, o) in &self.orders {
             if o.paid_ms.is_some() && o.transaction_id.is_none() {
-                paid_ids.push(o.out_trade_no.clone());
+                paid_ids.push(k.clone());
             }
         }
         for no in paid_ids {
@@ -388,7 +418,8 @@ impl Ledger {
     /// The pay call.
     pub fn pay(&mut self, new: NewOrder, now: i64) -> PayOutcome {
         self.settle(now);
-        if let Some(existing) = self.orders.get(&new.out_trade_no) {
+        let order_key = key(new.sub_mchid.as_deref(), &new.out_trade_no);
+        if let Some(existing) = self.orders.get(&order_key) {
             if existing.total != new.total || existing.description != new.description {
                 return PayOutcome::Refused(Refusal::new(
                     403,
@@ -414,6 +445,8 @@ impl Ledger {
             out_trade_no: new.out_trade_no.clone(),
             appid: new.appid,
             mchid: new.mchid,
+            sub_mchid: new.sub_mchid,
+            sub_appid: new.sub_appid,
             description: new.description,
             total: new.total,
             auth_code: Masked::of(&new.auth_code).to_string(),
@@ -475,38 +508,53 @@ impl Ledger {
             }
             Scenario::HangsNoOrder => return PayOutcome::Hang,
         };
-        self.orders.insert(new.out_trade_no, order);
+        self.orders.insert(order_key, order);
         self.settle(now);
         outcome
     }
 
-    /// An order by merchant number, settled to `now`.
-    pub fn query(&mut self, out_trade_no: &str, now: i64) -> Result<&Order, Refusal> {
+    /// An order of `owner`'s by merchant number, settled to `now`.
+    pub fn query(
+        &mut self,
+        owner: Owner<'_>,
+        out_trade_no: &str,
+        now: i64,
+    ) -> Result<&Order, Refusal> {
         self.settle(now);
         self.orders
-            .get(out_trade_no)
+            .get(&key(owner, out_trade_no))
             .ok_or_else(|| Refusal::new(404, "ORDER_NOT_EXIST", "订单不存在"))
     }
 
-    /// An order by WeChat number, settled to `now`.
-    pub fn query_by_transaction_id(&mut self, id: &str, now: i64) -> Result<&Order, Refusal> {
+    /// An order of `owner`'s by WeChat number, settled to `now`.
+    pub fn query_by_transaction_id(
+        &mut self,
+        owner: Owner<'_>,
+        id: &str,
+        now: i64,
+    ) -> Result<&Order, Refusal> {
         self.settle(now);
         self.orders
             .values()
-            .find(|o| o.transaction_id.as_deref() == Some(id))
+            .find(|o| o.transaction_id.as_deref() == Some(id) && o.sub_mchid.as_deref() == owner)
             .ok_or_else(|| Refusal::new(404, "ORDER_NOT_EXIST", "订单不存在"))
     }
 
     /// The reverse call: closes an unpaid order, refunds a paid one.
-    pub fn reverse(&mut self, out_trade_no: &str, now: i64) -> Result<(), Refusal> {
+    pub fn reverse(
+        &mut self,
+        owner: Owner<'_>,
+        out_trade_no: &str,
+        now: i64,
+    ) -> Result<(), Refusal> {
         self.settle(now);
         let has_refunds = self
             .refunds
             .values()
-            .any(|r| r.out_trade_no == out_trade_no);
+            .any(|r| r.out_trade_no == out_trade_no && r.sub_mchid.as_deref() == owner);
         let o = self
             .orders
-            .get_mut(out_trade_no)
+            .get_mut(&key(owner, out_trade_no))
             .ok_or_else(|| Refusal::new(404, "ORDER_NOT_EXIST", "订单不存在"))?;
         o.reverse_calls.push(now);
         if o.reverse_failures_left > 0 {
@@ -538,8 +586,10 @@ impl Ledger {
     }
 
     /// The refund call.
+    #[allow(clippy::too_many_arguments)] // the refund request's fields, one by one
     pub fn refund(
         &mut self,
+        owner: Owner<'_>,
         out_trade_no: &str,
         out_refund_no: &str,
         amount: i64,
@@ -548,9 +598,11 @@ impl Ledger {
         now: i64,
     ) -> Result<&RefundRecord, Refusal> {
         self.settle(now);
+        let order_key = key(owner, out_trade_no);
+        let refund_key = key(owner, out_refund_no);
         let order = self
             .orders
-            .get(out_trade_no)
+            .get(&order_key)
             .ok_or_else(|| Refusal::new(404, "RESOURCE_NOT_EXISTS", "订单不存在"))?;
         if !order.is_charged() {
             return Err(Refusal::new(
@@ -562,7 +614,7 @@ impl Ledger {
         if total != order.total {
             return Err(Refusal::param("/amount/total", "原订单金额与订单不符"));
         }
-        if let Some(existing) = self.refunds.get(out_refund_no) {
+        if let Some(existing) = self.refunds.get(&refund_key) {
             if existing.out_trade_no != out_trade_no || existing.amount != amount {
                 return Err(Refusal::new(
                     403,
@@ -572,13 +624,13 @@ impl Ledger {
             }
             return self
                 .refunds
-                .get(out_refund_no)
+                .get(&refund_key)
                 .ok_or_else(|| Refusal::new(500, "SYSTEM_ERROR", "系统错误"));
         }
         let mine: Vec<&RefundRecord> = self
             .refunds
             .values()
-            .filter(|r| r.out_trade_no == out_trade_no)
+            .filter(|r| r.out_trade_no == out_trade_no && r.sub_mchid.as_deref() == owner)
             .collect();
         if mine.len() >= 50 {
             return Err(Refusal::new(
@@ -601,6 +653,7 @@ impl Ledger {
         }
         let seq = self.next_seq();
         let record = RefundRecord {
+            sub_mchid: owner.map(str::to_string),
             out_refund_no: out_refund_no.to_string(),
             refund_id: format!("50{:0>8}{:0>19}", beijing::compact_date(now), seq),
             out_trade_no: out_trade_no.to_string(),
@@ -610,25 +663,26 @@ impl Ledger {
             status: RefundState::Processing,
             settled_ms: None,
         };
-        if let Some(o) = self.orders.get_mut(out_trade_no) {
+        if let Some(o) = self.orders.get_mut(&order_key) {
             o.state = State::Refund;
             o.state_desc = "转入退款".into();
         }
-        self.refunds.insert(out_refund_no.to_string(), record);
+        self.refunds.insert(refund_key.clone(), record);
         self.refunds
-            .get(out_refund_no)
+            .get(&refund_key)
             .ok_or_else(|| Refusal::new(500, "SYSTEM_ERROR", "系统错误"))
     }
 
-    /// A refund by our number, settled to `now`.
+    /// A refund of `owner`'s by our number, settled to `now`.
     pub fn query_refund(
         &mut self,
+        owner: Owner<'_>,
         out_refund_no: &str,
         now: i64,
     ) -> Result<&RefundRecord, Refusal> {
         self.settle(now);
         self.refunds
-            .get(out_refund_no)
+            .get(&key(owner, out_refund_no))
             .ok_or_else(|| Refusal::new(404, "RESOURCE_NOT_EXISTS", "退款单不存在"))
     }
 
@@ -637,9 +691,19 @@ impl Ledger {
         self.orders.values()
     }
 
-    /// One order.
+    /// The order with this number, whoever's it is (a direct merchant's first, then the
+    /// sub-merchants' in key order): what tests of one till look up.
     pub fn order(&self, out_trade_no: &str) -> Option<&Order> {
-        self.orders.get(out_trade_no)
+        self.orders.get(out_trade_no).or_else(|| {
+            self.orders
+                .values()
+                .find(|o| o.out_trade_no == out_trade_no)
+        })
+    }
+
+    /// `owner`'s order with this number.
+    pub fn order_of(&self, owner: Owner<'_>, out_trade_no: &str) -> Option<&Order> {
+        self.orders.get(&key(owner, out_trade_no))
     }
 
     /// Every refund.
@@ -649,17 +713,31 @@ impl Ledger {
 
     /// Moves a refund settlement or order timing for tests of the books themselves.
     pub fn order_mut(&mut self, out_trade_no: &str) -> Option<&mut Order> {
-        self.orders.get_mut(out_trade_no)
+        if self.orders.contains_key(out_trade_no) {
+            return self.orders.get_mut(out_trade_no);
+        }
+        self.orders
+            .values_mut()
+            .find(|o| o.out_trade_no == out_trade_no)
     }
 
-    /// The ALL trade bill of a Beijing-time day (`YYYY-MM-DD`), as of `now`: one row per order
+    /// The trade bill of a Beijing-time day (`YYYY-MM-DD`), as of `now`: one row per order
     /// paid that day (REVOKED if it was reversed after payment), one per refund created that
-    /// day. `None` when the day has no rows (NO_STATEMENT_EXIST).
-    pub fn trade_bill(&mut self, date: &str, bill_type: BillType, now: i64) -> Option<TradeBill> {
+    /// day. `sub_mchid` given: that sub-merchant's rows only; `None`: every order in the books
+    /// (a service provider's bill without `sub_mchid` is every sub-merchant's). `None` when
+    /// the day has no rows (NO_STATEMENT_EXIST).
+    pub fn trade_bill(
+        &mut self,
+        sub_mchid: Option<&str>,
+        date: &str,
+        bill_type: BillType,
+        now: i64,
+    ) -> Option<TradeBill> {
         self.settle(now);
+        let wanted = |sub: &Option<String>| sub_mchid.is_none() || sub.as_deref() == sub_mchid;
         let mut rows: Vec<(i64, BillRow)> = Vec::new();
         if bill_type != BillType::Refund {
-            for o in self.orders.values() {
+            for o in self.orders.values().filter(|o| wanted(&o.sub_mchid)) {
                 let Some(paid) = o.paid_ms else { continue };
                 if beijing::date(paid) != date {
                     continue;
@@ -673,11 +751,14 @@ impl Ledger {
             }
         }
         if bill_type != BillType::Success {
-            for r in self.refunds.values() {
+            for r in self.refunds.values().filter(|r| wanted(&r.sub_mchid)) {
                 if beijing::date(r.created_ms) != date {
                     continue;
                 }
-                if let Some(o) = self.orders.get(&r.out_trade_no) {
+                if let Some(o) = self
+                    .orders
+                    .get(&key(r.sub_mchid.as_deref(), &r.out_trade_no))
+                {
                     rows.push((r.created_ms, refund_row(o, r, bill_type)));
                 }
             }
@@ -719,7 +800,7 @@ fn payment_row(o: &Order, paid: i64, state: &str) -> BillRow {
         trade_time: beijing::datetime(paid),
         appid: o.appid.clone(),
         mchid: o.mchid.clone(),
-        sub_mchid: "0".into(),
+        sub_mchid: o.sub_mchid.clone().unwrap_or_else(|| "0".into()),
         device_id: String::new(),
         transaction_id: o.transaction_id.clone().unwrap_or_default(),
         out_trade_no: o.out_trade_no.clone(),
@@ -793,6 +874,8 @@ mod tests {
             out_trade_no: no.into(),
             appid: "wxd678efh567hg6787".into(),
             mchid: "1900000001".into(),
+            sub_mchid: None,
+            sub_appid: None,
             description: "test".into(),
             total,
             auth_code: code.into(),
@@ -824,10 +907,10 @@ mod tests {
             PayOutcome::UserPaying
         );
         assert_eq!(
-            l.query("A000001", T0 + 7_999).unwrap().state,
+            l.query(None, "A000001", T0 + 7_999).unwrap().state,
             State::Userpaying
         );
-        let o = l.query("A000001", T0 + 8_000).unwrap();
+        let o = l.query(None, "A000001", T0 + 8_000).unwrap();
         assert_eq!(o.state, State::Success);
         assert_eq!(o.paid_ms, Some(T0 + 8_000));
         assert_eq!(o.transaction_id.as_ref().unwrap().len(), 28);
@@ -839,10 +922,10 @@ mod tests {
         let mut l = Ledger::new();
         l.pay(new("A000002", "134567890123456702", 100), T0);
         assert_eq!(
-            l.query("A000002", T0 + 6_000).unwrap().state,
+            l.query(None, "A000002", T0 + 6_000).unwrap().state,
             State::Payerror
         );
-        l.reverse("A000002", T0 + 16_000).unwrap();
+        l.reverse(None, "A000002", T0 + 16_000).unwrap();
         let o = l.order("A000002").unwrap();
         assert_eq!(o.state, State::Revoked);
         assert!(!o.is_charged() && !o.reversed_after_payment);
@@ -855,19 +938,19 @@ mod tests {
         l.pay(new("A000009", "134567890123456709", 100), T0);
         for _ in 0..2 {
             assert_eq!(
-                l.reverse("A000009", T0 + 20_000).unwrap_err().code,
+                l.reverse(None, "A000009", T0 + 20_000).unwrap_err().code,
                 "SYSTEM_ERROR"
             );
         }
-        l.reverse("A000009", T0 + 21_000).unwrap();
+        l.reverse(None, "A000009", T0 + 21_000).unwrap();
         assert_eq!(l.order("A000009").unwrap().state, State::Revoked);
 
         l.pay(new("A000011", "134567890123456711", 100), T0);
         assert!(l.order("A000011").unwrap().is_charged());
-        l.reverse("A000011", T0 + 20_000).unwrap();
+        l.reverse(None, "A000011", T0 + 20_000).unwrap();
         let o = l.order("A000011").unwrap();
         assert!(o.reversed_after_payment && !o.is_charged());
-        assert_eq!(l.reverse("missing", T0).unwrap_err().status, 404);
+        assert_eq!(l.reverse(None, "missing", T0).unwrap_err().status, 404);
     }
 
     #[test]
@@ -922,19 +1005,19 @@ mod tests {
         let mut l = Ledger::new();
         l.pay(new("A000030", "134567890123456730", 1000), T0);
         assert_eq!(
-            l.refund("A000030", "R1", 600, 1000, None, T0)
+            l.refund(None, "A000030", "R1", 600, 1000, None, T0)
                 .unwrap()
                 .status,
             RefundState::Processing
         );
         assert_eq!(
-            l.refund("A000030", "R2", 401, 1000, None, T0)
+            l.refund(None, "A000030", "R2", 401, 1000, None, T0)
                 .unwrap_err()
                 .code,
             "INVALID_REQUEST"
         );
         assert_eq!(
-            l.refund("A000030", "R1", 600, 1000, None, T0)
+            l.refund(None, "A000030", "R1", 600, 1000, None, T0)
                 .unwrap()
                 .refund_id
                 .len(),
@@ -942,36 +1025,38 @@ mod tests {
             "same number: same refund"
         );
         assert_eq!(
-            l.refund("A000030", "R1", 500, 1000, None, T0)
+            l.refund(None, "A000030", "R1", 500, 1000, None, T0)
                 .unwrap_err()
                 .code,
             "INVALID_REQUEST"
         );
         assert_eq!(
-            l.refund("A000030", "R3", 400, 999, None, T0)
+            l.refund(None, "A000030", "R3", 400, 999, None, T0)
                 .unwrap_err()
                 .code,
             "PARAM_ERROR"
         );
-        l.refund("A000030", "R3", 400, 1000, None, T0).unwrap();
+        l.refund(None, "A000030", "R3", 400, 1000, None, T0)
+            .unwrap();
         assert_eq!(
-            l.query_refund("R3", T0 + 3_000).unwrap().status,
+            l.query_refund(None, "R3", T0 + 3_000).unwrap().status,
             RefundState::Success
         );
         assert_eq!(l.order("A000030").unwrap().state, State::Refund);
         assert_eq!(
-            l.reverse("A000030", T0 + 20_000).unwrap_err().code,
+            l.reverse(None, "A000030", T0 + 20_000).unwrap_err().code,
             "TRADE_ERROR"
         );
         // .99 refunds end ABNORMAL.
         l.pay(new("A000031", "134567890123456731", 1000), T0);
-        l.refund("A000031", "R4", 199, 1000, None, T0).unwrap();
+        l.refund(None, "A000031", "R4", 199, 1000, None, T0)
+            .unwrap();
         assert_eq!(
-            l.query_refund("R4", T0 + 3_000).unwrap().status,
+            l.query_refund(None, "R4", T0 + 3_000).unwrap().status,
             RefundState::Abnormal
         );
         assert_eq!(
-            l.refund("A000004", "R5", 1, 1000, None, T0)
+            l.refund(None, "A000004", "R5", 1, 1000, None, T0)
                 .unwrap_err()
                 .code,
             "RESOURCE_NOT_EXISTS"
@@ -984,11 +1069,13 @@ mod tests {
         l.pay(new("A000040", "134567890123456740", 1234), T0);
         l.pay(new("A000041", "134567890123456741", 500), T0 + 1_000);
         l.pay(new("A000042", "134567890123456703", 700), T0 + 2_000); // never pays: not billed
-        l.reverse("A000041", T0 + 20_000).unwrap();
-        l.refund("A000040", "R40", 234, 1234, None, T0 + 30_000)
+        l.reverse(None, "A000041", T0 + 20_000).unwrap();
+        l.refund(None, "A000040", "R40", 234, 1234, None, T0 + 30_000)
             .unwrap();
         let date = beijing::date(T0);
-        let bill = l.trade_bill(&date, BillType::All, T0 + 60_000).unwrap();
+        let bill = l
+            .trade_bill(None, &date, BillType::All, T0 + 60_000)
+            .unwrap();
         let states: Vec<&str> = bill.rows.iter().map(|r| r.trade_state.as_str()).collect();
         assert_eq!(states, ["SUCCESS", "REVOKED", "REFUND"]);
         assert_eq!(bill.summary.trade_count, 3);
@@ -996,6 +1083,99 @@ mod tests {
         assert_eq!(bill.summary.refund_total, Fen(234));
         assert_eq!(bill.rows[2].refund_status, "SUCCESS");
         crate::wechat::bill::check_summary(&bill).unwrap();
-        assert!(l.trade_bill("2000-01-01", BillType::All, T0).is_none());
+        assert!(
+            l.trade_bill(None, "2000-01-01", BillType::All, T0)
+                .is_none()
+        );
+    }
+    fn new_of(sub: &str, no: &str, code: &str, total: i64) -> NewOrder {
+        NewOrder {
+            sub_mchid: Some(sub.into()),
+            ..new(no, code, total)
+        }
+    }
+
+    #[test]
+    fn each_sub_merchant_has_its_own_books() {
+        let mut l = Ledger::new();
+        let (a, b) = (Some("1900000109"), Some("1900000110"));
+        // One number, two sub-merchants: two orders (the number is unique per merchant).
+        assert_eq!(
+            l.pay(
+                new_of("1900000109", "P000001", "134567890123456711", 100),
+                T0
+            ),
+            PayOutcome::Paid
+        );
+        assert_eq!(
+            l.pay(
+                new_of("1900000110", "P000001", "134567890123456711", 200),
+                T0
+            ),
+            PayOutcome::Paid
+        );
+        assert_eq!(l.query(a, "P000001", T0).unwrap().total, 100);
+        assert_eq!(l.query(b, "P000001", T0).unwrap().total, 200);
+        // Neither the direct merchant nor another sub-merchant sees an order it did not place.
+        l.pay(
+            new_of("1900000109", "P000002", "134567890123456703", 100),
+            T0,
+        );
+        assert_eq!(
+            l.query(b, "P000002", T0).unwrap_err().code,
+            "ORDER_NOT_EXIST"
+        );
+        assert_eq!(
+            l.query(None, "P000002", T0).unwrap_err().code,
+            "ORDER_NOT_EXIST"
+        );
+        assert_eq!(
+            l.reverse(b, "P000002", T0).unwrap_err().code,
+            "ORDER_NOT_EXIST"
+        );
+        let tid = l
+            .query(a, "P000001", T0)
+            .unwrap()
+            .transaction_id
+            .clone()
+            .unwrap();
+        assert!(l.query_by_transaction_id(b, &tid, T0).is_err());
+        assert_eq!(
+            l.refund(b, "P000002", "R1", 1, 100, None, T0)
+                .unwrap_err()
+                .code,
+            "RESOURCE_NOT_EXISTS"
+        );
+        l.refund(a, "P000001", "R1", 10, 100, None, T0).unwrap();
+        assert!(l.query_refund(b, "R1", T0).is_err());
+        assert_eq!(l.query_refund(a, "R1", T0).unwrap().amount, 10);
+        assert!(l.order_of(a, "P000002").unwrap().state == State::Userpaying);
+        // Bills: one sub-merchant's rows with its number in 特约商户号, or everyone's.
+        let date = beijing::date(T0);
+        let bill = l.trade_bill(a, &date, BillType::All, T0 + 1).unwrap();
+        assert_eq!(bill.rows.len(), 2, "a's payment and refund");
+        assert!(bill.rows.iter().all(|r| r.sub_mchid == "1900000109"));
+        let all = l.trade_bill(None, &date, BillType::All, T0 + 1).unwrap();
+        assert_eq!(all.rows.len(), 3);
+        assert!(all.rows.iter().any(|r| r.sub_mchid == "1900000110"));
+    }
+
+    /// Books saved by the build before service-provider mode (direct orders keyed by their
+    /// number, no `sub_mchid` field) still load, and are a direct merchant's.
+    #[test]
+    fn books_written_before_service_provider_mode_still_load() {
+        let old = r#"{"orders":{"POS01A0001":{"out_trade_no":"POS01A0001","appid":"wxd678efh567hg6787","mchid":"1900000001","description":"d","total":100,"auth_code":"1345 **** **** 6711","scenario":"pays_at_once","created_ms":1764000000000,"state":"REFUND","state_desc":"转入退款","transaction_id":"4200202511250000000000000001","paid_ms":1764000000000,"openid":"oSimx","reversed_ms":null,"reversed_after_payment":false,"reverse_calls":[],"reverse_failures_left":0}},"refunds":{"R1":{"out_refund_no":"R1","refund_id":"50","out_trade_no":"POS01A0001","amount":10,"reason":null,"created_ms":1764000000000,"status":"SUCCESS","settled_ms":1764000003000}},"seq":2}"#;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ledger.json");
+        std::fs::write(&path, old).unwrap();
+        let mut l = Ledger::load(&path).unwrap();
+        assert_eq!(l.query(None, "POS01A0001", T0).unwrap().sub_mchid, None);
+        assert_eq!(l.query_refund(None, "R1", T0).unwrap().amount, 10);
+        assert!(l.query(Some("1900000109"), "POS01A0001", T0).is_err());
+        // Saved again, a direct order is written as before: no sub-merchant fields.
+        l.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("sub_mchid"), "{text}");
+        assert!(text.contains(r#""orders":{"POS01A0001":"#), "{text}");
     }
 }

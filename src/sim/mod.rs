@@ -34,12 +34,35 @@ use crate::wechat::keys::{KeyError, PrivateKey, PublicKey, TrustStore};
 use crate::wechat::sign::Signer;
 use crate::wechat::{Client, Settings};
 use fault::FaultRule;
+pub use server::SubMerchant;
 use server::{Identity, Shared, lock};
 
 /// The demo merchant the simulator serves unless told otherwise.
 pub const DEMO_MCHID: &str = "1900000001";
 /// The demo AppID.
 pub const DEMO_APPID: &str = "wxd678efh567hg6787";
+/// The sub-merchants a service-provider simulator knows unless told otherwise (the first is
+/// the one `scanpay sim --partner` configures): two, so that a till of one can be shown that
+/// it cannot touch the other's orders.
+pub const DEMO_SUB_MCHIDS: [&str; 2] = ["1900000109", "1900000110"];
+
+/// The sub-merchants a service-provider simulator serving `sub_mchid` (with its `sub_appid`)
+/// knows: that one, and the demo ones besides.
+pub fn sub_merchants_for(sub_mchid: &str, sub_appid: Option<&str>) -> Vec<SubMerchant> {
+    let mut subs = vec![SubMerchant {
+        sub_mchid: sub_mchid.to_string(),
+        sub_appid: sub_appid.map(str::to_string),
+    }];
+    for other in DEMO_SUB_MCHIDS {
+        if other != sub_mchid {
+            subs.push(SubMerchant {
+                sub_mchid: other.to_string(),
+                sub_appid: None,
+            });
+        }
+    }
+    subs
+}
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -237,9 +260,22 @@ impl Simulator {
             )?,
             public_key_id: keys.public_key_id.clone(),
             forger_key: PrivateKey::generate()?,
+            sub_merchants: Vec::new(),
         };
         Ok(Simulator {
             shared: Arc::new(Shared::new(identity, clock)),
+        })
+    }
+
+    /// Makes it a service provider (服务商) with these sub-merchants bound to it: the merchant
+    /// it was made for is then `sp_mchid`/`sp_appid`, and only the partner paths are served
+    /// (docs/simulator.md, "Service-provider mode"). An empty list keeps it a direct merchant.
+    pub fn with_sub_merchants(self, subs: Vec<SubMerchant>) -> Result<Simulator, SimError> {
+        let mut shared = Arc::try_unwrap(self.shared)
+            .map_err(|_| SimError::Client("simulator already started".into()))?;
+        shared.identity.sub_merchants = subs;
+        Ok(Simulator {
+            shared: Arc::new(shared),
         })
     }
 
@@ -416,12 +452,7 @@ pub async fn connect_in_process(
     clock: SharedClock,
 ) -> Result<(Client, SimHandle), SimError> {
     let keys = SimKeys::generate()?;
-    let sim = Simulator::new(
-        &keys,
-        &cfg.merchant.mchid,
-        &cfg.merchant.appid,
-        clock.clone(),
-    )?;
+    let sim = simulator_for(cfg, &keys, clock.clone())?;
     connect_to(cfg, clock, keys, sim).await
 }
 
@@ -434,14 +465,21 @@ pub async fn connect_in_process_persistent(
     dir: &Path,
 ) -> Result<(Client, SimHandle), SimError> {
     let keys = SimKeys::load_or_create(dir)?;
-    let sim = Simulator::new(
-        &keys,
-        &cfg.merchant.mchid,
-        &cfg.merchant.appid,
-        clock.clone(),
-    )?
-    .persist_to(&dir.join("ledger.json"))?;
+    let sim = simulator_for(cfg, &keys, clock.clone())?.persist_to(&dir.join("ledger.json"))?;
     connect_to(cfg, clock, keys, sim).await
+}
+
+/// The simulator `cfg`'s merchant talks to: a direct merchant's, or — with
+/// `merchant.sub_mchid` — the service provider `mchid`/`appid` knowing that sub-merchant (with
+/// its `sub_appid`) and the demo ones besides ([`sub_merchants_for`]).
+fn simulator_for(cfg: &Config, keys: &SimKeys, clock: SharedClock) -> Result<Simulator, SimError> {
+    let sim = Simulator::new(keys, &cfg.merchant.mchid, &cfg.merchant.appid, clock)?;
+    match &cfg.merchant.sub_mchid {
+        None => Ok(sim),
+        Some(sub) => {
+            sim.with_sub_merchants(sub_merchants_for(sub, cfg.merchant.sub_appid.as_deref()))
+        }
+    }
 }
 
 async fn connect_to(
@@ -518,6 +556,26 @@ pub fn platform_cert_config_toml(
         .map(|l| {
             if l.starts_with("merchant_private_key") {
                 format!("{l}\napiv3_key = \"{APIV3_KEY_FILE}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// A configuration of [`client_config_toml`] (or [`platform_cert_config_toml`]) made a
+/// service provider's sub-merchant's: `merchant.sub_mchid` added after `appid`, so that
+/// `mchid`/`appid` are the service provider's (`scanpay sim --partner`).
+pub fn partner_config_toml(text: &str, sub_mchid: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with("appid = ") {
+                format!(
+                    "{l}\n# Service-provider mode: mchid/appid above are the service provider's, the till\n\
+                     # charges for this sub-merchant (特约商户).\nsub_mchid = \"{sub_mchid}\""
+                )
             } else {
                 l.to_string()
             }

@@ -46,6 +46,68 @@ pub struct Identity {
     pub public_key_id: String,
     /// A key that is not the simulator's, for forged answers.
     pub forger_key: PrivateKey,
+    /// Service-provider mode: the sub-merchants bound to the merchant above, which is then a
+    /// service provider (`sp_mchid` = `mchid`, `sp_appid` = `appid`) serving the partner paths
+    /// only. Empty: a directly connected merchant, direct paths only.
+    pub sub_merchants: Vec<SubMerchant>,
+}
+
+/// A sub-merchant (特约商户) bound to the simulator's service provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubMerchant {
+    /// Its merchant id (`sub_mchid`).
+    pub sub_mchid: String,
+    /// The AppID bound to it (`sub_appid`), if any: a request may then name it, and no other.
+    pub sub_appid: Option<String>,
+}
+
+impl Identity {
+    /// Whether it is a service provider (it has sub-merchants).
+    pub fn is_service_provider(&self) -> bool {
+        !self.sub_merchants.is_empty()
+    }
+
+    /// Whose books a request reads, from the path kind and the `sub_mchid`/`sub_appid` it
+    /// names (docs/protocol.md, "What the simulator imitates": the service-provider rows):
+    /// - a direct merchant: a partner path or any `sub_mchid` → 400 PARAM_ERROR
+    ///   普通商户不允许传sub_mch_id;
+    /// - a service provider: a direct pay/query/reverse path or no `sub_mchid` → 400
+    ///   PARAM_ERROR 受理机构必须传入sub_mch_id; a sub-merchant not bound to it → 403 NO_AUTH
+    ///   受理关系不存在; a `sub_appid` other than the one bound to the sub-merchant → 400
+    ///   APPID_MCHID_NOT_MATCH.
+    pub fn owner(
+        &self,
+        partner_path: bool,
+        sub_mchid: Option<&str>,
+        sub_appid: Option<&str>,
+    ) -> Result<Option<String>, Refusal> {
+        if !self.is_service_provider() {
+            if partner_path || sub_mchid.is_some() || sub_appid.is_some() {
+                return Err(Refusal::new(
+                    400,
+                    "PARAM_ERROR",
+                    "普通商户不允许传sub_mch_id",
+                ));
+            }
+            return Ok(None);
+        }
+        let Some(sub) = sub_mchid.filter(|s| !s.is_empty()) else {
+            return Err(Refusal::param("/sub_mchid", "受理机构必须传入sub_mch_id"));
+        };
+        let Some(bound) = self.sub_merchants.iter().find(|m| m.sub_mchid == sub) else {
+            return Err(Refusal::new(403, "NO_AUTH", "受理关系不存在"));
+        };
+        if let Some(a) = sub_appid
+            && bound.sub_appid.as_deref() != Some(a)
+        {
+            return Err(Refusal::new(
+                400,
+                "APPID_MCHID_NOT_MATCH",
+                "sub_mchid与sub_appid不匹配",
+            ));
+        }
+        Ok(Some(sub.to_string()))
+    }
 }
 
 /// Counts of requests, by endpoint, for tests and the admin view.
@@ -214,7 +276,20 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     finish(&shared, answer, fault).await
 }
 
+/// The path prefix of the service provider's pay, query and reverse calls.
+const PARTNER: &str = "/v3/pay/partner/";
+
 fn classify(method: &str, path: &str) -> Option<Endpoint> {
+    // The partner paths are the direct ones with `partner/` after `pay/`: same endpoints,
+    // same faults.
+    let direct;
+    let path = match path.strip_prefix(PARTNER) {
+        Some(rest) => {
+            direct = format!("/v3/pay/{rest}");
+            direct.as_str()
+        }
+        None => path,
+    };
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, segs.as_slice()) {
         ("POST", ["v3", "pay", "transactions", "codepay"]) => Some(Endpoint::Pay),
@@ -317,17 +392,24 @@ fn dispatch(
     let params = parse_query(query);
     let id = &shared.identity;
     let last = path.rsplit('/').next().unwrap_or("");
+    let partner = path.starts_with(PARTNER);
     match endpoint {
-        Endpoint::Pay => match validate_codepay(id, body) {
+        Endpoint::Pay => match if partner {
+            validate_partner_codepay(id, body)
+        } else {
+            validate_codepay(id, body)
+        } {
             Err(r) => Answer::refusal(&r),
             Ok(new) => {
                 let no = new.out_trade_no.clone();
+                let owner = new.sub_mchid.clone();
                 let mut ledger = lock(&shared.ledger);
                 match ledger.pay(new, now) {
                     PayOutcome::Paid | PayOutcome::PaidForged => {
-                        let forged = ledger.order(&no).map(|o| o.scenario)
+                        let order = ledger.order_of(owner.as_deref(), &no);
+                        let forged = order.map(|o| o.scenario)
                             == Some(super::ledger::Scenario::ForgedAnswer);
-                        let mut a = match ledger.order(&no) {
+                        let mut a = match order {
                             Some(o) => Answer::json(200, &transaction_json(o)),
                             None => Answer::error(500, "SYSTEM_ERROR", "系统错误"),
                         };
@@ -346,19 +428,15 @@ fn dispatch(
             }
         },
         Endpoint::Query => {
-            if params.get("mchid").map(String::as_str) != Some(id.mchid.as_str()) {
-                return Answer::refusal(&Refusal {
-                    status: 400,
-                    code: "PARAM_ERROR",
-                    message: "mchid参数错误".into(),
-                    field: Some("mchid".into()),
-                });
-            }
+            let owner = match query_owner(id, partner, &params) {
+                Ok(o) => o,
+                Err(r) => return Answer::refusal(&r),
+            };
             let mut ledger = lock(&shared.ledger);
             let found = if path.contains("/out-trade-no/") {
-                ledger.query(last, now)
+                ledger.query(owner.as_deref(), last, now)
             } else {
-                ledger.query_by_transaction_id(last, now)
+                ledger.query_by_transaction_id(owner.as_deref(), last, now)
             };
             match found {
                 Ok(o) => Answer::json(200, &transaction_json(o)),
@@ -372,16 +450,26 @@ fn dispatch(
                 Ok(v) => v,
                 Err(_) => return Answer::error(400, "PARAM_ERROR", "请求体不是合法的JSON"),
             };
-            if v["mchid"].as_str() != Some(&id.mchid) {
-                return Answer::refusal(&Refusal::param("/mchid", "mchid与商户号不符"));
-            }
-            if v["appid"].as_str() != Some(&id.appid) {
-                return Answer::error(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配");
-            }
-            match lock(&shared.ledger).reverse(no, now) {
+            let owner = match reverse_owner(id, partner, &v) {
+                Ok(o) => o,
+                Err(r) => return Answer::refusal(&r),
+            };
+            match lock(&shared.ledger).reverse(owner.as_deref(), no, now) {
                 Ok(()) => Answer::json(
                     200,
-                    &json!({"appid": id.appid, "mchid": id.mchid, "out_trade_no": no}),
+                    &match &owner {
+                        None => json!({"appid": id.appid, "mchid": id.mchid, "out_trade_no": no}),
+                        // The partner reverse page: sp_appid and sub_appid optional in the
+                        // answer; sub_appid only when the request named one.
+                        Some(sub) => {
+                            let mut a = json!({"sp_appid": id.appid, "sp_mchid": id.mchid,
+                                "sub_mchid": sub, "out_trade_no": no});
+                            if let Some(sub_appid) = v["sub_appid"].as_str() {
+                                a["sub_appid"] = json!(sub_appid);
+                            }
+                            a
+                        }
+                    },
                 ),
                 Err(r) => Answer::refusal(&r),
             }
@@ -391,6 +479,12 @@ fn dispatch(
                 Ok(v) => v,
                 Err(_) => return Answer::error(400, "PARAM_ERROR", "请求体不是合法的JSON"),
             };
+            // A service provider names the sub-merchant in the body (refund page, partner).
+            let owner = match id.owner(false, v["sub_mchid"].as_str(), None) {
+                Ok(o) => o,
+                Err(r) => return Answer::refusal(&r),
+            };
+            let owner = owner.as_deref();
             let out_refund_no = v["out_refund_no"].as_str().unwrap_or("");
             if !valid_id(out_refund_no, 1, 64, b"_-|*@") {
                 return Answer::refusal(&Refusal::param("/out_refund_no", "out_refund_no格式错误"));
@@ -407,7 +501,7 @@ fn dispatch(
             let mut ledger = lock(&shared.ledger);
             let out_trade_no = match (v["out_trade_no"].as_str(), v["transaction_id"].as_str()) {
                 (Some(no), _) => no.to_string(),
-                (None, Some(tid)) => match ledger.query_by_transaction_id(tid, now) {
+                (None, Some(tid)) => match ledger.query_by_transaction_id(owner, tid, now) {
                     Ok(o) => o.out_trade_no.clone(),
                     Err(_) => return Answer::error(404, "RESOURCE_NOT_EXISTS", "订单不存在"),
                 },
@@ -424,12 +518,20 @@ fn dispatch(
                 return Answer::refusal(&Refusal::param("/reason", "reason超过80字节"));
             }
             let result = ledger
-                .refund(&out_trade_no, out_refund_no, refund, total, reason, now)
+                .refund(
+                    owner,
+                    &out_trade_no,
+                    out_refund_no,
+                    refund,
+                    total,
+                    reason,
+                    now,
+                )
                 .map(|r| refund_json(r, total));
             let (tid, answer) = match result {
                 Ok(mut j) => {
                     let tid = ledger
-                        .order(&out_trade_no)
+                        .order_of(owner, &out_trade_no)
                         .and_then(|o| o.transaction_id.clone());
                     if let Some(t) = &tid {
                         j["transaction_id"] = json!(t);
@@ -442,10 +544,15 @@ fn dispatch(
             answer
         }
         Endpoint::RefundQuery => {
+            // A service provider names the sub-merchant in the query string.
+            let owner = match id.owner(false, params.get("sub_mchid").map(String::as_str), None) {
+                Ok(o) => o,
+                Err(r) => return Answer::refusal(&r),
+            };
             let mut ledger = lock(&shared.ledger);
-            match ledger.query_refund(last, now).cloned() {
+            match ledger.query_refund(owner.as_deref(), last, now).cloned() {
                 Ok(r) => {
-                    let order = ledger.order(&r.out_trade_no).cloned();
+                    let order = ledger.order_of(owner.as_deref(), &r.out_trade_no).cloned();
                     let mut j = refund_json(&r, order.as_ref().map_or(0, |o| o.total));
                     if let Some(t) = order.and_then(|o| o.transaction_id) {
                         j["transaction_id"] = json!(t);
@@ -526,7 +633,17 @@ fn bill_request(shared: &Shared, params: &HashMap<String, String>, now: i64) -> 
             field: Some("tar_type".into()),
         });
     }
-    let Some(bill) = lock(&shared.ledger).trade_bill(&date, bill_type, now) else {
+    // A service provider's bill: one sub-merchant's with `sub_mchid`, every sub-merchant's
+    // without (the partner trade-bill page); a direct merchant may not name one.
+    let scope = match params.get("sub_mchid") {
+        None => None,
+        Some(sub) => match shared.identity.owner(false, Some(sub), None) {
+            Ok(o) => o,
+            Err(r) => return Answer::refusal(&r),
+        },
+    };
+    let Some(bill) = lock(&shared.ledger).trade_bill(scope.as_deref(), &date, bill_type, now)
+    else {
         return Answer::error(400, "NO_STATEMENT_EXIST", "该日期不存在账单");
     };
     let bytes = bill::render(&bill);
@@ -643,10 +760,92 @@ fn valid_id(s: &str, min: usize, max: usize, extra: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
 }
 
+/// The query's merchant parameters: `mchid` (direct) or `sp_mchid` and `sub_mchid` (partner
+/// path), as the query pages require; the owner of the books it reads.
+fn query_owner(
+    id: &Identity,
+    partner: bool,
+    params: &HashMap<String, String>,
+) -> Result<Option<String>, Refusal> {
+    let param = |name: &str| params.get(name).map(String::as_str);
+    let wrong = |field: &str| Refusal {
+        status: 400,
+        code: "PARAM_ERROR",
+        message: format!("{field}参数错误"),
+        field: Some(field.into()),
+    };
+    if !partner {
+        // The direct query defines no sub-merchant parameter (wechatpay-php#64: the service's
+        // answer to `sub_mch_id` on it); a service provider must use the partner path.
+        if let Some(name) = ["sub_mchid", "sub_mch_id"]
+            .into_iter()
+            .find(|n| params.contains_key(*n))
+        {
+            return Err(Refusal {
+                status: 400,
+                code: "PARAM_ERROR",
+                message: "请求中含有未在API文档中定义的参数".into(),
+                field: Some(format!("/query/{name}")),
+            });
+        }
+        id.owner(false, None, None)?;
+        if param("mchid") != Some(id.mchid.as_str()) {
+            return Err(wrong("mchid"));
+        }
+        return Ok(None);
+    }
+    if !id.is_service_provider() {
+        return id.owner(true, param("sub_mchid"), None);
+    }
+    if param("sp_mchid") != Some(id.mchid.as_str()) {
+        return Err(wrong("sp_mchid"));
+    }
+    id.owner(true, param("sub_mchid"), None)
+}
+
+/// The reverse body's merchant fields: `{appid, mchid}` (direct) or `{sp_appid?, sp_mchid,
+/// sub_appid?, sub_mchid}` (partner path); the owner of the order it names.
+fn reverse_owner(id: &Identity, partner: bool, v: &Value) -> Result<Option<String>, Refusal> {
+    if !partner {
+        // A service provider must use the partner path.
+        id.owner(false, None, None)?;
+        if v["mchid"].as_str() != Some(&id.mchid) {
+            return Err(Refusal::param("/mchid", "mchid与商户号不符"));
+        }
+        if v["appid"].as_str() != Some(&id.appid) {
+            return Err(Refusal::new(
+                400,
+                "APPID_MCHID_NOT_MATCH",
+                "appid和mch_id不匹配",
+            ));
+        }
+        return Ok(None);
+    }
+    if !id.is_service_provider() {
+        return id.owner(true, v["sub_mchid"].as_str(), None);
+    }
+    if v["sp_mchid"].as_str() != Some(&id.mchid) {
+        return Err(Refusal::param(
+            "/sp_mchid",
+            "sp_mchid与请求头中的商户号不一致",
+        ));
+    }
+    if v["sp_appid"].as_str().is_some_and(|a| a != id.appid) {
+        return Err(Refusal::new(
+            400,
+            "APPID_MCHID_NOT_MATCH",
+            "sp_appid和sp_mchid不匹配",
+        ));
+    }
+    id.owner(true, v["sub_mchid"].as_str(), v["sub_appid"].as_str())
+}
+
 /// Field checks of the codepay body, with the answers the real service gives.
 fn validate_codepay(id: &Identity, body: &[u8]) -> Result<NewOrder, Refusal> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| Refusal::new(400, "PARAM_ERROR", "请求体不是合法的JSON"))?;
+    // A service provider must use the partner path (and name a sub-merchant).
+    id.owner(false, None, None)?;
     let text = |ptr: &str| v.pointer(ptr).and_then(Value::as_str);
     let mchid = text("/mchid").ok_or_else(|| Refusal::param("/mchid", "缺少参数mchid"))?;
     if mchid != id.mchid {
@@ -660,6 +859,49 @@ fn validate_codepay(id: &Identity, body: &[u8]) -> Result<NewOrder, Refusal> {
             "appid和mch_id不匹配",
         ));
     }
+    order_fields(&v, mchid, appid, None, None)
+}
+
+/// Field checks of the partner codepay body (`sp_appid, sp_mchid, [sub_appid,] sub_mchid`,
+/// then the same order fields as the direct call).
+fn validate_partner_codepay(id: &Identity, body: &[u8]) -> Result<NewOrder, Refusal> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| Refusal::new(400, "PARAM_ERROR", "请求体不是合法的JSON"))?;
+    let text = |ptr: &str| v.pointer(ptr).and_then(Value::as_str);
+    if !id.is_service_provider() {
+        id.owner(true, text("/sub_mchid"), text("/sub_appid"))?;
+    }
+    let sp_mchid =
+        text("/sp_mchid").ok_or_else(|| Refusal::param("/sp_mchid", "缺少参数sp_mchid"))?;
+    if sp_mchid != id.mchid {
+        return Err(Refusal::param(
+            "/sp_mchid",
+            "sp_mchid与请求头中的商户号不一致",
+        ));
+    }
+    let sp_appid =
+        text("/sp_appid").ok_or_else(|| Refusal::param("/sp_appid", "缺少参数sp_appid"))?;
+    if sp_appid != id.appid {
+        return Err(Refusal::new(
+            400,
+            "APPID_MCHID_NOT_MATCH",
+            "sp_appid和sp_mchid不匹配",
+        ));
+    }
+    let sub_appid = text("/sub_appid");
+    let owner = id.owner(true, text("/sub_mchid"), sub_appid)?;
+    order_fields(&v, sp_mchid, sp_appid, owner, sub_appid.map(str::to_string))
+}
+
+/// The order fields both pay calls share.
+fn order_fields(
+    v: &Value,
+    mchid: &str,
+    appid: &str,
+    sub_mchid: Option<String>,
+    sub_appid: Option<String>,
+) -> Result<NewOrder, Refusal> {
+    let text = |ptr: &str| v.pointer(ptr).and_then(Value::as_str);
     let description = text("/description")
         .ok_or_else(|| Refusal::param("/description", "缺少参数description"))?;
     let chars = description.chars().count();
@@ -740,23 +982,45 @@ fn validate_codepay(id: &Identity, body: &[u8]) -> Result<NewOrder, Refusal> {
         out_trade_no: out_trade_no.to_string(),
         appid: appid.to_string(),
         mchid: mchid.to_string(),
+        sub_mchid,
+        sub_appid,
         description: description.to_string(),
         total,
         auth_code: code.to_string(),
     })
 }
 
+/// An order as the pay 200 and the query answer it: a direct merchant's with `appid`,
+/// `mchid`, `payer.openid`; a sub-merchant's in the partner shape — `sp_appid`, `sp_mchid`,
+/// `sub_mchid`, `sub_appid` only if the pay call sent one, payer `sp_openid` (and
+/// `sub_openid` with a `sub_appid`), as the partner query page and wechatpay-go
+/// `services/partnerpayments/models.go` have them.
 fn transaction_json(o: &Order) -> Value {
-    let mut v = json!({
-        "appid": o.appid,
-        "mchid": o.mchid,
-        "out_trade_no": o.out_trade_no,
-        "trade_type": "MICROPAY",
-        "trade_state": o.state.as_str(),
-        "trade_state_desc": o.state_desc,
-        "payer": {"openid": o.openid},
-        "amount": {"total": o.total, "currency": "CNY"},
-    });
+    let mut v = match &o.sub_mchid {
+        None => json!({
+            "appid": o.appid,
+            "mchid": o.mchid,
+            "payer": {"openid": o.openid},
+        }),
+        Some(sub) => {
+            let mut v = json!({
+                "sp_appid": o.appid,
+                "sp_mchid": o.mchid,
+                "sub_mchid": sub,
+                "payer": {"sp_openid": o.openid},
+            });
+            if let Some(a) = &o.sub_appid {
+                v["sub_appid"] = json!(a);
+                v["payer"]["sub_openid"] = json!(sub_openid(&o.openid, a));
+            }
+            v
+        }
+    };
+    v["out_trade_no"] = json!(o.out_trade_no);
+    v["trade_type"] = json!("MICROPAY");
+    v["trade_state"] = json!(o.state.as_str());
+    v["trade_state_desc"] = json!(o.state_desc);
+    v["amount"] = json!({"total": o.total, "currency": "CNY"});
     if let Some(t) = &o.transaction_id {
         v["transaction_id"] = json!(t);
     }
@@ -767,6 +1031,15 @@ fn transaction_json(o: &Order) -> Value {
         v["amount"]["payer_currency"] = json!("CNY");
     }
     v
+}
+
+/// The payer's openid under a sub-merchant's AppID: stable per payer and AppID, unlike the
+/// service provider's (an openid is per AppID).
+fn sub_openid(sp_openid: &str, sub_appid: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("{sp_openid}/{sub_appid}").as_bytes());
+    let s: String = h.iter().take(13).map(|b| format!("{b:02x}")).collect();
+    format!("oSub{s}")
 }
 
 fn refund_json(r: &RefundRecord, total: i64) -> Value {

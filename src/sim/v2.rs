@@ -412,6 +412,9 @@ fn micropay(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
         out_trade_no: out_trade_no.clone(),
         appid: id.appid.clone(),
         mchid: id.mchid.clone(),
+        // The APIv2 face serves a direct merchant only.
+        sub_mchid: None,
+        sub_appid: None,
         description: body,
         total,
         auth_code: code,
@@ -419,7 +422,7 @@ fn micropay(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
     let mut ledger = lock(&shared.ledger);
     match ledger.pay(new, now) {
         PayOutcome::Paid | PayOutcome::PaidForged => {
-            let Some(o) = ledger.order(&out_trade_no) else {
+            let Some(o) = ledger.order_of(None, &out_trade_no) else {
                 return V2Answer::business("SYSTEMERROR", "系统错误");
             };
             let mut f = paid_fields(o);
@@ -472,7 +475,7 @@ fn order_no(
 ) -> Result<String, V2Answer> {
     if let Some(tid) = req.get("transaction_id").filter(|v| !v.is_empty()) {
         return ledger
-            .query_by_transaction_id(tid, now)
+            .query_by_transaction_id(None, tid, now)
             .map(|o| o.out_trade_no.clone())
             .map_err(|_| V2Answer::business("ORDERNOTEXIST", "此交易订单号不存在"));
     }
@@ -489,7 +492,7 @@ fn orderquery(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
         Ok(n) => n,
         Err(a) => return a,
     };
-    match ledger.query(&no, now) {
+    match ledger.query(None, &no, now) {
         Ok(o) => {
             let mut f = paid_fields(o);
             f.insert("trade_state".into(), o.state.as_str().into());
@@ -519,7 +522,7 @@ fn reverse(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
         }
         other => other,
     };
-    match ledger.reverse(&no, now) {
+    match ledger.reverse(None, &no, now) {
         Ok(()) => recall(V2Answer::success(Fields::new()), false),
         // A system error: the reverse may not have happened; call it again.
         Err(r) if r.code == "SYSTEM_ERROR" => recall(V2Answer::refusal(&r), true),
@@ -553,7 +556,7 @@ fn refund(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
         Ok(n) => n,
         Err(a) => return a,
     };
-    let record = match ledger.refund(&no, &out_refund_no, amount, total, reason, now) {
+    let record = match ledger.refund(None, &no, &out_refund_no, amount, total, reason, now) {
         Ok(r) => r.clone(),
         Err(r) if r.code == "RESOURCE_NOT_EXISTS" => {
             return V2Answer::business(
@@ -565,7 +568,10 @@ fn refund(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
     };
     let mut f = Fields::new();
     f.insert("out_trade_no".into(), no.clone());
-    if let Some(t) = ledger.order(&no).and_then(|o| o.transaction_id.clone()) {
+    if let Some(t) = ledger
+        .order_of(None, &no)
+        .and_then(|o| o.transaction_id.clone())
+    {
         f.insert("transaction_id".into(), t);
     }
     f.insert("out_refund_no".into(), record.out_refund_no.clone());
@@ -594,13 +600,13 @@ fn refundquery(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
     let records: Vec<RefundRecord> = if let Some(id) = get("refund_id") {
         ledger
             .refunds()
-            .filter(|r| &r.refund_id == id)
+            .filter(|r| &r.refund_id == id && r.sub_mchid.is_none())
             .cloned()
             .collect()
     } else if let Some(no) = get("out_refund_no") {
         ledger
             .refunds()
-            .filter(|r| &r.out_refund_no == no)
+            .filter(|r| &r.out_refund_no == no && r.sub_mchid.is_none())
             .cloned()
             .collect()
     } else if get("transaction_id").is_some() || get("out_trade_no").is_some() {
@@ -610,7 +616,7 @@ fn refundquery(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
         };
         let mut v: Vec<RefundRecord> = ledger
             .refunds()
-            .filter(|r| r.out_trade_no == no)
+            .filter(|r| r.out_trade_no == no && r.sub_mchid.is_none())
             .cloned()
             .collect();
         v.sort_by_key(|r| r.created_ms);
@@ -621,7 +627,7 @@ fn refundquery(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
     let Some(first) = records.first() else {
         return V2Answer::business("REFUNDNOTEXIST", "退款单不存在");
     };
-    let Some(order) = ledger.order(&first.out_trade_no).cloned() else {
+    let Some(order) = ledger.order_of(None, &first.out_trade_no).cloned() else {
         return V2Answer::business("REFUNDNOTEXIST", "退款单不存在");
     };
     let offset: usize = get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
@@ -688,7 +694,7 @@ fn downloadbill(shared: &Shared, req: &Fields, now: i64) -> V2Answer {
         return bill_fail("模拟器只提供未压缩账单，请不要传tar_type", "20001");
     }
     let dashed = format!("{}-{}-{}", &date[0..4], &date[4..6], &date[6..8]);
-    match lock(&shared.ledger).trade_bill(&dashed, bill_type, now) {
+    match lock(&shared.ledger).trade_bill(None, &dashed, bill_type, now) {
         Some(b) => V2Answer::Bill(bill::render(&b)),
         None => bill_fail("No Bill Exist", "20002"),
     }

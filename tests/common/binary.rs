@@ -30,6 +30,15 @@ pub fn start_sim(keys: &Path) -> Sim {
     start_sim_with(keys, &[])
 }
 
+/// `scanpay sim` for a merchant in `mode`: a direct merchant, or (`--partner`) a service
+/// provider whose written configuration charges for sub-merchant `rig::SUB_MCHID`.
+pub fn start_sim_in(keys: &Path, mode: super::rig::Mode) -> Sim {
+    match mode {
+        super::rig::Mode::Direct => start_sim_with(keys, &[]),
+        super::rig::Mode::Partner => start_sim_with(keys, &["--partner"]),
+    }
+}
+
 /// `scanpay sim` with extra arguments (e.g. `--platform-cert`).
 pub fn start_sim_with(keys: &Path, extra: &[&str]) -> Sim {
     let mut child = Command::new(BIN)
@@ -122,11 +131,24 @@ impl Sim {
         blocking_get(&format!("{}/ledger", self.admin))
     }
 
+    /// An order of the simulator's books by its number, whoever's it is (a direct merchant's
+    /// is keyed by its number, a sub-merchant's by `SUB_MCHID/NUMBER`).
+    pub fn order(&self, out_trade_no: &str) -> serde_json::Value {
+        let l = self.ledger();
+        l["orders"]
+            .as_object()
+            .and_then(|m| {
+                m.values()
+                    .find(|o| o["out_trade_no"].as_str() == Some(out_trade_no))
+            })
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Whether the simulator has the order as charged now.
     pub fn charged(&self, out_trade_no: &str) -> bool {
-        let l = self.ledger();
         matches!(
-            l["orders"][out_trade_no]["state"].as_str(),
+            self.order(out_trade_no)["state"].as_str(),
             Some("SUCCESS" | "REFUND")
         )
     }

@@ -2,6 +2,10 @@
 //! `scanpay::sim::connect_in_process` on loopback, a real SQLite shift log in a temporary
 //! folder, an open shift and an `Engine`, on tokio's clock (run the tests with
 //! `#[tokio::test(start_paused = true)]` so the simulator's seconds pass instantly).
+//!
+//! Both modes: [`rig()`] is a directly connected merchant's till; [`rig_in`]`(Mode::Partner)`
+//! is the same demo with `merchant.sub_mchid` added — a service provider's sub-merchant, the
+//! simulator then a service provider knowing [`SUB_MCHID`] and [`OTHER_SUB_MCHID`].
 
 use std::sync::Arc;
 
@@ -15,9 +19,63 @@ use scanpay::store::orders::{self, OrderRecord};
 use scanpay::store::{Store, shifts};
 use scanpay::wechat::Client;
 
+use super::config;
 use super::fixtures::{CASHIER, DESCRIPTION, TERMINAL, code};
 
+/// Whom the till charges for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A directly connected merchant (the demo as it ships).
+    Direct,
+    /// A service provider's sub-merchant ([`SUB_MCHID`]).
+    Partner,
+}
+
+/// Both modes, for tests that run in each.
+pub const MODES: [Mode; 2] = [Mode::Direct, Mode::Partner];
+
+/// The sub-merchant a partner-mode till charges for.
+pub const SUB_MCHID: &str = "1900000109";
+/// Another sub-merchant of the same service provider.
+pub const OTHER_SUB_MCHID: &str = "1900000110";
+
+/// Runs test functions taking a [`Mode`] once per mode, as `direct::NAME` and
+/// `partner::NAME`, without copying them (one invocation per test file):
+/// `both_modes!(async #[tokio::test(start_paused = true)] name_a, name_b; sync name_c);`
+/// (`async` functions under the given test attribute, `sync` ones under `#[test]`; either
+/// part may be left out).
+#[allow(unused_macros)]
+macro_rules! both_modes {
+    ($(async #[$attr:meta] $($a:ident),+ $(,)?)? $(;)? $(sync $($s:ident),+ $(,)?)?) => {
+        mod direct {
+            $( $( #[$attr] async fn $a() { super::$a(crate::common::rig::Mode::Direct).await } )+ )?
+            $( $( #[test] fn $s() { super::$s(crate::common::rig::Mode::Direct) } )+ )?
+        }
+        mod partner {
+            $( $( #[$attr] async fn $a() { super::$a(crate::common::rig::Mode::Partner).await } )+ )?
+            $( $( #[test] fn $s() { super::$s(crate::common::rig::Mode::Partner) } )+ )?
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use both_modes;
+
+/// The embedded demo configuration in `mode` (through the TOML parser and the program's
+/// checks): partner mode adds `merchant.sub_mchid`, nothing else.
+pub fn demo_config(mode: Mode) -> Config {
+    match mode {
+        Mode::Direct => Config::load_from(Source::EmbeddedDemo).unwrap(),
+        Mode::Partner => {
+            let mut t = config::demo();
+            config::insert(&mut t, "merchant.sub_mchid", SUB_MCHID);
+            config::load(&t, std::path::Path::new("/nonexistent/scanpay.toml")).unwrap()
+        }
+    }
+}
+
 pub struct Rig {
+    /// Direct merchant or a service provider's sub-merchant.
+    pub mode: Mode,
     pub cfg: Config,
     pub engine: Engine,
     /// The client the engine uses (for calls made around the engine).
@@ -31,10 +89,15 @@ pub struct Rig {
     pub dir: tempfile::TempDir,
 }
 
-/// The rig, with a shift open. Call it inside a tokio test.
+/// The rig of a direct merchant, with a shift open. Call it inside a tokio test.
 pub async fn rig() -> Rig {
+    rig_in(Mode::Direct).await
+}
+
+/// The rig in `mode`, with a shift open.
+pub async fn rig_in(mode: Mode) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::load_from(Source::EmbeddedDemo).unwrap();
+    let cfg = demo_config(mode);
     let clock: SharedClock = Arc::new(TokioClock::new());
     let (client, sim) = connect_in_process(&cfg, clock.clone()).await.unwrap();
     let store = Store::open_inline(dir.path()).unwrap();
@@ -46,6 +109,7 @@ pub async fn rig() -> Rig {
         .id;
     let engine = Engine::new(&cfg, client.clone(), store.clone(), clock.clone());
     Rig {
+        mode,
         cfg,
         engine,
         client,
@@ -126,8 +190,25 @@ impl Rig {
             .ledger(|l| l.order(out_trade_no).is_some_and(|x| x.is_charged()))
     }
 
-    /// The local state agrees with the simulator: charged there exactly when charged here.
+    /// The sub-merchant whose books the rig's orders are in (`None`: a direct merchant).
+    pub fn owner(&self) -> Option<&'static str> {
+        match self.mode {
+            Mode::Direct => None,
+            Mode::Partner => Some(SUB_MCHID),
+        }
+    }
+
+    /// The local state agrees with the simulator: charged there exactly when charged here,
+    /// and the simulator's order (if it has one) is in the books of the rig's merchant — in
+    /// partner mode, the sub-merchant's, placed on the partner path.
     pub fn agrees(&self, o: &OrderRecord) {
+        let owner = self.owner();
+        if let Some(sub) = self
+            .sim
+            .ledger(|l| l.order(&o.out_trade_no).map(|x| x.sub_mchid.clone()))
+        {
+            assert_eq!(sub.as_deref(), owner, "{}: whose order", o.out_trade_no);
+        }
         assert_eq!(
             self.charged(&o.out_trade_no),
             o.state.is_charged(),
