@@ -30,7 +30,7 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// The sub-merchant whose books hold the till's orders (`None`: a direct merchant).
 fn owner(mode: Mode) -> Option<&'static str> {
     match mode {
-        Mode::Direct => None,
+        Mode::Direct | Mode::V2 => None,
         Mode::Partner => Some(SUB_MCHID),
     }
 }

@@ -451,6 +451,12 @@ pub async fn connect_in_process(
     cfg: &Config,
     clock: SharedClock,
 ) -> Result<(Client, SimHandle), SimError> {
+    if cfg.wechatpay.api == crate::config::Api::V2 {
+        only_direct_on_v2(cfg)?;
+        let v2 =
+            start_v2_in_process(&cfg.merchant.mchid, &cfg.merchant.appid, clock.clone()).await?;
+        return connect_v2(cfg, clock, v2);
+    }
     let keys = SimKeys::generate()?;
     let sim = simulator_for(cfg, &keys, clock.clone())?;
     connect_to(cfg, clock, keys, sim).await
@@ -464,9 +470,57 @@ pub async fn connect_in_process_persistent(
     clock: SharedClock,
     dir: &Path,
 ) -> Result<(Client, SimHandle), SimError> {
+    if cfg.wechatpay.api == crate::config::Api::V2 {
+        only_direct_on_v2(cfg)?;
+        let v2 = start_v2_in_process_persistent(
+            &dir.join("v2"),
+            &cfg.merchant.mchid,
+            &cfg.merchant.appid,
+            clock.clone(),
+        )
+        .await?;
+        return connect_v2(cfg, clock, v2);
+    }
     let keys = SimKeys::load_or_create(dir)?;
     let sim = simulator_for(cfg, &keys, clock.clone())?.persist_to(&dir.join("ledger.json"))?;
     connect_to(cfg, clock, keys, sim).await
+}
+
+/// The APIv2 face serves a direct merchant only (docs/simulator.md, "APIv2 face").
+fn only_direct_on_v2(cfg: &Config) -> Result<(), SimError> {
+    match &cfg.merchant.sub_mchid {
+        None => Ok(()),
+        Some(_) => Err(SimError::Client(
+            "the simulator's APIv2 face serves a direct merchant only: remove merchant.sub_mchid or use api = \"v3\" with the simulator".into(),
+        )),
+    }
+}
+
+/// A client of `cfg` (its timeouts, its merchant) speaking APIv2 to the in-process simulator
+/// `v2`: the simulator's APIv2 key and sign type, its CA as the one extra root, and the
+/// merchant's client certificate for `/secapi/*`.
+fn connect_v2(
+    cfg: &Config,
+    clock: SharedClock,
+    v2: V2InProcess,
+) -> Result<(Client, SimHandle), SimError> {
+    use crate::wechat::client::{ClientIdentity, Protocol, V2Settings};
+    let settings = Settings {
+        base_url: v2.handle.base_url.clone(),
+        backup_base_url: None,
+        protocol: Protocol::V2(V2Settings {
+            key: v2.keys.api_key.clone(),
+            sign_type: cfg.wechatpay.v2_sign_type,
+            client_identity: Some(ClientIdentity {
+                certificate_pem: v2.keys.client_cert_pem.clone().into_bytes(),
+                key_pem: v2.merchant_key_pem.clone().into_bytes(),
+            }),
+        }),
+        extra_roots: vec![v2.keys.ca_pem.clone().into_bytes()],
+        ..crate::connect::client_settings(cfg)
+    };
+    let client = Client::v2(settings, clock).map_err(|e| SimError::Client(e.to_string()))?;
+    Ok((client, v2.handle))
 }
 
 /// The simulator `cfg`'s merchant talks to: a direct merchant's, or — with

@@ -36,6 +36,7 @@ pub fn start_sim_in(keys: &Path, mode: super::rig::Mode) -> Sim {
     match mode {
         super::rig::Mode::Direct => start_sim_with(keys, &[]),
         super::rig::Mode::Partner => start_sim_with(keys, &["--partner"]),
+        super::rig::Mode::V2 => start_sim_with(keys, &["--api", "v2"]),
     }
 }
 

@@ -3,9 +3,10 @@
 //! folder, an open shift and an `Engine`, on tokio's clock (run the tests with
 //! `#[tokio::test(start_paused = true)]` so the simulator's seconds pass instantly).
 //!
-//! Both modes: [`rig()`] is a directly connected merchant's till; [`rig_in`]`(Mode::Partner)`
+//! Every mode: [`rig()`] is a directly connected merchant's till; [`rig_in`]`(Mode::Partner)`
 //! is the same demo with `merchant.sub_mchid` added — a service provider's sub-merchant, the
-//! simulator then a service provider knowing [`SUB_MCHID`] and [`OTHER_SUB_MCHID`].
+//! simulator then a service provider knowing [`SUB_MCHID`] and [`OTHER_SUB_MCHID`];
+//! [`rig_in`]`(Mode::V2)` is the demo with `wechatpay.api = "v2"` (the simulator's HTTPS APIv2 face).
 
 use std::sync::Arc;
 
@@ -29,10 +30,12 @@ pub enum Mode {
     Direct,
     /// A service provider's sub-merchant ([`SUB_MCHID`]).
     Partner,
+    /// A directly connected merchant on APIv2 (XML, key-signed; the simulator's HTTPS face).
+    V2,
 }
 
-/// Both modes, for tests that run in each.
-pub const MODES: [Mode; 2] = [Mode::Direct, Mode::Partner];
+/// Every mode, for tests that run in each.
+pub const MODES: [Mode; 3] = [Mode::Direct, Mode::Partner, Mode::V2];
 
 /// The sub-merchant a partner-mode till charges for.
 pub const SUB_MCHID: &str = "1900000109";
@@ -55,6 +58,10 @@ macro_rules! both_modes {
             $( $( #[$attr] async fn $a() { super::$a(crate::common::rig::Mode::Partner).await } )+ )?
             $( $( #[test] fn $s() { super::$s(crate::common::rig::Mode::Partner) } )+ )?
         }
+        mod v2 {
+            $( $( #[$attr] async fn $a() { super::$a(crate::common::rig::Mode::V2).await } )+ )?
+            $( $( #[test] fn $s() { super::$s(crate::common::rig::Mode::V2) } )+ )?
+        }
     };
 }
 #[allow(unused_imports)]
@@ -68,6 +75,11 @@ pub fn demo_config(mode: Mode) -> Config {
         Mode::Partner => {
             let mut t = config::demo();
             config::insert(&mut t, "merchant.sub_mchid", SUB_MCHID);
+            config::load(&t, std::path::Path::new("/nonexistent/scanpay.toml")).unwrap()
+        }
+        Mode::V2 => {
+            let mut t = config::demo();
+            config::insert(&mut t, "wechatpay.api", "v2");
             config::load(&t, std::path::Path::new("/nonexistent/scanpay.toml")).unwrap()
         }
     }
@@ -193,7 +205,7 @@ impl Rig {
     /// The sub-merchant whose books the rig's orders are in (`None`: a direct merchant).
     pub fn owner(&self) -> Option<&'static str> {
         match self.mode {
-            Mode::Direct => None,
+            Mode::Direct | Mode::V2 => None,
             Mode::Partner => Some(SUB_MCHID),
         }
     }
