@@ -162,6 +162,7 @@ fn pay(
         failpoint,
     );
     if out.stdout.is_empty() {
+        eprintln!("pay printed nothing: {out:?}");
         return None;
     }
     let o = json(&out);
@@ -353,7 +354,15 @@ fn the_shim_drops_exactly_the_unsynced_writes() {
     // A shell writes two files and fsyncs one of them through `sync FILE` (coreutils: fsync(2)).
     let status = Command::new("sh")
         .arg("-c")
-        .arg("printf synced > scanpay.db-a && printf lost > scanpay.db-b && sync scanpay.db-a && printf later >> scanpay.db-a")
+        .arg(
+            "printf synced > scanpay.db-a && printf lost > scanpay.db-b && sync scanpay.db-a \
+             && printf later >> scanpay.db-a \
+             && printf epoch > scanpay.db-c.tmp && sync scanpay.db-c.tmp && mv scanpay.db-c.tmp scanpay.db-c \
+             && printf gone > scanpay.db-d && sync scanpay.db-d && rm scanpay.db-d \
+             && printf renamed-late > scanpay.db-e.tmp && sync scanpay.db-e.tmp && sync . \
+             && mv scanpay.db-e.tmp scanpay.db-e \
+             && sync .",
+        )
         .current_dir(&data)
         .env("LD_PRELOAD", &shim)
         .env("POWERLOSS_DIR", &data)
@@ -373,5 +382,17 @@ fn the_shim_drops_exactly_the_unsynced_writes() {
     assert!(
         !shadow.join("scanpay.db-b").exists(),
         "a file never fsynced has no durable copy"
+    );
+    // Names follow a folder fsync: the renamed file keeps its copy under its new name, an
+    // unlinked one loses it.
+    assert_eq!(
+        std::fs::read_to_string(shadow.join("scanpay.db-c")).unwrap(),
+        "epoch"
+    );
+    assert!(!shadow.join("scanpay.db-c.tmp").exists());
+    assert!(!shadow.join("scanpay.db-d").exists());
+    assert_eq!(
+        std::fs::read_to_string(shadow.join("scanpay.db-e")).unwrap(),
+        "renamed-late"
     );
 }
