@@ -156,7 +156,7 @@ async fn every_scenario_every_fault_random_kills(mode: Mode) {
         assert_eq!(pays, 1, "{}", o.out_trade_no);
     }
     println!(
-        "fault matrix: rounds {} faults {} kills {} paid {} not-charged {} unresolved {} mismatches {}",
+        "fault matrix ({mode:?}, seed {seed}): rounds {} faults {} kills {} paid {} not-charged {} unresolved {} mismatches {}",
         c.rounds, c.faults, c.kills, c.paid, c.not_charged, c.unresolved, c.mismatches
     );
     assert_eq!(c.mismatches, 0, "{c:?}");
