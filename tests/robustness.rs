@@ -14,6 +14,8 @@ use scanpay::store::{open_connection, orders, shifts};
 use scanpay::wechat::certs::{Apiv3Key, decrypt_list};
 use scanpay::wechat::keys::certificate_from_pem;
 use scanpay::wechat::model::{ErrorBody, Refund, Transaction};
+use scanpay::wechat::v2::answer::{self, Answer, AnswerError};
+use scanpay::wechat::v2::sign::{self, ApiKey, SignType};
 use scanpay::wechat::v2::xml::{self, MAX_XML_BYTES, XmlError};
 
 fn order(shift: i64, i: i64) -> orders::NewOrder {
@@ -267,6 +269,38 @@ proptest! {
         let listed = decrypt_list(&sealed_list(&serial, &pem), &key);
         if std::str::from_utf8(&pem).is_ok() {
             prop_assert_eq!(alone.is_ok(), listed.is_ok(), "{:?}", listed.err());
+        }
+    }
+
+    /// Twin of the `answer_xml` fuzz target: any bytes read as an answer never panic, and the
+    /// fields of any envelope, signed with the key, are never refused for their signature and
+    /// reach the order model.
+    #[test]
+    fn v2_answers_never_panic_and_signed_fields_reach_the_order_model(
+        bytes in prop::collection::vec(any::<u8>(), 0..300),
+        fields in prop::collection::btree_map(
+            prop::sample::select(vec!["return_code", "result_code", "err_code", "total_fee", "cash_fee", "time_end", "trade_state", "recall", "transaction_id"]),
+            "(SUCCESS|FAIL|USERPAYING|[0-9]{0,20}|20[0-9]{12}|[ -~]{0,8})",
+            0..9,
+        ),
+        hmac in any::<bool>(),
+    ) {
+        let key = ApiKey::new("192006250b4c09247ec02edce69f6a2d").unwrap();
+        let _ = answer::read(&bytes, &key, SignType::Md5);
+        let sign_type = if hmac { SignType::HmacSha256 } else { SignType::Md5 };
+        let mut fields: scanpay::wechat::v2::Fields =
+            fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let signature = sign::sign(&fields, &key, sign_type);
+        fields.insert("sign".into(), signature);
+        let text = xml::write(&fields).unwrap();
+        match answer::read(text.as_bytes(), &key, sign_type) {
+            Ok(Answer::Success(f)) => {
+                let _ = answer::paid_transaction(&f);
+                let _ = answer::queried_transaction(&f);
+                let _ = answer::reverse_again(&f);
+            }
+            Ok(_) => {}
+            Err(e) => prop_assert!(!matches!(e, AnswerError::BadSignature | AnswerError::Unsigned), "{}", e),
         }
     }
 
