@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing on the stable toolchain, by hand (not in CI: CI runs the proptest
-# twins). cargo-fuzz drives libFuzzer; RUSTC_BOOTSTRAP=1 lets stable rustc take the flags it
-# passes, and `-s none` leaves out AddressSanitizer (nightly-only, and the code under test is
-# safe Rust: a finding is a panic, an overflow, a timeout or running out of memory).
+# twins). cargo-fuzz drives libFuzzer; with `-s none` (no AddressSanitizer: the code under test
+# is safe Rust, a finding is a panic, an overflow, a timeout or running out of memory) it passes
+# only stable rustc flags; RUSTC_BOOTSTRAP=1 covers the -Z flags a sanitizer would add.
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET[:SECONDS]...]   (default 60 s, every target)
 # Seeds: fuzz/corpus/<target>/ (committed); what the fuzzer adds: fuzz/generated/<target>/;
@@ -15,7 +15,7 @@ shift || true
 ALL=(answer_json answer_xml v2_xml trade_bill certs scanner_framing amount config)
 TARGETS=("$@")
 if [ "$#" -eq 0 ]; then TARGETS=("${ALL[@]}"); fi
-export RUSTC_BOOTSTRAP=1
+export RUSTC_BOOTSTRAP=1   # only needed for -Z sanitizer flags; -s none passes stable flags
 BUILD=(-s none --codegen-units 16)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
