@@ -1,6 +1,7 @@
 //! Bad input and damaged files: power-loss-like truncation of the WAL, random bytes as answer
 //! bodies and as configuration files (the proptest twins of the fuzz targets in `fuzz/`), and
-//! the checks that payment codes never reach the log, the database or a receipt.
+//! the checks that payment codes never reach the log, the database or a receipt; and the
+//! inputs the coverage-guided fuzzer found (`fuzz/`, docs/robustness.md), kept as regressions.
 
 use std::path::Path;
 
@@ -10,7 +11,12 @@ use scanpay::engine::micropay::{Machine, Timing};
 use scanpay::money::Fen;
 use scanpay::order::EventKind;
 use scanpay::store::{open_connection, orders, shifts};
+use scanpay::wechat::certs::{Apiv3Key, decrypt_list};
+use scanpay::wechat::keys::certificate_from_pem;
 use scanpay::wechat::model::{ErrorBody, Refund, Transaction};
+use scanpay::wechat::v2::answer::{self, Answer, AnswerError};
+use scanpay::wechat::v2::sign::{self, ApiKey, SignType};
+use scanpay::wechat::v2::xml::{self, MAX_XML_BYTES, XmlError};
 
 fn order(shift: i64, i: i64) -> orders::NewOrder {
     orders::NewOrder {
@@ -200,5 +206,129 @@ fn payment_codes_never_reach_any_file() {
             !files_containing(&data, masked.as_bytes()).is_empty(),
             "{masked} is kept"
         );
+    }
+}
+
+/// The fuzz targets' fixed APIv3 key (wechatpay-java's test key, `tests/vectors/wechatpay-java.json`).
+const FUZZ_APIV3_KEY: &[u8; 32] = b"a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb";
+
+/// `pem`, sealed under [`FUZZ_APIV3_KEY`] as the one entry of a `GET /v3/certificates` body
+/// naming `serial` (what `fuzz/fuzz_targets/certs.rs` builds).
+fn sealed_list(serial: &str, pem: &[u8]) -> Vec<u8> {
+    let key = Apiv3Key::from_bytes(FUZZ_APIV3_KEY).unwrap();
+    let ciphertext = key.encrypt("14b16c03dc1b", "certificate", pem).unwrap();
+    serde_json::to_vec(&serde_json::json!({"data": [{
+        "serial_no": serial,
+        "effective_time": "2024-01-01T00:00:00+08:00",
+        "expire_time": "2029-01-01T00:00:00+08:00",
+        "encrypt_certificate": {
+            "algorithm": "AEAD_AES_256_GCM", "nonce": "14b16c03dc1b",
+            "associated_data": "certificate", "ciphertext": ciphertext,
+        },
+    }]}))
+    .unwrap()
+}
+
+fn vector(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_sealed_real_certificate_is_accepted_with_its_own_serial() {
+    let pem = vector("wechatpay-java_decrypted_platform_cert_5DEA10EF.pem");
+    let (serial, _) = certificate_from_pem(&pem, Path::new("<test>")).unwrap();
+    let key = Apiv3Key::from_bytes(FUZZ_APIV3_KEY).unwrap();
+    let certs = decrypt_list(&sealed_list(&serial, &pem), &key).unwrap();
+    assert_eq!(certs.len(), 1);
+    assert_eq!(certs[0].serial_no, serial);
+    // The same list naming another serial is refused.
+    assert!(decrypt_list(&sealed_list("5DEA10EF", &pem), &key).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Twin of the `certs` fuzz target: a list body never panics; a correctly sealed
+    /// certificate (here: a real one with bytes flipped) is accepted exactly when it parses alone.
+    #[test]
+    fn certificate_lists_never_panic_and_agree_with_the_certificate(
+        bytes in prop::collection::vec(any::<u8>(), 0..400),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let key = Apiv3Key::from_bytes(FUZZ_APIV3_KEY).unwrap();
+        let _ = decrypt_list(&bytes, &key);
+        let mut pem = vector("wechatpay-java_decrypted_platform_cert_5DEA10EF.pem");
+        for (i, b) in flips {
+            let i = i.index(pem.len());
+            pem[i] = b;
+        }
+        let alone = certificate_from_pem(&pem, Path::new("<test>"));
+        let serial = alone.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+        let listed = decrypt_list(&sealed_list(&serial, &pem), &key);
+        if std::str::from_utf8(&pem).is_ok() {
+            prop_assert_eq!(alone.is_ok(), listed.is_ok(), "{:?}", listed.err());
+        }
+    }
+
+    /// Twin of the `answer_xml` fuzz target: any bytes read as an answer never panic, and the
+    /// fields of any envelope, signed with the key, are never refused for their signature and
+    /// reach the order model.
+    #[test]
+    fn v2_answers_never_panic_and_signed_fields_reach_the_order_model(
+        bytes in prop::collection::vec(any::<u8>(), 0..300),
+        fields in prop::collection::btree_map(
+            prop::sample::select(vec!["return_code", "result_code", "err_code", "total_fee", "cash_fee", "time_end", "trade_state", "recall", "transaction_id"]),
+            "(SUCCESS|FAIL|USERPAYING|[0-9]{0,20}|20[0-9]{12}|[ -~]{0,8})",
+            0..9,
+        ),
+        hmac in any::<bool>(),
+    ) {
+        let key = ApiKey::new("192006250b4c09247ec02edce69f6a2d").unwrap();
+        let _ = answer::read(&bytes, &key, SignType::Md5);
+        let sign_type = if hmac { SignType::HmacSha256 } else { SignType::Md5 };
+        let mut fields: scanpay::wechat::v2::Fields =
+            fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let signature = sign::sign(&fields, &key, sign_type);
+        fields.insert("sign".into(), signature);
+        let text = xml::write(&fields).unwrap();
+        match answer::read(text.as_bytes(), &key, sign_type) {
+            Ok(Answer::Success(f)) => {
+                let _ = answer::paid_transaction(&f);
+                let _ = answer::queried_transaction(&f);
+                let _ = answer::reverse_again(&f);
+            }
+            Ok(_) => {}
+            Err(e) => prop_assert!(!matches!(e, AnswerError::BadSignature | AnswerError::Unsigned), "{}", e),
+        }
+    }
+
+    /// Twin of the `v2_xml` fuzz target: whatever the bytes, a document type declaration in
+    /// front is refused as such, the bytes padded past the cap are refused by size, and the
+    /// bytes inside a field never make a second level.
+    #[test]
+    fn the_v2_xml_limits_hold_for_any_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..300),
+        near in "(<xml>|</xml>|<a>|</a>|<a/>|<!\\[CDATA\\[|\\]\\]>|&[a-z#0-9]{0,5};|<!DOCTYPE|<!--|-->|<\\?|[ -~]){0,40}",
+    ) {
+        for b in [bytes.as_slice(), near.as_bytes()] {
+            let mut dtd = b"<!DOCTYPE xml [<!ENTITY e \"x\">]>".to_vec();
+            dtd.extend_from_slice(b);
+            let expected = if std::str::from_utf8(b).is_ok() { XmlError::Doctype } else { XmlError::NotUtf8 };
+            prop_assert_eq!(xml::parse(&dtd), Err(expected));
+            let mut big = b.to_vec();
+            big.resize(MAX_XML_BYTES + 1, b' ');
+            prop_assert_eq!(xml::parse(&big), Err(XmlError::TooLarge { len: MAX_XML_BYTES + 1, max: MAX_XML_BYTES }));
+            let mut nested = b"<xml><f>".to_vec();
+            nested.extend_from_slice(b);
+            nested.extend_from_slice(b"</f></xml>");
+            if let Ok(fields) = xml::parse(&nested) {
+                prop_assert!(fields.len() == 1 && fields.contains_key("f"));
+            }
+        }
     }
 }
