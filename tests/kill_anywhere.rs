@@ -1,12 +1,15 @@
 //! Real SIGKILLs of the binary at random moments — not at named crash points — across payments,
-//! refunds and shift close, on several tills at once against one standalone simulator. After each
-//! kill the till runs `scanpay recover`, and then:
+//! refunds, shift close and shipping to the head office (`scanpay sync`, when PostgreSQL is
+//! installed: a throw-away cluster, `tests/common/pg.rs`), on several tills at once against one
+//! standalone simulator. After each kill the till runs `scanpay recover`, and then:
 //!
 //! - every order is settled, and charged at the simulator exactly when it is paid (or refunded)
 //!   locally; exactly one pay request per order;
 //! - every refund the simulator holds is in the log with the same amount, and every refund the
 //!   log calls SUCCESS is SUCCESS there; an order's refunds never exceed its amount;
-//! - at most one shift is open, and every closed shift has its Z report.
+//! - at most one shift is open, and every closed shift has its Z report;
+//! - at the end, after one clean `scanpay sync`, the head office holds exactly the till's rows:
+//!   as many of each kind as the till's own log, none twice.
 //!
 //! `cargo test` runs a few kills; `SCANPAY_KILLS=N` (and `SCANPAY_KILL_SEED`, `SCANPAY_KILL_TILLS`)
 //! runs many: `scripts/kill-anywhere.sh` (docs/robustness.md, "Real SIGKILLs at random moments").
@@ -19,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pg;
 use common::*;
 
 const PIN: &str = "246810";
@@ -46,6 +50,7 @@ struct Tally {
     pays: u64,
     refunds: u64,
     closes: u64,
+    syncs: u64,
 }
 
 /// Runs `args` and SIGKILLs it `after` from its start (unless it ended first). Returns whether
@@ -201,9 +206,21 @@ fn check(sim: &Sim, data: &Path, context: &str) {
 }
 
 /// One till's run of `kills` random kills.
-fn till_run(sim: &Sim, root: &Path, index: usize, kills: u64, seed: u64) -> Tally {
+fn till_run(
+    sim: &Sim,
+    root: &Path,
+    index: usize,
+    kills: u64,
+    seed: u64,
+    hq: Option<(&pg::Cluster, &str, &str)>,
+) -> Tally {
     let dir = root.join(format!("till{index}"));
-    let config = sim.till(&dir, &format!("K{index:02}"));
+    let mut config = sim.till(&dir, &format!("K{index:02}"));
+    if let Some((_, _, url)) = hq {
+        let mut t = common::config::read(&config);
+        common::config::insert(&mut t, "sync.postgres_url", url);
+        config = common::config::write(&t, &config);
+    }
     let data: PathBuf = dir.join("data");
     let out = run_config(
         &config,
@@ -240,7 +257,7 @@ fn till_run(sim: &Sim, root: &Path, index: usize, kills: u64, seed: u64) -> Tall
                 "",
                 after,
             )
-        } else if roll < 9 {
+        } else if roll < 8 || (roll == 9 && hq.is_none()) {
             let candidates = refundable(&data);
             if candidates.is_empty() {
                 continue;
@@ -264,9 +281,12 @@ fn till_run(sim: &Sim, root: &Path, index: usize, kills: u64, seed: u64) -> Tall
                 &format!("{PIN}\n"),
                 after,
             )
-        } else {
+        } else if roll == 8 {
             tally.closes += 1;
             run_and_kill(&config, &["shift", "close"], "", after)
+        } else {
+            tally.syncs += 1;
+            run_and_kill(&config, &["sync"], "", after)
         };
         if killed {
             tally.kills += 1;
@@ -286,6 +306,38 @@ fn till_run(sim: &Sim, root: &Path, index: usize, kills: u64, seed: u64) -> Tall
         // A closed shift (killed after it committed, or finished) is reopened for the next sale.
         let open = run_config(&config, &["shift", "open", "--cashier", "t1"], "", &[]);
         let _ = open;
+    }
+    if let Some((pg, db, _)) = hq {
+        // One clean shipment; then the head office holds exactly what the till holds.
+        let out = run_config(&config, &["sync"], "", &[]);
+        assert!(out.status.success(), "till {index}: sync: {out:?}");
+        let conn = rusqlite::Connection::open(data.join("scanpay.db")).unwrap();
+        let till_id: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'till_id'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        for t in [
+            "shifts",
+            "orders",
+            "order_events",
+            "refunds",
+            "z_reports",
+            "audit_log",
+        ] {
+            let local: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap();
+            let central: i64 = pg
+                .psql(
+                    db,
+                    &format!("SELECT COUNT(*) FROM hq_{t} WHERE till_id = '{till_id}'"),
+                )
+                .trim()
+                .parse()
+                .unwrap();
+            assert_eq!(central, local, "till {index}: {t} at the head office");
+        }
     }
     tally
 }
@@ -307,24 +359,45 @@ fn sigkill_at_random_moments_then_recover_agrees_with_the_ledger() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = start_sim(&tmp.path().join("keys"));
     let per_till = kills.div_ceil(tills as u64);
+    // The head office, when PostgreSQL is here (otherwise the shipping part is skipped, loudly).
+    let hq = match pg::cluster() {
+        Some(pg) => {
+            let (db, url) = pg.fresh_db();
+            let init = sim.till(&tmp.path().join("hq"), "HQ");
+            let mut t = common::config::read(&init);
+            common::config::insert(&mut t, "sync.postgres_url", url.as_str());
+            let init = common::config::write(&t, &init);
+            let out = run_config(&init, &["hq", "init"], "", &[]);
+            assert!(out.status.success(), "{out:?}");
+            Some((pg, db, url))
+        }
+        None => {
+            pg::skipped("kill_anywhere (the head-office shipping part)");
+            None
+        }
+    };
     let tallies: Vec<Tally> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..tills)
             .map(|i| {
                 let sim = &sim;
                 let root = tmp.path();
-                s.spawn(move || till_run(sim, root, i, per_till, seed))
+                let hq = hq
+                    .as_ref()
+                    .map(|(pg, db, url)| (*pg, db.as_str(), url.as_str()));
+                s.spawn(move || till_run(sim, root, i, per_till, seed, hq))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let sum = |f: fn(&Tally) -> u64| tallies.iter().map(f).sum::<u64>();
     eprintln!(
-        "kill_anywhere: seed {seed}, {tills} tills: {} SIGKILLs, {} actions finished first ({} payments, {} refunds, {} shift closes); 0 disagreements",
+        "kill_anywhere: seed {seed}, {tills} tills: {} SIGKILLs, {} actions finished first ({} payments, {} refunds, {} shift closes, {} shipments); 0 disagreements",
         sum(|t| t.kills),
         sum(|t| t.finished_first),
         sum(|t| t.pays),
         sum(|t| t.refunds),
         sum(|t| t.closes),
+        sum(|t| t.syncs),
     );
     assert!(
         sum(|t| t.kills) > 0,
