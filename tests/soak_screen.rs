@@ -22,6 +22,18 @@ fn env_secs(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Whether the screen shows `what` within `secs` (no panic: the caller decides).
+fn shows(tty: &common::pty::Tty, what: &str, secs: u64) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if tty.text().contains(what) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// (resident kB, open descriptors) of a process.
 fn sample(pid: u32) -> (u64, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -55,6 +67,7 @@ fn a_till_selling_continuously_stays_flat() {
     let mut next_sample = start;
     let mut samples: Vec<(u64, u64, usize, u64)> = Vec::new(); // (secs, rss kB, fds, sales)
     let mut sales = 0u64;
+    let mut retyped = 0u64;
     while start.elapsed() < total {
         if Instant::now() >= next_sample {
             let (rss, fds) = sample(pid);
@@ -65,19 +78,31 @@ fn a_till_selling_continuously_stays_flat() {
             );
             next_sample += every;
         }
-        sales += 1;
-        let fen = 100 + sales % 9_000;
+        let fen = 100 + (sales + retyped) % 9_000;
         tty.type_like_a_person(&format!("{}.{:02}", fen / 100, fen % 100));
-        tty.wait_for("Amount to charge", 5);
         tty.send(b"\r");
-        tty.wait_for("Scan the customer's payment code", 5);
-        tty.send(format!("13{sales:014}11\r").as_bytes());
-        tty.wait_for("PAID", 10);
+        // On a loaded machine a person's keys can reach the till close enough together to look
+        // like a scanner's burst, which the amount field refuses (docs/security.md): the
+        // cashier clears the field and types the amount again.
+        if !shows(&tty, "Scan the customer's payment code", 5) {
+            retyped += 1;
+            tty.send(b"\x1b");
+            std::thread::sleep(Duration::from_millis(300));
+            tty.send(b"\x1b");
+            assert!(
+                retyped <= 50 + sales / 10,
+                "the amount was refused too often: {retyped} times in {sales} sales"
+            );
+            continue;
+        }
+        sales += 1;
+        tty.send(format!("13{:014}11\r", sales + retyped).as_bytes());
+        tty.wait_for("PAID", 30);
     }
     let (rss, fds) = sample(pid);
     samples.push((start.elapsed().as_secs(), rss, fds, sales));
     eprintln!(
-        "soak: {:>5} s  {rss:>7} kB  {fds:>3} fds  {sales:>6} sales (end)",
+        "soak: {:>5} s  {rss:>7} kB  {fds:>3} fds  {sales:>6} sales (end; {retyped} amounts typed again)",
         start.elapsed().as_secs()
     );
 
