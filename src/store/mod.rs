@@ -400,9 +400,8 @@ pub fn meta_get_or_init(
     init: impl FnOnce() -> String,
 ) -> Result<String, StoreError> {
     if let Some(v) = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
-            r.get::<_, String>(0)
-        })
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get::<_, String>(0))
         .map(Some)
         .or_else(|e| {
             if e == rusqlite::Error::QueryReturnedNoRows {

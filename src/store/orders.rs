@@ -236,13 +236,21 @@ mod numbers {
     /// The next order number's `{epoch}-{seq}` for this connection's run, minting an epoch when
     /// the run has none yet or has used its last `seq`. Call inside the order's transaction.
     pub(super) fn next(conn: &Connection, now: i64) -> Result<String, StoreError> {
-        conn.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS order_run(epoch INTEGER NOT NULL, seq INTEGER NOT NULL)",
-        )?;
+        // The run's table exists from its first order on; asking SQLite is cheaper than
+        // preparing a CREATE for every sale.
+        let exists: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM temp.sqlite_master WHERE name = 'order_run')",
+            )?
+            .query_row([], |r| r.get(0))?;
+        if !exists {
+            conn.execute_batch(
+                "CREATE TEMP TABLE order_run(epoch INTEGER NOT NULL, seq INTEGER NOT NULL)",
+            )?;
+        }
         let run: Option<(i64, i64)> = conn
-            .query_row("SELECT epoch, seq FROM temp.order_run", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .prepare_cached("SELECT epoch, seq FROM temp.order_run")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let (epoch, seq) = match run {
             Some((epoch, seq)) if seq < PER_EPOCH => (epoch, seq + 1),
@@ -274,7 +282,8 @@ mod numbers {
                 (epoch, 1)
             }
         };
-        conn.execute("UPDATE temp.order_run SET seq = ?1", [seq])?;
+        conn.prepare_cached("UPDATE temp.order_run SET seq = ?1")?
+            .execute([seq])?;
         Ok(format!(
             "{}-{}-{seq:05}",
             &beijing::compact_date(now)[2..],
@@ -321,11 +330,13 @@ pub fn create_with(
 ) -> Result<OrderRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out_trade_no = format!("{}-{}", new.terminal_id, numbers::next(&tx, now)?);
-    tx.execute(
+    // Cached statements: a sale's statements are prepared once per connection, not per sale.
+    tx.prepare_cached(
         "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
                             code_fingerprint, state, machine, created_at, updated_at, protocol, party, sub_mchid)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)",
-        params![
+    )?
+    .execute(params![
             out_trade_no,
             new.shift_id,
             new.terminal_id,
@@ -340,13 +351,12 @@ pub fn create_with(
             new.protocol.as_str(),
             new.party.as_str(),
             new.sub_mchid
-        ],
-    )?;
+        ])?;
     let id = tx.last_insert_rowid();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, now, EventKind::Created.as_str(), serde_json::json!({"amount_fen": new.amount.0}).to_string(), state.as_str()],
-    )?;
+    )?
+    .execute(params![id, now, EventKind::Created.as_str(), serde_json::json!({"amount_fen": new.amount.0}).to_string(), state.as_str()])?;
     let mut record = OrderRecord {
         id,
         out_trade_no,
@@ -391,15 +401,17 @@ impl OrderRecord {
 
 /// Appends the event and updates the order row, inside the caller's transaction.
 fn apply(tx: &Connection, order_id: i64, change: &Change<'_>, now: i64) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![order_id, now, change.kind.as_str(), change.detail, change.state.as_str()],
-    )?;
+    )?
+    .execute(params![order_id, now, change.kind.as_str(), change.detail, change.state.as_str()])?;
     let reason = change.reason.map(serde_json::to_string).transpose()?;
-    let changed = tx.execute(
-        "UPDATE orders SET state = ?2, machine = ?3, transaction_id = COALESCE(?4, transaction_id), reason_code = ?5, reason = ?6, updated_at = ?7
+    let changed = tx
+        .prepare_cached(
+            "UPDATE orders SET state = ?2, machine = ?3, transaction_id = COALESCE(?4, transaction_id), reason_code = ?5, reason = ?6, updated_at = ?7
          WHERE id = ?1",
-        params![
+        )?
+        .execute(params![
             order_id,
             change.state.as_str(),
             change.snapshot,
@@ -407,8 +419,7 @@ fn apply(tx: &Connection, order_id: i64, change: &Change<'_>, now: i64) -> Resul
             change.reason.map(Reason::code),
             reason,
             now
-        ],
-    )?;
+        ])?;
     if changed != 1 {
         return Err(StoreError::NotFound(format!("order {order_id} not found")));
     }
@@ -456,7 +467,7 @@ fn list(
     filter: &str,
     p: impl rusqlite::Params,
 ) -> Result<Vec<OrderRecord>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM orders {filter} ORDER BY id"
     ))?;
     let rows = stmt
