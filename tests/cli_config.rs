@@ -94,10 +94,16 @@ fn config_and_check_name_the_sub_merchant_in_service_provider_mode() {
             && l.contains("sub-merchant (特约商户) 1900000109")),
         "{text}"
     );
-    // The check's first line says mchid/appid are the service provider's. (Its round trip
-    // needs the simulator's partner endpoints, the next step of issue 14.)
+    // The check's first line says mchid/appid are the service provider's, and its signed round
+    // trip goes over the partner query path to the simulator serving as the service provider.
     let out = scanpay(dir.path()).arg("check").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok") && l.contains("round_trip")),
+        "{text}"
+    );
     let first = text.lines().next().unwrap_or_default();
     assert!(
         first.contains(
