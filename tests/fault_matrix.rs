@@ -128,7 +128,21 @@ async fn every_scenario_every_fault_random_kills(mode: Mode) {
         };
         match o.state {
             OrderState::Paid => c.paid += 1,
-            OrderState::Unresolved => c.unresolved += 1,
+            OrderState::Unresolved => {
+                c.unresolved += 1;
+                if std::env::var("SCANPAY_FAULT_SHOW").is_ok() {
+                    let id = o.id;
+                    let ev = store.call(move |c| orders::events(c, id)).await.unwrap();
+                    for e in ev {
+                        eprintln!(
+                            "UNRESOLVED {} {} {}",
+                            o.out_trade_no,
+                            e.kind.as_str(),
+                            e.detail
+                        );
+                    }
+                }
+            }
             _ => c.not_charged += 1,
         }
         if !ok {
