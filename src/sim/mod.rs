@@ -641,8 +641,37 @@ pub fn partner_config_toml(text: &str, sub_mchid: &str) -> String {
 
 /// The live-mode configuration that points scanpay at a standalone simulator.
 pub fn client_config_toml(keys: &SimKeys, mchid: &str, appid: &str, base_url: &str) -> String {
+    live_config_toml(
+        "`scanpay sim`: a live-mode configuration",
+        None,
+        mchid,
+        appid,
+        base_url,
+        &format!(
+            r#"merchant_serial_no = "{serial}"
+merchant_private_key = "apiclient_key.pem"
+wechatpay_public_key_id = "{pkid}"
+wechatpay_public_key = "pub_key.pem"
+"#,
+            serial = keys.merchant_serial_no,
+            pkid = keys.public_key_id,
+        ),
+    )
+}
+
+/// A live-mode configuration for a simulator at `base_url`: the demo's shop and till, the
+/// simulator's merchant, `api` (`Some("v2")`, or `None` for the default APIv3) and `keys` (the
+/// API's own `[wechatpay]` lines).
+fn live_config_toml(
+    what: &str,
+    api: Option<&str>,
+    mchid: &str,
+    appid: &str,
+    base_url: &str,
+    keys: &str,
+) -> String {
     format!(
-        r#"# Written by `scanpay sim`: a live-mode configuration pointing at the simulator at {base_url}.
+        r#"# Written by {what} pointing at the simulator at {base_url}.
 # Use it with: scanpay --config {{this file}} …
 language = "zh"
 data_dir = "scanpay-data"
@@ -657,12 +686,8 @@ device_ip = "127.0.0.1"
 
 [wechatpay]
 mode = "live"
-base_url = "{base_url}"
-merchant_serial_no = "{serial}"
-merchant_private_key = "apiclient_key.pem"
-wechatpay_public_key_id = "{pkid}"
-wechatpay_public_key = "pub_key.pem"
-connect_timeout_ms = 3000
+{api}base_url = "{base_url}"
+{keys}connect_timeout_ms = 3000
 request_timeout_ms = 10000
 
 [payment]
@@ -670,8 +695,7 @@ query_interval_secs = 5
 user_paying_timeout_secs = 45
 max_amount = "5000.00"
 "#,
-        serial = keys.merchant_serial_no,
-        pkid = keys.public_key_id,
+        api = api.map_or(String::new(), |a| format!("api = \"{a}\"\n")),
     )
 }
 
@@ -946,36 +970,19 @@ async fn start_v2(sim: Simulator, keys: &SimKeys, v2: V2Keys) -> Result<V2InProc
 /// (`scanpay sim --api v2`): the APIv2 key, sign type, client certificate and the simulator's
 /// CA as the TLS root. The `[wechatpay]` keys are those of issue 15's configuration.
 pub fn v2_config_toml(mchid: &str, appid: &str, base_url: &str, sign_type: &str) -> String {
-    format!(
-        r#"# Written by `scanpay sim --api v2`: a live-mode APIv2 configuration pointing at the simulator at {base_url}.
-# Use it with: scanpay --config {{this file}} …
-language = "zh"
-data_dir = "scanpay-data"
-
-[merchant]
-mchid = "{mchid}"
-appid = "{appid}"
-store_id = "SZ-001"
-store_name = "示例便利店"
-terminal_id = "POS01"
-device_ip = "127.0.0.1"
-
-[wechatpay]
-mode = "live"
-api = "v2"
-base_url = "{base_url}"
-v2_key = "{APIV2_KEY_FILE}"
+    live_config_toml(
+        "`scanpay sim --api v2`: a live-mode APIv2 configuration",
+        Some("v2"),
+        mchid,
+        appid,
+        base_url,
+        &format!(
+            r#"v2_key = "{APIV2_KEY_FILE}"
 v2_sign_type = "{sign_type}"
 client_certificate = "{CLIENT_CERT_FILE}"
 merchant_private_key = "apiclient_key.pem"
 tls_root_certificate = "{CA_CERT_FILE}"
-connect_timeout_ms = 3000
-request_timeout_ms = 10000
-
-[payment]
-query_interval_secs = 5
-user_paying_timeout_secs = 45
-max_amount = "5000.00"
 "#
+        ),
     )
 }
