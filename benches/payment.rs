@@ -17,7 +17,17 @@
 //! round trip are also timed alone; RSA alone is the `crypto` bench's. `part_store_*` and
 //! `part_pay_call` time the payment's shift-log part and its pay call, each alone.
 //!
+//! `payment_sync_full_shipping_*` repeat `payment_sync_full` on the same log while the cashier
+//! screen's background shipper (`[sync]`) ships it to a PostgreSQL head office (a throw-away
+//! cluster on loopback that fsyncs, as `tests/hq_sync.rs` starts them), at the screen's default
+//! interval (10 s) and at 100 ms: what shipping adds to a sale. Without PostgreSQL they are
+//! skipped, loudly.
+//!
 //! Run: `cargo bench --bench payment` (results: docs/performance.md).
+
+#[allow(dead_code)] // the bench uses the cluster, not every helper of the tests
+#[path = "../tests/common/pg.rs"]
+mod pg;
 
 use std::fs::File;
 use std::hint::black_box;
@@ -479,6 +489,8 @@ fn payment(c: &mut Criterion) {
         });
         if durability == Durability::Normal {
             g.bench_function("part_pay_call", |b| b.iter(|| rt.block_on(rig.call_part())));
+        } else {
+            with_shipper(&mut g, &rt, &rig);
         }
         eprintln!(
             "payment/{name}: {} sales and pay calls made, in shifts of at most {SHIFT_SALES} sales",
@@ -486,6 +498,88 @@ fn payment(c: &mut Criterion) {
         );
     }
     g.finish();
+}
+
+/// The cashier screen's background shipper (`tui::run`): ship everything on the sale's own
+/// store (so its acknowledgements go through the same writer thread), wait `every`, again.
+/// Counts the shipments and the rows shipped.
+fn start_shipper(
+    rt: &tokio::runtime::Runtime,
+    store: Store,
+    sync: scanpay::config::Sync,
+    every: std::time::Duration,
+    counts: Arc<(AtomicU64, AtomicU64)>,
+) -> tokio::task::JoinHandle<()> {
+    let till = scanpay::sync::TillName {
+        till_id: "bench".into(),
+        mode: "simulator".into(),
+        mchid: scanpay::sim::DEMO_MCHID.into(),
+        sub_mchid: None,
+        store_id: "SZ-001".into(),
+        terminal_id: "POS01".into(),
+    };
+    rt.spawn(async move {
+        loop {
+            let shipped = scanpay::sync::sync_once(&sync, &store, &till)
+                .await
+                .expect("shipment");
+            counts.0.fetch_add(1, Ordering::Relaxed);
+            counts.1.fetch_add(shipped.rows as u64, Ordering::Relaxed);
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+/// `payment_sync_full` again while the background shipper ships the log to PostgreSQL.
+fn with_shipper(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    rig: &Rig,
+) {
+    // SAFETY (of the environment): set before the cluster starts, while this bench's only other
+    // threads are the runtime's idle workers, which read no environment.
+    unsafe { std::env::set_var("SCANPAY_PG_FSYNC", "on") };
+    let Some(cluster) = pg::cluster() else {
+        return pg::skipped("payment_sync_full_shipping_*");
+    };
+    let (_, url) = cluster.fresh_db();
+    let sync = scanpay::config::Sync {
+        postgres_url: scanpay::config::check_sync_url(&url).expect("URL"),
+        interval_secs: 10,
+        ca_file: None,
+    };
+    rt.block_on(async {
+        let mut c = scanpay::hq::connect(&sync).await.expect("head office");
+        scanpay::hq::schema::init(&mut c).await.expect("schema");
+    });
+    for (name, every) in [
+        ("payment_sync_full_shipping_every_10s", 10_000),
+        ("payment_sync_full_shipping_every_100ms", 100),
+    ] {
+        let counts = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let shipper = start_shipper(
+            rt,
+            rig.engine.store().clone(),
+            sync.clone(),
+            std::time::Duration::from_millis(every),
+            counts.clone(),
+        );
+        // Long enough for several shipments at the screen's interval.
+        g.measurement_time(std::time::Duration::from_secs(if every >= 10_000 {
+            40
+        } else {
+            10
+        }));
+        g.bench_function(name, |b| b.iter(|| rt.block_on(rig.pay())));
+        shipper.abort();
+        let (shipments, rows) = (
+            counts.0.load(Ordering::Relaxed),
+            counts.1.load(Ordering::Relaxed),
+        );
+        eprintln!("payment/{name}: {shipments} shipments during the bench, {rows} rows shipped");
+        assert!(shipments >= 2 && rows > 0, "the shipper did not ship");
+    }
+    g.measurement_time(std::time::Duration::from_secs(5));
 }
 
 criterion_group!(benches, payment);

@@ -5,7 +5,8 @@
 //! PostgreSQL's `initdb` refuses to run as root: when the tests run as root (CI does), the
 //! cluster runs as the `postgres` user (`runuser`), else as `nobody` (`setpriv`), with its
 //! folder handed to that user. Without PostgreSQL ([`cluster`] is `None`) a test calls
-//! [`skipped`], which says so loudly on stderr, and returns.
+//! [`skipped`], which says so loudly on stderr, and returns. The benches include this file too
+//! (`benches/headoffice.rs`, `benches/payment.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -195,8 +196,14 @@ fn start() -> Option<Cluster> {
         .output()
         .ok()?;
     assert!(out.status.success(), "initdb: {out:?}");
+    // The tests run with `fsync=off` (their clusters are thrown away); the benches measure a
+    // head office that keeps what it commits (`SCANPAY_PG_FSYNC=on`).
+    let fsync = match std::env::var("SCANPAY_PG_FSYNC").as_deref() {
+        Ok("on") => "on",
+        _ => "off",
+    };
     let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={fsync} -c max_connections=100",
         dir.display()
     );
     let out = command_as(&run_as, &bin.join("pg_ctl"))
