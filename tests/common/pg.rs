@@ -142,10 +142,15 @@ pub fn cluster() -> Option<&'static Cluster> {
 fn start() -> Option<Cluster> {
     use std::os::unix::fs::PermissionsExt;
     let bin = find_bin()?;
-    let tmp = tempfile::Builder::new()
-        .prefix("scanpay-pg")
-        .tempdir()
-        .ok()?;
+    // `SCANPAY_PG_PARENT` puts the cluster elsewhere than the system's temporary folder (the
+    // payment bench puts it in memory: a head office has its own disk, not the till's).
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("scanpay-pg");
+    let tmp = match std::env::var_os("SCANPAY_PG_PARENT") {
+        Some(parent) => builder.tempdir_in(parent),
+        None => builder.tempdir(),
+    }
+    .ok()?;
     let dir = tmp.path().to_path_buf();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).ok()?;
     let run_as = if uid() == 0 {
