@@ -158,12 +158,18 @@ fn headoffice(c: &mut Criterion) {
         .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8)))
         .date()
         .to_string();
-    let client = rt.block_on(scanpay::hq::connect(&sync)).expect("head office");
+    let client = rt
+        .block_on(scanpay::hq::connect(&sync))
+        .expect("head office");
     let report = rt
         .block_on(scanpay::hq::report::report(&client, &day, None))
         .expect("report");
     let orders_in_day: i64 = report.totals.by_state.iter().map(|(_, n, _)| n).sum();
-    assert_eq!(orders_in_day, 100 * 1000, "the month was not written as meant");
+    assert_eq!(
+        orders_in_day,
+        100 * 1000,
+        "the month was not written as meant"
+    );
     let mut g = c.benchmark_group("headoffice");
     g.sampling_mode(SamplingMode::Flat);
     g.sample_size(20);

@@ -131,11 +131,70 @@ pub fn issue(
     not_before: i64,
     not_after: i64,
 ) -> Result<SimCertificate, KeyError> {
-    let mut serial = [0u8; 20];
-    aws_lc_rs::rand::fill(&mut serial).map_err(|_| KeyError::Generate)?;
-    // Positive and without a leading zero byte, so that the hex is always 40 digits.
-    serial[0] = (serial[0] & 0x7f) | 0x10;
+    let serial = random_serial::<20>()?;
     let serial_no: String = serial.iter().map(|b| format!("{b:02X}")).collect();
+    let name = name("Tenpay.com Root CA (scanpay simulator)");
+    let cert = certificate(
+        &serial,
+        (&name, key),
+        (not_before, not_after),
+        &name,
+        &key.public_spki_der()?,
+        &[],
+    )?;
+    Ok(SimCertificate {
+        serial_no,
+        effective: not_before,
+        expire: not_after,
+        pem: pem_encode("CERTIFICATE", &cert),
+        key: PrivateKey::from_pem(
+            key.to_pkcs8_pem()?.as_bytes(),
+            std::path::Path::new("<sim>"),
+        )?,
+    })
+}
+
+/// A random certificate serial of `N` bytes: positive and without a leading zero byte, so
+/// its hex is always `2 N` digits.
+pub(crate) fn random_serial<const N: usize>() -> Result<[u8; N], KeyError> {
+    let mut serial = [0u8; N];
+    aws_lc_rs::rand::fill(&mut serial).map_err(|_| KeyError::Generate)?;
+    if let Some(first) = serial.first_mut() {
+        *first = (*first & 0x7f) | 0x10;
+    }
+    Ok(serial)
+}
+
+/// An X.509 name of one common name (`CN=…`).
+pub(crate) fn name(common_name: &str) -> Vec<u8> {
+    der(
+        0x30,
+        &der(
+            0x31,
+            &der(
+                0x30,
+                &[
+                    der(0x06, &[0x55, 0x04, 0x03]),
+                    der(0x0c, common_name.as_bytes()),
+                ]
+                .concat(),
+            ),
+        ),
+    )
+}
+
+/// An X.509 v3 certificate (DER) for `spki` named `subject`, signed sha256WithRSAEncryption by
+/// the issuer `(name, key)`, valid over `(not_before, not_after)` (Unix seconds); `extensions`
+/// (each a DER `Extension`) only when not empty.
+pub(crate) fn certificate(
+    serial: &[u8],
+    (issuer, issuer_key): (&[u8], &PrivateKey),
+    (not_before, not_after): (i64, i64),
+    subject: &[u8],
+    spki: &[u8],
+    extensions: &[Vec<u8>],
+) -> Result<Vec<u8>, KeyError> {
+    // AlgorithmIdentifier sha256WithRSAEncryption (1.2.840.113549.1.1.11), NULL parameters.
     let sha256_rsa = der(
         0x30,
         &[
@@ -147,49 +206,26 @@ pub fn issue(
         ]
         .concat(),
     );
-    let name = der(
-        0x30,
-        &der(
-            0x31,
-            &der(
-                0x30,
-                &[
-                    der(0x06, &[0x55, 0x04, 0x03]),
-                    der(0x0c, "Tenpay.com Root CA (scanpay simulator)".as_bytes()),
-                ]
-                .concat(),
-            ),
-        ),
-    );
-    let tbs = der(
-        0x30,
-        &[
-            der(0xa0, &der(0x02, &[2])),
-            der(0x02, &serial),
-            sha256_rsa.clone(),
-            name.clone(),
-            der(0x30, &[time(not_before), time(not_after)].concat()),
-            name,
-            key.public_spki_der()?,
-        ]
-        .concat(),
-    );
+    let mut tbs = [
+        der(0xa0, &der(0x02, &[2])),
+        der(0x02, serial),
+        sha256_rsa.clone(),
+        issuer.to_vec(),
+        der(0x30, &[time(not_before), time(not_after)].concat()),
+        subject.to_vec(),
+        spki.to_vec(),
+    ]
+    .concat();
+    if !extensions.is_empty() {
+        tbs.extend(der(0xa3, &der(0x30, &extensions.concat())));
+    }
+    let tbs = der(0x30, &tbs);
     let signature = base64::engine::general_purpose::STANDARD
-        .decode(key.sign_base64(&tbs)?)
+        .decode(issuer_key.sign_base64(&tbs)?)
         .map_err(|_| KeyError::Generate)?;
     let mut bits = vec![0u8];
     bits.extend_from_slice(&signature);
-    let cert = der(0x30, &[tbs, sha256_rsa, der(0x03, &bits)].concat());
-    Ok(SimCertificate {
-        serial_no,
-        effective: not_before,
-        expire: not_after,
-        pem: pem_encode("CERTIFICATE", &cert),
-        key: PrivateKey::from_pem(
-            key.to_pkcs8_pem()?.as_bytes(),
-            std::path::Path::new("<sim>"),
-        )?,
-    })
+    Ok(der(0x30, &[tbs, sha256_rsa, der(0x03, &bits)].concat()))
 }
 
 /// UTCTime up to 2049, GeneralizedTime after (RFC 5280 §4.1.2.5).

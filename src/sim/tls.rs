@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::cert::{der, time};
+use super::cert::{self, der, name};
 use crate::wechat::keys::{KeyError, PrivateKey, PublicKey, pem_encode};
 
 /// When the certificates the simulator's authority issues become valid: 2020-01-01 UTC. One
@@ -73,23 +73,6 @@ pub enum ClientCert {
     Accepted,
 }
 
-fn name(common_name: &str) -> Vec<u8> {
-    der(
-        0x30,
-        &der(
-            0x31,
-            &der(
-                0x30,
-                &[
-                    der(0x06, &[0x55, 0x04, 0x03]),
-                    der(0x0c, common_name.as_bytes()),
-                ]
-                .concat(),
-            ),
-        ),
-    )
-}
-
 fn extension(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
     let mut inner = der(0x06, oid);
     if critical {
@@ -99,7 +82,8 @@ fn extension(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
     der(0x30, &inner)
 }
 
-/// An X.509 v3 certificate for `spki`, named `subject`, signed by `issuer_key` as `issuer`.
+/// An X.509 v3 certificate for `spki`, named `subject`, signed by `issuer_key` as `issuer`,
+/// valid from [`NOT_BEFORE`] to [`NOT_AFTER`].
 fn certificate(
     issuer: &[u8],
     issuer_key: &PrivateKey,
@@ -107,40 +91,14 @@ fn certificate(
     spki: &[u8],
     extensions: &[Vec<u8>],
 ) -> Result<Vec<u8>, KeyError> {
-    let mut serial = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut serial).map_err(|_| KeyError::Generate)?;
-    serial[0] = (serial[0] & 0x7f) | 0x10;
-    let sha256_rsa = der(
-        0x30,
-        &[
-            der(
-                0x06,
-                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b],
-            ),
-            der(0x05, &[]),
-        ]
-        .concat(),
-    );
-    let tbs = der(
-        0x30,
-        &[
-            der(0xa0, &der(0x02, &[2])),
-            der(0x02, &serial),
-            sha256_rsa.clone(),
-            issuer.to_vec(),
-            der(0x30, &[time(NOT_BEFORE), time(NOT_AFTER)].concat()),
-            subject.to_vec(),
-            spki.to_vec(),
-            der(0xa3, &der(0x30, &extensions.concat())),
-        ]
-        .concat(),
-    );
-    let signature = base64::engine::general_purpose::STANDARD
-        .decode(issuer_key.sign_base64(&tbs)?)
-        .map_err(|_| KeyError::Generate)?;
-    let mut bits = vec![0u8];
-    bits.extend_from_slice(&signature);
-    Ok(der(0x30, &[tbs, sha256_rsa, der(0x03, &bits)].concat()))
+    cert::certificate(
+        &cert::random_serial::<16>()?,
+        (issuer, issuer_key),
+        (NOT_BEFORE, NOT_AFTER),
+        subject,
+        spki,
+        extensions,
+    )
 }
 
 const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
