@@ -5,7 +5,8 @@
 //! many (`SCANPAY_FAULT_ROUNDS`). A "kill" aborts the payment task at a random point on the
 //! paused clock: everything committed stays, nothing else happens — like SIGKILL — and the
 //! simulator goes on processing what it already received. Run for a direct merchant
-//! (`direct::…`) and a service provider's sub-merchant on the partner paths (`partner::…`).
+//! (`direct::…`), a service provider's sub-merchant on the partner paths (`partner::…`) and a
+//! merchant on APIv2 over the simulator's HTTPS face (`v2::…`).
 
 mod common;
 
@@ -163,9 +164,8 @@ async fn every_scenario_every_fault_random_kills(mode: Mode) {
                     description: format!("round {round}"),
                     ..r.sale_with_code(&code, 1 + rng.below(50_000) as i64)
                 };
-                // The payment runs on the test's own task (not a spawned one: on the paused
-                // clock a spawned task's TLS handshakes time out — docs/architecture.md, "Tests");
-                // a kill drops it at its moment, as `abort` would, mid-await.
+                // The payment runs on the test's own task; a kill drops it at its moment, as
+                // `abort` would, mid-await.
                 let mut quiet = |_: &Progress| {};
                 let pay = engine.pay(&sale, &mut quiet, None);
                 // Two rounds in three are killed at a random moment of the first 70 s.
@@ -242,9 +242,11 @@ async fn every_scenario_every_fault_random_kills(mode: Mode) {
     );
     assert_eq!(c.mismatches, 0, "{c:?}");
     assert!(c.kills > 0 && c.faults > 0);
-    // Not vacuous: orders are settled both ways, and "unresolved" (which cannot disagree with
-    // the ledger) stays the exception — a till that could not reach its simulator at all would
-    // leave every order unresolved and still have no mismatch.
+    // Not vacuous: orders are settled both ways, and none is left unresolved (which cannot
+    // disagree with the ledger) — a till that could not reach its simulator at all would leave
+    // every order unresolved and still have no mismatch. Faults are cleared before recovery,
+    // so recovery settles every order in every mode (`SCANPAY_FAULT_SHOW=1` prints the
+    // timeline of any that is not).
     assert!(c.paid > 0 && c.not_charged > 0, "{c:?}");
-    assert!(c.unresolved * 20 <= c.rounds, "{c:?}");
+    assert_eq!(c.unresolved, 0, "{c:?}");
 }
