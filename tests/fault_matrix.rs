@@ -5,7 +5,8 @@
 //! many (`SCANPAY_FAULT_ROUNDS`). A "kill" aborts the payment task at a random point on the
 //! paused clock: everything committed stays, nothing else happens — like SIGKILL — and the
 //! simulator goes on processing what it already received. Run for a direct merchant
-//! (`direct::…`) and a service provider's sub-merchant on the partner paths (`partner::…`).
+//! (`direct::…`), a service provider's sub-merchant on the partner paths (`partner::…`) and a
+//! merchant on APIv2 over the simulator's HTTPS face (`v2::…`).
 
 mod common;
 
@@ -46,7 +47,76 @@ struct Counts {
 both_modes!(
     async #[tokio::test(start_paused = true)]
     every_scenario_every_fault_random_kills,
+    a_payment_killed_mid_request_is_settled_by_recovery,
+    payments_driven_from_spawned_tasks_settle,
 );
+
+/// A payment dropped while its request is unanswered (the customer's payment hangs), then
+/// recovery: every query and reverse of the recovery opens a new connection (the killed
+/// request took the pooled one with it) and must be answered — the order ends settled, in
+/// agreement with the simulator, never UNRESOLVED. Over the APIv2 face's HTTPS this failed
+/// while the simulator left Nagle's algorithm on: the answer right after TLS 1.3's session
+/// tickets waited in the kernel for a delayed ACK, and on the paused clock the client's 10 s
+/// timeout fired first (docs/robustness.md, "Network faults × scenarios × kills").
+async fn a_payment_killed_mid_request_is_settled_by_recovery(mode: Mode) {
+    let r = rig_in(mode).await;
+    let mut n = 0;
+    for suffix in [customer::HANGS_NO_ORDER, customer::HANGS_BUT_PAID] {
+        for kill_ms in [500, 2_139, 5_000] {
+            n += 1;
+            let code = format!("13{n:014}{suffix}");
+            let sale = r.sale_with_code(&code, 1_000 + n);
+            let mut quiet = |_: &Progress| {};
+            tokio::select! {
+                _ = r.engine.pay(&sale, &mut quiet, None) => panic!("{suffix}: the payment hangs"),
+                _ = tokio::time::sleep(Duration::from_millis(kill_ms)) => {}
+            }
+            recover(&r.engine, Scope::InFlight).await.unwrap();
+            let all = r.orders().await;
+            let o = all.last().unwrap();
+            assert!(
+                matches!(
+                    o.state,
+                    OrderState::Paid | OrderState::Reversed | OrderState::Failed
+                ),
+                "{suffix} killed at {kill_ms} ms: {} left {:?}",
+                o.out_trade_no,
+                o.state
+            );
+            r.agrees(o);
+        }
+    }
+}
+
+/// Payments driven from spawned tasks, side by side, on the paused clock: each is answered
+/// and settles as on the test's own task. Over the APIv2 face every one of them used to end
+/// UNRESOLVED, its requests timing out (the same delayed answers as above).
+async fn payments_driven_from_spawned_tasks_settle(mode: Mode) {
+    let r = std::sync::Arc::new(rig_in(mode).await);
+    let customers = [
+        customer::PAYS_AT_ONCE,
+        customer::PAYS_AFTER_8S,
+        customer::REVERSE_FAILS_TWICE,
+        customer::NEVER_PAYS,
+    ];
+    let mut tasks = Vec::new();
+    for (i, suffix) in customers.into_iter().enumerate() {
+        let r = r.clone();
+        tasks.push(tokio::spawn(async move {
+            let sale = r.sale_with_code(&format!("13{:014}{suffix}", i + 1), 100 + i as i64);
+            let mut quiet = |_: &Progress| {};
+            r.engine.pay(&sale, &mut quiet, None).await.unwrap()
+        }));
+    }
+    let mut states = Vec::new();
+    for t in tasks {
+        let o = t.await.unwrap();
+        r.agrees(&o);
+        states.push(o.state);
+    }
+    use OrderState::{Paid, Reversed};
+    assert_eq!(states, [Paid, Paid, Reversed, Reversed]);
+}
 
 async fn every_scenario_every_fault_random_kills(mode: Mode) {
     let rounds: u64 = std::env::var("SCANPAY_FAULT_ROUNDS")
@@ -94,9 +164,8 @@ async fn every_scenario_every_fault_random_kills(mode: Mode) {
                     description: format!("round {round}"),
                     ..r.sale_with_code(&code, 1 + rng.below(50_000) as i64)
                 };
-                // The payment runs on the test's own task (not a spawned one: on the paused
-                // clock a spawned task's TLS handshakes time out — docs/architecture.md, "Tests");
-                // a kill drops it at its moment, as `abort` would, mid-await.
+                // The payment runs on the test's own task; a kill drops it at its moment, as
+                // `abort` would, mid-await.
                 let mut quiet = |_: &Progress| {};
                 let pay = engine.pay(&sale, &mut quiet, None);
                 // Two rounds in three are killed at a random moment of the first 70 s.
@@ -173,9 +242,11 @@ async fn every_scenario_every_fault_random_kills(mode: Mode) {
     );
     assert_eq!(c.mismatches, 0, "{c:?}");
     assert!(c.kills > 0 && c.faults > 0);
-    // Not vacuous: orders are settled both ways, and "unresolved" (which cannot disagree with
-    // the ledger) stays the exception — a till that could not reach its simulator at all would
-    // leave every order unresolved and still have no mismatch.
+    // Not vacuous: orders are settled both ways, and none is left unresolved (which cannot
+    // disagree with the ledger) — a till that could not reach its simulator at all would leave
+    // every order unresolved and still have no mismatch. Faults are cleared before recovery,
+    // so recovery settles every order in every mode (`SCANPAY_FAULT_SHOW=1` prints the
+    // timeline of any that is not).
     assert!(c.paid > 0 && c.not_charged > 0, "{c:?}");
-    assert!(c.unresolved * 20 <= c.rounds, "{c:?}");
+    assert_eq!(c.unresolved, 0, "{c:?}");
 }

@@ -366,6 +366,14 @@ impl Simulator {
                 (format!("https://{bound}"), task)
             }
             None => {
+                // As the TLS listener does (`tls.rs`): answers go out at once, never held
+                // back by Nagle's algorithm for an ACK.
+                use axum::serve::ListenerExt as _;
+                let listener = listener.tap_io(|tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::debug!(error = %e, "simulator: TCP_NODELAY not set");
+                    }
+                });
                 let task = tokio::spawn(async move {
                     if let Err(e) = axum::serve(listener, app).await {
                         tracing::error!(error = %e, "simulator stopped");

@@ -375,6 +375,13 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // Answers go out at once (as nginx's `tcp_nodelay on`): with Nagle's algorithm
+                // the answer written right after TLS 1.3's session tickets waited for the
+                // client's delayed ACK of them (up to 40 ms), and on tokio's paused clock a
+                // client's timeout fired first (docs/robustness.md, fault matrix).
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "simulator: TCP_NODELAY not set");
+                }
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
