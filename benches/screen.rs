@@ -72,6 +72,13 @@ fn order(i: i64) -> OrderRecord {
     }
 }
 
+/// A key as the cashier's keyboard sends it: the screen holds keys until a pause shows they are
+/// not a wedge scanner's burst, so a tick 51 ms later lets it act on them (as `tui::run` does).
+fn key(app: &mut App, key: Key, at: i64) {
+    update(app, Msg::Key { key, at });
+    update(app, Msg::Tick { at: at + 51 });
+}
+
 /// The screen with a shift of `ORDERS` orders, its summary and its history loaded, showing the
 /// history (F2).
 fn loaded_app(orders: &[OrderRecord]) -> App {
@@ -123,13 +130,7 @@ fn loaded_app(orders: &[OrderRecord]) -> App {
             ..Summary::default()
         }),
     );
-    update(
-        &mut app,
-        Msg::Key {
-            key: Key::F(2),
-            at: T0 + 1,
-        },
-    );
+    key(&mut app, Key::F(2), T0 + 1);
     update(&mut app, Msg::History(orders.to_vec()));
     assert_eq!(app.screen.kind(), ScreenKind::History);
     assert_eq!(app.history().map(|h| h.orders.len()), Some(orders.len()));
@@ -140,13 +141,7 @@ fn screen(c: &mut Criterion) {
     let orders: Vec<OrderRecord> = (0..ORDERS).map(order).collect();
     let history = loaded_app(&orders);
     let mut sale = history.clone();
-    update(
-        &mut sale,
-        Msg::Key {
-            key: Key::Esc,
-            at: T0 + 2,
-        },
-    );
+    key(&mut sale, Key::Esc, T0 + 200);
     assert_eq!(sale.screen.kind(), ScreenKind::Sale);
     drop(orders);
 

@@ -2,7 +2,7 @@
 //! that move them. Pure: every operation takes `now` (Unix ms) and does no I/O, so the rules
 //! are unit-tested with explicit times.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -340,6 +340,15 @@ pub struct Ledger {
     orders: BTreeMap<String, Order>,
     refunds: BTreeMap<String, RefundRecord>,
     seq: u64,
+    /// The keys of the orders [`Ledger::settle`] may still move (a customer still paying, or
+    /// paid without a transaction id yet), so that it visits those and not the whole book: a
+    /// day's thousands of orders made every request O(book) (23 % of a pay call's CPU in the
+    /// `payment` bench). Not saved; rebuilt by [`Ledger::load`].
+    #[serde(skip)]
+    moving_orders: BTreeSet<String>,
+    /// The keys of the refunds still processing.
+    #[serde(skip)]
+    moving_refunds: BTreeSet<String>,
 }
 
 impl Ledger {
@@ -351,7 +360,14 @@ impl Ledger {
     /// Books saved by [`Ledger::save`], or empty books if there is no file yet.
     pub fn load(path: &std::path::Path) -> std::io::Result<Ledger> {
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other),
+            Ok(bytes) => {
+                let mut ledger: Ledger =
+                    serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+                ledger.moving_orders = ledger.orders.keys().cloned().collect();
+                ledger.moving_refunds = ledger.refunds.keys().cloned().collect();
+                // The first settle keeps only those still moving.
+                Ok(ledger)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::new()),
             Err(e) => Err(e),
         }
@@ -374,7 +390,12 @@ impl Ledger {
 
     /// Moves scripted customers along to `now`.
     pub fn settle(&mut self, now: i64) {
-        for o in self.orders.values_mut() {
+        // In key order, as a pass over the whole book would: transaction ids take their
+        // sequence numbers in that order.
+        for k in &self.moving_orders {
+            let Some(o) = self.orders.get_mut(k) else {
+                continue;
+            };
             if o.state != State::Userpaying {
                 continue;
             }
@@ -391,19 +412,30 @@ impl Ledger {
                 _ => {}
             }
         }
-        let mut paid_ids = Vec::new();
-        for (k, o) in &self.orders {
+        let moving = std::mem::take(&mut self.moving_orders);
+        for k in moving {
+            let Some(o) = self.orders.get(&k) else {
+                continue;
+            };
             if o.paid_ms.is_some() && o.transaction_id.is_none() {
-                paid_ids.push(k.clone());
+                let seq = self.next_seq();
+                if let Some(o) = self.orders.get_mut(&k) {
+                    o.transaction_id = Some(transaction_id(o.paid_ms.unwrap_or(now), seq));
+                }
+            }
+            if self
+                .orders
+                .get(&k)
+                .is_some_and(|o| o.state == State::Userpaying)
+            {
+                self.moving_orders.insert(k);
             }
         }
-        for no in paid_ids {
-            let seq = self.next_seq();
-            if let Some(o) = self.orders.get_mut(&no) {
-                o.transaction_id = Some(transaction_id(o.paid_ms.unwrap_or(now), seq));
-            }
-        }
-        for r in self.refunds.values_mut() {
+        let moving = std::mem::take(&mut self.moving_refunds);
+        for k in moving {
+            let Some(r) = self.refunds.get_mut(&k) else {
+                continue;
+            };
             if r.status == RefundState::Processing && now >= r.created_ms + REFUND_SETTLE_MS {
                 r.status = if r.amount % 100 == 99 {
                     RefundState::Abnormal
@@ -411,6 +443,9 @@ impl Ledger {
                     RefundState::Success
                 };
                 r.settled_ms = Some(r.created_ms + REFUND_SETTLE_MS);
+            }
+            if r.status == RefundState::Processing {
+                self.moving_refunds.insert(k);
             }
         }
     }
@@ -508,6 +543,7 @@ impl Ledger {
             }
             Scenario::HangsNoOrder => return PayOutcome::Hang,
         };
+        self.moving_orders.insert(order_key.clone());
         self.orders.insert(order_key, order);
         self.settle(now);
         outcome
@@ -667,6 +703,7 @@ impl Ledger {
             o.state = State::Refund;
             o.state_desc = "转入退款".into();
         }
+        self.moving_refunds.insert(refund_key.clone());
         self.refunds.insert(refund_key.clone(), record);
         self.refunds
             .get(&refund_key)
@@ -713,12 +750,17 @@ impl Ledger {
 
     /// Moves a refund settlement or order timing for tests of the books themselves.
     pub fn order_mut(&mut self, out_trade_no: &str) -> Option<&mut Order> {
-        if self.orders.contains_key(out_trade_no) {
-            return self.orders.get_mut(out_trade_no);
-        }
-        self.orders
-            .values_mut()
-            .find(|o| o.out_trade_no == out_trade_no)
+        let k = if self.orders.contains_key(out_trade_no) {
+            out_trade_no.to_string()
+        } else {
+            self.orders
+                .iter()
+                .find(|(_, o)| o.out_trade_no == out_trade_no)
+                .map(|(k, _)| k.clone())?
+        };
+        // The caller may move anything: settle looks at it again.
+        self.moving_orders.insert(k.clone());
+        self.orders.get_mut(&k)
     }
 
     /// The trade bill of a Beijing-time day (`YYYY-MM-DD`), as of `now`: one row per order
@@ -915,6 +957,43 @@ mod tests {
         assert_eq!(o.paid_ms, Some(T0 + 8_000));
         assert_eq!(o.transaction_id.as_ref().unwrap().len(), 28);
         assert_eq!(o.auth_code, "1345 **** **** 6701");
+    }
+
+    /// `settle` visits only what may still move; a book saved and loaded again still moves its
+    /// paying customers and processing refunds along, with the transaction ids a pass over the
+    /// whole book would give.
+    #[test]
+    fn settle_moves_only_what_is_moving_also_after_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.json");
+        let mut l = Ledger::new();
+        for i in 0..1_000 {
+            l.pay(new(&format!("P{i:06}"), "134567890123456711", 100), T0);
+        }
+        l.pay(new("A000001", "134567890123456701", 100), T0);
+        l.refund(None, "P000007", "R1", 40, 100, None, T0 + 1).unwrap();
+        assert_eq!(
+            (l.moving_orders.len(), l.moving_refunds.len()),
+            (1, 1),
+            "only the paying customer and the processing refund are watched"
+        );
+        l.save(&path).unwrap();
+        let mut again = Ledger::load(&path).unwrap();
+        for book in [&mut l, &mut again] {
+            let o = book.query(None, "A000001", T0 + 8_000).unwrap().clone();
+            assert_eq!(o.state, State::Success);
+            assert_eq!(o.paid_ms, Some(T0 + 8_000));
+            let r = book.query_refund(None, "R1", T0 + REFUND_SETTLE_MS + 1).unwrap();
+            assert_eq!(r.status, RefundState::Success);
+            assert!(book.moving_orders.is_empty() && book.moving_refunds.is_empty());
+        }
+        assert_eq!(
+            l.order("A000001").unwrap().transaction_id,
+            again.order("A000001").unwrap().transaction_id
+        );
+        // Every paid order has its own transaction id.
+        let ids: BTreeSet<_> = l.orders().filter_map(|o| o.transaction_id.clone()).collect();
+        assert_eq!(ids.len(), 1_001);
     }
 
     #[test]
