@@ -52,8 +52,9 @@ echo "ratios:"
 ratio "payment FULL / its floor" payment/payment_sync_full payment/floor_payment_full
 ratio "payment NORMAL / its floor" payment/payment_sync_normal payment/floor_payment_normal
 ratio "pay call / NORMAL floor" payment/part_pay_call payment/floor_payment_normal
-ratio "payment, shipping every 10 s / alone" payment/payment_sync_full_shipping_every_10s payment/payment_sync_full
-ratio "payment, shipping every 100 ms / alone" payment/payment_sync_full_shipping_every_100ms payment/payment_sync_full
+ratio "paced sale, shipping every 1 s / alone (before)" payment/payment_paced_10ms_shipping_every_1s payment/payment_paced_10ms
+ratio "paced sale, shipping every 1 s / alone (after)" payment/payment_paced_10ms_shipping_every_1s payment/payment_paced_10ms_again
+ratio "back-to-back sales, shipping every 10 s / alone" payment/payment_sync_full_shipping_every_10s payment/payment_sync_full
 ratio "X/Z 1M-order shift / read one row" reports/summary_1m_orders_in_shift reports/floor_read_one_row
 ratio "X/Z 2k shift in the big log / read one row" reports/summary_2k_shift_in_big_log reports/floor_read_one_row
 ratio "start-up, big log / open + blank frame" reports/startup_first_frame_big_log reports/floor_open_and_blank_frame_big_log

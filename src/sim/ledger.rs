@@ -971,7 +971,8 @@ mod tests {
             l.pay(new(&format!("P{i:06}"), "134567890123456711", 100), T0);
         }
         l.pay(new("A000001", "134567890123456701", 100), T0);
-        l.refund(None, "P000007", "R1", 40, 100, None, T0 + 1).unwrap();
+        l.refund(None, "P000007", "R1", 40, 100, None, T0 + 1)
+            .unwrap();
         assert_eq!(
             (l.moving_orders.len(), l.moving_refunds.len()),
             (1, 1),
@@ -983,7 +984,9 @@ mod tests {
             let o = book.query(None, "A000001", T0 + 8_000).unwrap().clone();
             assert_eq!(o.state, State::Success);
             assert_eq!(o.paid_ms, Some(T0 + 8_000));
-            let r = book.query_refund(None, "R1", T0 + REFUND_SETTLE_MS + 1).unwrap();
+            let r = book
+                .query_refund(None, "R1", T0 + REFUND_SETTLE_MS + 1)
+                .unwrap();
             assert_eq!(r.status, RefundState::Success);
             assert!(book.moving_orders.is_empty() && book.moving_refunds.is_empty());
         }
@@ -992,7 +995,10 @@ mod tests {
             again.order("A000001").unwrap().transaction_id
         );
         // Every paid order has its own transaction id.
-        let ids: BTreeSet<_> = l.orders().filter_map(|o| o.transaction_id.clone()).collect();
+        let ids: BTreeSet<_> = l
+            .orders()
+            .filter_map(|o| o.transaction_id.clone())
+            .collect();
         assert_eq!(ids.len(), 1_001);
     }
 

@@ -225,6 +225,21 @@ fn start() -> Option<Cluster> {
         "pg_ctl start: {out:?}\n{}",
         std::fs::read_to_string(dir.join("log")).unwrap_or_default()
     );
+    // `SCANPAY_PG_CPUS` (a `taskset` list) keeps the server's processes, present and forked
+    // later, off the cores a bench measures on: a head office is another machine.
+    if let Some(cpus) = std::env::var_os("SCANPAY_PG_CPUS") {
+        let pid = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+        let pid = pid.lines().next().unwrap_or_default().trim().to_string();
+        let pinned = Command::new("taskset")
+            .arg("-a")
+            .arg("-cp")
+            .arg(&cpus)
+            .arg(&pid)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(pinned, "taskset -a -cp {cpus:?} {pid} failed");
+    }
     // Stops the cluster when this process goes (its end of the pipe closes).
     let stop = format!(
         "read _; {} -D {} -m immediate stop >/dev/null 2>&1; rm -rf {}",
