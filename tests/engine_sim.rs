@@ -236,6 +236,16 @@ async fn a_paid_sale_is_two_commits() {
         })
         .await
         .unwrap();
+    let queued = |r: &common::rig::Rig| {
+        let store = r.store.clone();
+        async move {
+            store
+                .call(|c| Ok(scanpay::store::outbox::backlog(c)?.last_seq))
+                .await
+                .unwrap()
+        }
+    };
+    let before = queued(&r).await;
     let (o, _) = r
         .pay_sale(&r.sale_with_code("134567890123450011", PRICE_FEN))
         .await;
@@ -245,6 +255,9 @@ async fn a_paid_sale_is_two_commits() {
         2,
         "commits for one paid sale"
     );
+    // Each row written once per commit: the order inserted as it stands after its pay request
+    // (not inserted, then updated), its three events, the order updated with the answer.
+    assert_eq!(queued(&r).await - before, 5, "row writes for one paid sale");
     let no = o.out_trade_no.clone();
     let stored = r
         .store

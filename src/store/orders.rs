@@ -330,35 +330,8 @@ pub fn create_with(
 ) -> Result<OrderRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out_trade_no = format!("{}-{}", new.terminal_id, numbers::next(&tx, now)?);
-    // Cached statements: a sale's statements are prepared once per connection, not per sale.
-    tx.prepare_cached(
-        "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
-                            code_fingerprint, state, machine, created_at, updated_at, protocol, party, sub_mchid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-            out_trade_no,
-            new.shift_id,
-            new.terminal_id,
-            new.cashier,
-            new.amount.0,
-            new.description,
-            new.code_masked,
-            new.code_fingerprint,
-            state.as_str(),
-            snapshot,
-            now,
-            new.protocol.as_str(),
-            new.party.as_str(),
-            new.sub_mchid
-        ])?;
-    let id = tx.last_insert_rowid();
-    tx.prepare_cached(
-        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![id, now, EventKind::Created.as_str(), serde_json::json!({"amount_fen": new.amount.0}).to_string(), state.as_str()])?;
     let mut record = OrderRecord {
-        id,
+        id: 0,
         out_trade_no,
         shift_id: new.shift_id,
         terminal_id: new.terminal_id.clone(),
@@ -377,10 +350,64 @@ pub fn create_with(
         updated_at: now,
         protocol: new.protocol,
     };
+    // The row is written once, as it stands after the first change (the `created` event keeps
+    // the state it was created in): no second write of the row, its indexes, its running totals
+    // and its head-office queue entry in the same commit.
     if let Some(change) = first {
-        apply(&tx, id, change, now)?;
         record.apply(change, now);
     }
+    let reason = record
+        .reason
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    // Cached statements: a sale's statements are prepared once per connection, not per sale.
+    tx.prepare_cached(
+        "INSERT INTO orders(out_trade_no, shift_id, terminal_id, cashier, amount_fen, description, code_masked,
+                            code_fingerprint, state, machine, created_at, updated_at, protocol, party, sub_mchid,
+                            transaction_id, reason_code, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?
+    .execute(params![
+            record.out_trade_no,
+            new.shift_id,
+            new.terminal_id,
+            new.cashier,
+            new.amount.0,
+            new.description,
+            new.code_masked,
+            new.code_fingerprint,
+            record.state.as_str(),
+            record.snapshot,
+            now,
+            new.protocol.as_str(),
+            new.party.as_str(),
+            new.sub_mchid,
+            record.transaction_id,
+            record.reason_code,
+            reason
+        ])?;
+    record.id = tx.last_insert_rowid();
+    let mut event = tx.prepare_cached(
+        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    event.execute(params![
+        record.id,
+        now,
+        EventKind::Created.as_str(),
+        serde_json::json!({"amount_fen": new.amount.0}).to_string(),
+        state.as_str()
+    ])?;
+    if let Some(change) = first {
+        event.execute(params![
+            record.id,
+            now,
+            change.kind.as_str(),
+            change.detail,
+            change.state.as_str()
+        ])?;
+    }
+    drop(event);
     tx.commit()?;
     Ok(record)
 }
