@@ -45,22 +45,15 @@ fn count(pg: &pg::Cluster, db: &str, sql: &str) -> i64 {
 /// Local rows of a till's log per shipped table.
 fn local_counts(data: &Path) -> Vec<(String, i64)> {
     let conn = rusqlite::Connection::open(data.join("scanpay.db")).unwrap();
-    [
-        "shifts",
-        "orders",
-        "order_events",
-        "refunds",
-        "z_reports",
-        "audit_log",
-    ]
-    .iter()
-    .map(|t| {
-        let n: i64 = conn
-            .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
-            .unwrap();
-        (t.to_string(), n)
-    })
-    .collect()
+    scanpay::store::outbox::SHIPPED
+        .iter()
+        .map(|(t, _)| {
+            let n: i64 = conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap();
+            (t.to_string(), n)
+        })
+        .collect()
 }
 
 fn till_id(data: &Path) -> String {
@@ -72,26 +65,19 @@ fn till_id(data: &Path) -> String {
 }
 
 fn central_counts(pg: &pg::Cluster, db: &str, till: &str) -> Vec<(String, i64)> {
-    [
-        "shifts",
-        "orders",
-        "order_events",
-        "refunds",
-        "z_reports",
-        "audit_log",
-    ]
-    .iter()
-    .map(|t| {
-        (
-            t.to_string(),
-            count(
-                pg,
-                db,
-                &format!("SELECT COUNT(*) FROM hq_{t} WHERE till_id = '{till}'"),
-            ),
-        )
-    })
-    .collect()
+    scanpay::store::outbox::SHIPPED
+        .iter()
+        .map(|(t, _)| {
+            (
+                t.to_string(),
+                count(
+                    pg,
+                    db,
+                    &format!("SELECT COUNT(*) FROM hq_{t} WHERE till_id = '{till}'"),
+                ),
+            )
+        })
+        .collect()
 }
 
 #[test]

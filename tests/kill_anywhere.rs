@@ -317,14 +317,8 @@ fn till_run(
                 r.get(0)
             })
             .unwrap();
-        for t in [
-            "shifts",
-            "orders",
-            "order_events",
-            "refunds",
-            "z_reports",
-            "audit_log",
-        ] {
+        // Every table the till ships (the library's list, so a new one cannot be forgotten).
+        for (t, _) in scanpay::store::outbox::SHIPPED {
             let local: i64 = conn
                 .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
                 .unwrap();
