@@ -391,43 +391,30 @@ impl Ledger {
     /// Moves scripted customers along to `now`.
     pub fn settle(&mut self, now: i64) {
         // In key order, as a pass over the whole book would: transaction ids take their
-        // sequence numbers in that order.
-        for k in &self.moving_orders {
-            let Some(o) = self.orders.get_mut(k) else {
+        // sequence numbers in that order. What no longer moves leaves the set.
+        for k in std::mem::take(&mut self.moving_orders) {
+            let Some(o) = self.orders.get_mut(&k) else {
                 continue;
             };
-            if o.state != State::Userpaying {
-                continue;
-            }
-            match o.scenario {
-                Scenario::PaysAfter8s if now >= o.created_ms + 8_000 => {
-                    o.state = State::Success;
-                    o.state_desc = "支付成功".into();
-                    o.paid_ms = Some(o.created_ms + 8_000);
-                }
-                Scenario::CancelsAfter6s if now >= o.created_ms + 6_000 => {
-                    o.state = State::Payerror;
-                    o.state_desc = "用户取消支付".into();
-                }
-                _ => {}
-            }
-        }
-        let moving = std::mem::take(&mut self.moving_orders);
-        for k in moving {
-            let Some(o) = self.orders.get(&k) else {
-                continue;
-            };
-            if o.paid_ms.is_some() && o.transaction_id.is_none() {
-                let seq = self.next_seq();
-                if let Some(o) = self.orders.get_mut(&k) {
-                    o.transaction_id = Some(transaction_id(o.paid_ms.unwrap_or(now), seq));
+            if o.state == State::Userpaying {
+                match o.scenario {
+                    Scenario::PaysAfter8s if now >= o.created_ms + 8_000 => {
+                        o.state = State::Success;
+                        o.state_desc = "支付成功".into();
+                        o.paid_ms = Some(o.created_ms + 8_000);
+                    }
+                    Scenario::CancelsAfter6s if now >= o.created_ms + 6_000 => {
+                        o.state = State::Payerror;
+                        o.state_desc = "用户取消支付".into();
+                    }
+                    _ => {}
                 }
             }
-            if self
-                .orders
-                .get(&k)
-                .is_some_and(|o| o.state == State::Userpaying)
-            {
+            if let (Some(paid_ms), None) = (o.paid_ms, &o.transaction_id) {
+                self.seq += 1;
+                o.transaction_id = Some(transaction_id(paid_ms, self.seq));
+            }
+            if o.state == State::Userpaying {
                 self.moving_orders.insert(k);
             }
         }

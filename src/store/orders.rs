@@ -388,26 +388,11 @@ pub fn create_with(
             reason
         ])?;
     record.id = tx.last_insert_rowid();
-    let mut event = tx.prepare_cached(
-        "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    event.execute(params![
-        record.id,
-        now,
-        EventKind::Created.as_str(),
-        serde_json::json!({"amount_fen": new.amount.0}).to_string(),
-        state.as_str()
-    ])?;
+    let created = serde_json::json!({"amount_fen": new.amount.0}).to_string();
+    append_event(&tx, record.id, now, EventKind::Created, &created, state)?;
     if let Some(change) = first {
-        event.execute(params![
-            record.id,
-            now,
-            change.kind.as_str(),
-            change.detail,
-            change.state.as_str()
-        ])?;
+        append_event(&tx, record.id, now, change.kind, change.detail, change.state)?;
     }
-    drop(event);
     tx.commit()?;
     Ok(record)
 }
@@ -426,12 +411,25 @@ impl OrderRecord {
     }
 }
 
-/// Appends the event and updates the order row, inside the caller's transaction.
-fn apply(tx: &Connection, order_id: i64, change: &Change<'_>, now: i64) -> Result<(), StoreError> {
+/// Appends one event of an order, inside the caller's transaction.
+fn append_event(
+    tx: &Connection,
+    order_id: i64,
+    at: i64,
+    kind: EventKind,
+    detail: &str,
+    state_after: OrderState,
+) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO order_events(order_id, at, kind, detail, state_after) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![order_id, now, change.kind.as_str(), change.detail, change.state.as_str()])?;
+    .execute(params![order_id, at, kind.as_str(), detail, state_after.as_str()])?;
+    Ok(())
+}
+
+/// Appends the event and updates the order row, inside the caller's transaction.
+fn apply(tx: &Connection, order_id: i64, change: &Change<'_>, now: i64) -> Result<(), StoreError> {
+    append_event(tx, order_id, now, change.kind, change.detail, change.state)?;
     let reason = change.reason.map(serde_json::to_string).transpose()?;
     let changed = tx
         .prepare_cached(
