@@ -391,7 +391,14 @@ pub fn create_with(
     let created = serde_json::json!({"amount_fen": new.amount.0}).to_string();
     append_event(&tx, record.id, now, EventKind::Created, &created, state)?;
     if let Some(change) = first {
-        append_event(&tx, record.id, now, change.kind, change.detail, change.state)?;
+        append_event(
+            &tx,
+            record.id,
+            now,
+            change.kind,
+            change.detail,
+            change.state,
+        )?;
     }
     tx.commit()?;
     Ok(record)
